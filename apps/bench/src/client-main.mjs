@@ -1,0 +1,267 @@
+/**
+ * Load-generator process: opens many client sockets to one server, subscribes each to a channel, then counts
+ * messages (W1) or records latencies (W2) or just stays idle (W3). Spawned by the harness with an IPC channel:
+ * `node src/client-main.mjs`. Commands: connect, measure, stats, report, close, exit.
+ *
+ * The hot path is kept lean so the load generator is not the bottleneck: W1 counts messages without parsing
+ * them (see clients/lines.mjs); W2 parses each message once to read its `t`.
+ */
+import { WebSocket } from 'ws';
+import { io as ioClient } from 'socket.io-client';
+import { serveRequests } from './proc.mjs';
+import { wallNowMs } from './clock.mjs';
+import { countMessages, forEachPayload, payloadOf } from './clients/lines.mjs';
+import { createHistogram, recordMs, encodeHistogram } from './histogram.mjs';
+
+/** @typedef {'idle' | 'count' | 'latency'} Mode */
+
+const state = {
+  /** @type {Mode} */
+  mode: 'idle',
+  received: 0,
+  lastRecv: 0,
+  recordFrom: 0,
+  recordUntil: Infinity,
+  recorded: 0,
+  histogram: createHistogram(),
+  closedUnexpectedly: 0,
+  closing: false,
+  /** @type {{ cpu: NodeJS.CpuUsage, wall: number } | null} */
+  windowStart: null,
+  /** @type {{ cpu: NodeJS.CpuUsage, wall: number } | null} */
+  windowEnd: null,
+};
+
+/** @type {Array<{ close: () => void }>} */
+const sockets = [];
+
+/** @param {{ seq: number, t: number }} payload */
+function onLatencyPayload(payload) {
+  state.received++;
+  if (payload.t >= state.recordFrom && payload.t < state.recordUntil) {
+    recordMs(state.histogram, latencyNow - payload.t);
+    state.recorded++;
+  }
+}
+let latencyNow = 0;
+
+/** @param {Buffer} buf */
+function onWsFrame(buf) {
+  if (state.mode === 'count') {
+    const n = countMessages(buf);
+    if (n > 0) {
+      state.received += n;
+      state.lastRecv = wallNowMs();
+    }
+  } else if (state.mode === 'latency') {
+    latencyNow = wallNowMs();
+    const before = state.received;
+    forEachPayload(buf.toString(), onLatencyPayload);
+    if (state.received !== before) state.lastRecv = latencyNow;
+  }
+}
+
+/** @param {any} arg */
+function onSocketIoEvent(arg) {
+  if (state.mode === 'idle') return;
+  const payload = payloadOf(arg);
+  if (!payload) return;
+  if (state.mode === 'count') {
+    state.received++;
+    state.lastRecv = wallNowMs();
+  } else {
+    latencyNow = wallNowMs();
+    onLatencyPayload(payload);
+    state.lastRecv = latencyNow;
+  }
+}
+
+/**
+ * @param {string} url
+ * @param {string} channel
+ * @param {string | undefined} localAddress
+ * @param {number} timeoutMs
+ * @returns {Promise<{ close: () => void }>}
+ */
+function connectWs(url, channel, localAddress, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+      ...(localAddress ? { localAddress } : {}),
+    });
+    let subscribed = false;
+    const timer = setTimeout(() => fail(new Error('subscribe timed out')), timeoutMs);
+    /** @param {Error} err */
+    const fail = (err) => {
+      clearTimeout(timer);
+      ws.terminate();
+      reject(err);
+    };
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', channel, ref: 1 })));
+    ws.on('error', (err) => {
+      if (!subscribed) fail(err);
+    });
+    ws.on('close', () => {
+      if (subscribed && !state.closing) state.closedUnexpectedly++;
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      const buf = /** @type {Buffer} */ (data);
+      if (subscribed) {
+        // Answer protocol-level JSON pings (unisocket heartbeat) so idle connections stay up.
+        if (buf.length < 24 && buf.includes('"ping"')) ws.send('{"type":"pong"}');
+        onWsFrame(buf);
+        return;
+      }
+      for (const line of buf.toString().split('\n')) {
+        if (line.includes('"type":"ack"')) {
+          subscribed = true;
+          clearTimeout(timer);
+          resolve({ close: () => ws.terminate() });
+          return;
+        }
+        if (line.includes('"type":"error"')) {
+          fail(new Error(`subscribe refused: ${line}`));
+          return;
+        }
+      }
+    });
+  });
+}
+
+/**
+ * @param {string} url
+ * @param {string} channel
+ * @param {string | undefined} localAddress
+ * @param {number} timeoutMs
+ * @param {string | undefined} path Socket.IO path (default /socket.io)
+ * @returns {Promise<{ close: () => void }>}
+ */
+function connectSocketIo(url, channel, localAddress, timeoutMs, path) {
+  return new Promise((resolve, reject) => {
+    const socket = ioClient(url, {
+      transports: ['websocket'],
+      // Passed through to the `ws` client; the typings only admit the object form.
+      perMessageDeflate: /** @type {any} */ (false),
+      forceNew: true,
+      reconnection: false,
+      timeout: timeoutMs,
+      ...(localAddress ? { localAddress } : {}),
+      ...(path ? { path } : {}),
+    });
+    let subscribed = false;
+    const timer = setTimeout(() => fail(new Error('subscribe timed out')), timeoutMs);
+    /** @param {Error} err */
+    const fail = (err) => {
+      clearTimeout(timer);
+      socket.close();
+      reject(err);
+    };
+    socket.on('connect_error', (err) => fail(err));
+    socket.on('disconnect', () => {
+      if (subscribed && !state.closing) state.closedUnexpectedly++;
+    });
+    socket.onAny((_event, arg) => onSocketIoEvent(arg));
+    socket.on('connect', () => {
+      socket.emit('subscribe', { channel }, (/** @type {any} */ reply) => {
+        if (reply?.type === 'error' || reply?.code) {
+          fail(new Error(`subscribe refused: ${JSON.stringify(reply)}`));
+          return;
+        }
+        subscribed = true;
+        clearTimeout(timer);
+        resolve({ close: () => socket.close() });
+      });
+    });
+  });
+}
+
+/**
+ * Open one socket per entry of `channels` (its channel), at most `concurrency` handshakes in flight.
+ * @param {{ url: string, protocol: 'ws' | 'socketio', path?: string, channels: string[], localAddress?: string, concurrency?: number, timeoutMs?: number }} msg
+ */
+async function connectAll({ url, protocol, path, channels, localAddress, concurrency = 100, timeoutMs = 30_000 }) {
+  /** @type {(url: string, channel: string, localAddress: string | undefined, timeoutMs: number) => Promise<{ close: () => void }>} */
+  const connect =
+    protocol === 'ws' ? connectWs : (u, c, a, t) => connectSocketIo(u, c, a, t, path);
+  const t0 = wallNowMs();
+  let next = 0;
+  let failed = 0;
+  /** @type {string[]} */
+  const errors = [];
+  /** @type {Record<string, number>} subscribed sockets per channel */
+  const perChannel = {};
+  const worker = async () => {
+    while (next < channels.length) {
+      const channel = /** @type {string} */ (channels[next++]);
+      try {
+        sockets.push(await connect(url, channel, localAddress, timeoutMs));
+        perChannel[channel] = (perChannel[channel] ?? 0) + 1;
+      } catch (err) {
+        failed++;
+        if (errors.length < 5) errors.push(err instanceof Error ? err.message : String(err));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, channels.length) }, worker));
+  return { connected: sockets.length, failed, errors, perChannel, ms: wallNowMs() - t0 };
+}
+
+serveRequests({
+  connect: connectAll,
+  /**
+   * Start counting (`count`) or recording (`latency`, for payloads whose `t` is in [from, until)).
+   * CPU use is sampled at `from` and `until` (wall-clock ms): the publish window.
+   */
+  measure(/** @type {{ mode: Mode, from: number, until: number }} */ msg) {
+    state.mode = msg.mode;
+    state.received = 0;
+    state.recorded = 0;
+    state.lastRecv = 0;
+    state.recordFrom = msg.from;
+    state.recordUntil = msg.until;
+    state.histogram = createHistogram();
+    state.windowStart = null;
+    state.windowEnd = null;
+    setTimeout(() => (state.windowStart = { cpu: process.cpuUsage(), wall: wallNowMs() }), Math.max(0, msg.from - wallNowMs()));
+    setTimeout(() => (state.windowEnd = { cpu: process.cpuUsage(), wall: wallNowMs() }), Math.max(0, msg.until - wallNowMs()));
+    return true;
+  },
+  stats() {
+    return { received: state.received, lastRecv: state.lastRecv, closedUnexpectedly: state.closedUnexpectedly };
+  },
+  report() {
+    const start = state.windowStart;
+    const end = state.windowEnd ?? { cpu: process.cpuUsage(), wall: wallNowMs() };
+    let cpuPct = NaN;
+    let cpuSysPct = NaN;
+    let cpuUserSec = 0;
+    if (start) {
+      cpuUserSec = (end.cpu.user - start.cpu.user) / 1e6;
+      const seconds = (end.wall - start.wall) / 1000;
+      cpuPct = ((end.cpu.user - start.cpu.user + end.cpu.system - start.cpu.system) / 1e6 / seconds) * 100;
+      cpuSysPct = ((end.cpu.system - start.cpu.system) / 1e6 / seconds) * 100;
+    }
+    const result = {
+      pid: process.pid,
+      sockets: sockets.length,
+      received: state.received,
+      lastRecv: state.lastRecv,
+      recorded: state.recorded,
+      cpuPct,
+      cpuSysPct,
+      cpuUserSec,
+      closedUnexpectedly: state.closedUnexpectedly,
+      histogram: state.mode === 'latency' ? encodeHistogram(state.histogram) : null,
+    };
+    state.mode = 'idle';
+    return result;
+  },
+  close() {
+    state.closing = true;
+    for (const s of sockets) s.close();
+    sockets.length = 0;
+    return true;
+  },
+});

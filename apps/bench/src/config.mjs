@@ -1,0 +1,66 @@
+/**
+ * Workload parameters for the two modes. `full` is the one whose numbers count; `quick` is a CI smoke test
+ * (same code paths, smaller and shorter, finishes in under 2 minutes for five peers).
+ *
+ * Process counts on a 2-core machine: the server is pinned to core 0 and every load generator to core 1
+ * (see proc.mjs). Two client processes per throughput/latency run keep each below ~5,000 sockets and give
+ * the OS two event loops to schedule, without multiplying per-process overhead on the one client core.
+ */
+
+/**
+ * @typedef {object} ThroughputParams
+ * @property {number} channels
+ * @property {number} perChannel subscribers per channel
+ * @property {number} clientProcesses
+ * @property {number} warmupMs unmeasured publishing first (JIT, socket buffers), then a drain
+ * @property {number} durationMs the measured publish window
+ * @property {number} repeat runs per peer (interleaved across peers); the median is reported
+ * @property {number} burstPerChannel publishes per channel per event-loop turn of the W1 publish loop (a turn
+ *   publishes this many messages on every channel, round-robin, then yields with setImmediate)
+ */
+
+/**
+ * @typedef {object} LatencyParams
+ * @property {number} perChannel
+ * @property {number} clientProcesses
+ * @property {number} warmupMs published but not recorded
+ * @property {number} durationMs recorded
+ * @property {number} repeat runs per peer; their histograms are merged
+ */
+
+/**
+ * @typedef {object} MemoryParams
+ * @property {number} connections
+ * @property {number} channels
+ * @property {number} clientProcesses
+ * @property {number} settleMs pause after the last subscription before measuring
+ */
+
+/**
+ * @typedef {object} ModeParams
+ * @property {ThroughputParams} W1
+ * @property {ThroughputParams} W1_100x10
+ * @property {LatencyParams} W2
+ * @property {MemoryParams} W3
+ */
+
+/** @type {{ full: ModeParams, quick: ModeParams }} */
+export const MODES = {
+  full: {
+    W1: { channels: 1, perChannel: 1000, clientProcesses: 2, warmupMs: 2000, durationMs: 8000, repeat: 3, burstPerChannel: 5 },
+    W1_100x10: { channels: 100, perChannel: 10, clientProcesses: 2, warmupMs: 2000, durationMs: 8000, repeat: 3, burstPerChannel: 5 },
+    W2: { perChannel: 1000, clientProcesses: 2, warmupMs: 3000, durationMs: 15000, repeat: 3 },
+    W3: { connections: 10000, channels: 100, clientProcesses: 4, settleMs: 1000 },
+  },
+  quick: {
+    W1: { channels: 1, perChannel: 200, clientProcesses: 2, warmupMs: 300, durationMs: 1000, repeat: 1, burstPerChannel: 5 },
+    W1_100x10: { channels: 20, perChannel: 10, clientProcesses: 2, warmupMs: 300, durationMs: 1000, repeat: 1, burstPerChannel: 5 },
+    W2: { perChannel: 200, clientProcesses: 2, warmupMs: 300, durationMs: 1500, repeat: 1 },
+    W3: { connections: 1000, channels: 100, clientProcesses: 2, settleMs: 300 },
+  },
+};
+
+/** A load-generator process using more than this share of one core makes a run invalid. */
+export const LOADGEN_CPU_LIMIT_PCT = 90;
+/** No client process is given more sockets than this. */
+export const MAX_SOCKETS_PER_CLIENT_PROCESS = 5000;

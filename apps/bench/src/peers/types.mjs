@@ -1,0 +1,44 @@
+/**
+ * The contract every peer (system under test) implements. A peer is one module under src/peers/ whose default
+ * export is a {@link Peer}, plus one line in src/peers/index.mjs.
+ *
+ * The harness owns everything else: the publish loops (burst for W1, fixed rate for W2), the payload, the
+ * clients, the measurement. A peer only says how to start its server and how to broadcast one message.
+ */
+
+/**
+ * @typedef {'ws' | 'socketio'} ClientProtocol
+ * Which load-generator client speaks to the peer:
+ * - `ws`: the `ws` library; on open the client sends `{"type":"subscribe","channel":…,"ref":1}` and waits for a
+ *   line with `"type":"ack"`; the server's text frames may hold several JSON objects separated by `\n`;
+ *   a message is any line whose object has `data.seq`/`data.t` (the unisocket `message` envelope qualifies).
+ * - `socketio`: `socket.io-client` with `transports: ['websocket']`; on connect the client emits
+ *   `subscribe` with `{ channel }` and an ack callback; a message is any event whose argument is the payload
+ *   (`{seq,t,…}`) or an envelope with it under `data` (the unisocket `message` event qualifies).
+ */
+
+/**
+ * @typedef {object} PeerServer
+ * @property {number} port the port the server listens on (the harness asks for port 0)
+ * @property {string} [path] where clients connect: the WebSocket URL path for `ws` peers (default `/`),
+ *   Socket.IO's `path` option for `socketio` peers (default `/socket.io`); unisocket-native uses `/ws`
+ * @property {(channel: string, event: string, data: import('../payload.mjs').BenchData) => void} publish
+ *   broadcast one message to every subscriber of `channel`; called by the harness's publish loop on the hot path
+ * @property {() => Promise<void>} close
+ */
+
+/**
+ * @typedef {object} PeerStartOptions
+ * @property {string} host interface to listen on (127.0.0.1)
+ * @property {number} port 0: pick a free port
+ */
+
+/**
+ * @typedef {object} Peer
+ * @property {string} key registry key, e.g. `ws-naive`
+ * @property {ClientProtocol} protocol
+ * @property {string} description one line for the report
+ * @property {(options: PeerStartOptions) => Promise<PeerServer>} start runs inside the server process
+ */
+
+export {};

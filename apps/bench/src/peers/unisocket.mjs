@@ -1,0 +1,45 @@
+/**
+ * Shared plumbing of the unisocket peers: a plain `node:http` server with `createUnifiedWebSocketService` attached,
+ * default options except the connection limits (the harness opens thousands of sockets from few addresses).
+ *
+ * `publish` calls `service.hub.publish(channel, event, data)` — the path `service.broadcast` takes, without the
+ * promise `broadcast` returns to its caller (the raw peers create none either).
+ */
+import { createServer } from 'node:http';
+import { createUnifiedWebSocketService } from '@unisocket/server';
+
+/**
+ * @param {import('./types.mjs').PeerStartOptions} options
+ * @param {'native' | 'socketio'} transport
+ */
+export async function startUnisocket({ host, port }, transport) {
+  const http = createServer((_req, res) => {
+    res.writeHead(404).end();
+  });
+  const service = createUnifiedWebSocketService({
+    transports: [transport],
+    path: '/ws',
+    limits: { maxConnections: 100_000, maxConnectionsPerIp: 100_000 },
+  });
+  await service.initialize(http);
+  await new Promise((resolve, reject) => {
+    http.once('error', reject);
+    http.listen({ host, port, backlog: 4096 }, () => resolve(undefined));
+  });
+  const address = http.address();
+  if (!address || typeof address === 'string') throw new Error('unexpected server address');
+  const hub = service.hub;
+  return {
+    port: address.port,
+    ...(transport === 'native' ? { path: '/ws' } : {}),
+    /** @param {string} channel @param {string} event @param {unknown} data */
+    publish(channel, event, data) {
+      hub.publish(channel, event, data);
+    },
+    close: async () => {
+      await service.shutdown();
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(() => resolve(undefined)));
+    },
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * One system under test for one run: a server process running a peer, and several load-generator processes
+ * connected to it. Every workload starts a fresh system and stops it afterwards.
+ */
+import { fileURLToPath } from 'node:url';
+import { Child } from './proc.mjs';
+import { wallNowMs, sleep } from './clock.mjs';
+import { readCpuTicks, foreignLoad } from './load.mjs';
+
+const SERVER_MAIN = fileURLToPath(new URL('./server-main.mjs', import.meta.url));
+const CLIENT_MAIN = fileURLToPath(new URL('./client-main.mjs', import.meta.url));
+
+/**
+ * @typedef {object} SystemOptions
+ * @property {string} peer
+ * @property {'ws' | 'socketio'} protocol
+ * @property {ReturnType<typeof import('./proc.mjs').cpuLayout>} layout
+ * @property {string[]} sourceAddresses local addresses to spread client processes over ([] = let the OS pick)
+ * @property {boolean} [exposeGc]
+ */
+
+/**
+ * Spread `channels × perChannel` subscriptions over `processes` client processes, round-robin, so every
+ * process holds about the same number of sockets and subscribers of every channel.
+ * @param {string[]} channels
+ * @param {number} perChannel
+ * @param {number} processes
+ * @returns {string[][]} the channel of each socket, per process
+ */
+export function assignSubscriptions(channels, perChannel, processes) {
+  /** @type {string[][]} */
+  const out = Array.from({ length: processes }, () => []);
+  let i = 0;
+  for (let k = 0; k < perChannel; k++) {
+    for (const channel of channels) {
+      /** @type {string[]} */ (out[i % processes]).push(channel);
+      i++;
+    }
+  }
+  return out;
+}
+
+export class System {
+  /** @param {SystemOptions} options */
+  constructor(options) {
+    this.options = options;
+    this.server = new Child(`server(${options.peer})`, SERVER_MAIN, {
+      // BENCH_SERVER_EXEC_ARGV: extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+      execArgv: [...(options.exposeGc ? ['--expose-gc'] : []), ...(process.env.BENCH_SERVER_EXEC_ARGV?.split(/\s+/).filter(Boolean) ?? [])],
+      cpus: options.layout.serverCpus,
+    });
+    /** @type {Child[]} */
+    this.clients = [];
+    this.port = 0;
+    /** @type {string | null} the peer's client path (null: the protocol's default) */
+    this.path = null;
+  }
+
+  /** @param {SystemOptions} options */
+  static async start(options) {
+    const system = new System(options);
+    try {
+      const { port, path } = await system.server.request('start', { peer: options.peer }, 30_000);
+      system.port = port;
+      system.path = path;
+      return system;
+    } catch (err) {
+      await system.stop();
+      throw err;
+    }
+  }
+
+  /**
+   * Spawn one client process per entry of `perProcess` and connect its sockets.
+   * @param {string[][]} perProcess channel of each socket, per process
+   * @param {{ timeoutMs?: number }} [options]
+   */
+  async connect(perProcess, { timeoutMs = 120_000 } = {}) {
+    const { protocol, layout, sourceAddresses } = this.options;
+    const url =
+      protocol === 'ws' ? `ws://127.0.0.1:${this.port}${this.path ?? '/'}` : `http://127.0.0.1:${this.port}`;
+    this.clients = perProcess.map(
+      (_, i) =>
+        new Child(`client#${i}(${this.options.peer})`, CLIENT_MAIN, {
+          cpus: layout.clientCpus,
+          // BENCH_CLIENT_EXEC_ARGV: extra node flags for the load generators (profiling).
+          execArgv: process.env.BENCH_CLIENT_EXEC_ARGV?.split(/\s+/).filter(Boolean) ?? [],
+        }),
+    );
+    const t0 = wallNowMs();
+    const results = await Promise.all(
+      this.clients.map((client, i) =>
+        client.request(
+          'connect',
+          {
+            url,
+            protocol,
+            path: protocol === 'socketio' ? (this.path ?? undefined) : undefined,
+            channels: perProcess[i],
+            localAddress: sourceAddresses.length ? sourceAddresses[i % sourceAddresses.length] : undefined,
+          },
+          timeoutMs,
+        ),
+      ),
+    );
+    const connected = results.reduce((s, r) => s + r.connected, 0);
+    const failed = results.reduce((s, r) => s + r.failed, 0);
+    const errors = results.flatMap((r) => r.errors);
+    /** @type {Map<string, number>} */
+    const perChannel = new Map();
+    for (const r of results) {
+      for (const [channel, n] of Object.entries(r.perChannel)) perChannel.set(channel, (perChannel.get(channel) ?? 0) + Number(n));
+    }
+    return { connected, failed, errors, perChannel, ms: wallNowMs() - t0 };
+  }
+
+  /**
+   * Put every client in a measuring mode for the window [from, until).
+   * @param {'count' | 'latency'} mode
+   * @param {number} from
+   * @param {number} until
+   */
+  async measure(mode, from, until) {
+    await Promise.all(this.clients.map((c) => c.request('measure', { mode, from, until })));
+  }
+
+  /**
+   * Wait until the clients have received `expected` messages, or nothing new arrived for `quietMs`,
+   * or `timeoutMs` passed.
+   * @param {number} expected
+   * @param {{ quietMs?: number, timeoutMs?: number }} [options]
+   * @returns {Promise<{ received: number, drained: boolean, timedOut: boolean, waitedMs: number }>}
+   */
+  async drain(expected, { quietMs = 1500, timeoutMs = 60_000 } = {}) {
+    const t0 = wallNowMs();
+    let last = -1;
+    let lastChange = t0;
+    for (;;) {
+      const stats = await Promise.all(this.clients.map((c) => c.request('stats')));
+      const received = stats.reduce((s, r) => s + r.received, 0);
+      const now = wallNowMs();
+      if (received >= expected) return { received, drained: true, timedOut: false, waitedMs: now - t0 };
+      if (received !== last) {
+        last = received;
+        lastChange = now;
+      } else if (now - lastChange >= quietMs) {
+        return { received, drained: false, timedOut: false, waitedMs: now - t0 };
+      }
+      if (now - t0 >= timeoutMs) return { received, drained: false, timedOut: true, waitedMs: now - t0 };
+      await sleep(100);
+    }
+  }
+
+  /**
+   * Sample machine-wide CPU counters at `from` and `until` (wall-clock ms), to tell afterwards how much CPU
+   * other processes used during the window. Resolves once `until` has passed.
+   * @param {number} from
+   * @param {number} until
+   */
+  sampleWindow(from, until) {
+    /** @param {number} at */
+    const sampleAt = (at) =>
+      new Promise((resolve) =>
+        setTimeout(() => resolve({ ticks: readCpuTicks(), harness: process.cpuUsage(), wall: wallNowMs() }), Math.max(0, at - wallNowMs())),
+      );
+    return Promise.all([sampleAt(from), sampleAt(until)]).then(([a, b]) => {
+      const x = /** @type {any} */ (a);
+      const y = /** @type {any} */ (b);
+      return {
+        /** @param {number} runUserSec user CPU of the server and clients over the window */
+        foreign: (/** @type {number} */ runUserSec) =>
+          foreignLoad(x.ticks, y.ticks, runUserSec + (y.harness.user - x.harness.user) / 1e6, (y.wall - x.wall) / 1000),
+      };
+    });
+  }
+
+  /** @returns {Promise<any[]>} one report per client process */
+  async reports() {
+    return Promise.all(this.clients.map((c) => c.request('report')));
+  }
+
+  async stop() {
+    await Promise.allSettled(this.clients.map((c) => c.request('close', {}, 5000).catch(() => {})));
+    await Promise.allSettled([...this.clients.map((c) => c.stop()), this.server.stop()]);
+  }
+}

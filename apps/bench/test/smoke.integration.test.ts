@@ -1,0 +1,72 @@
+/**
+ * End to end with real processes and sockets: a functional check that the harness measures something,
+ * never a speed assertion.
+ */
+import { describe, expect, it } from 'vitest';
+import { runThroughput } from '../src/workloads/w1.mjs';
+import { runLatencyOnce, combineLatencyRuns } from '../src/workloads/w2.mjs';
+import { runIdleMemory } from '../src/workloads/w3.mjs';
+import { cpuLayout } from '../src/proc.mjs';
+import { MODES } from '../src/config.mjs';
+import { canUseExtraLoopbackAddresses, sourceAddressPool } from '../src/machine.mjs';
+
+async function context() {
+  return {
+    mode: 'quick' as const,
+    params: MODES.quick,
+    layout: cpuLayout(true),
+    sourceAddresses: sourceAddressPool(await canUseExtraLoopbackAddresses()),
+    log: () => {},
+  };
+}
+
+describe('bench harness end to end', () => {
+  it('W1: ws-once delivers to 20 subscribers for 1 s', async () => {
+    const r = await runThroughput(await context(), 'ws-once', {
+      channels: 1,
+      perChannel: 20,
+      clientProcesses: 2,
+      warmupMs: 0,
+      durationMs: 1000,
+      repeat: 1,
+      burstPerChannel: 5,
+    });
+    expect(r.details.subscribers).toBe(20);
+    expect(r.deliveriesPerSec).toBeGreaterThan(0);
+    expect(r.cpuSecPerMillion).toBeGreaterThan(0);
+    expect(r.details.delivered).toBe(r.details.expected); // nothing lost on a raw ws server
+  });
+
+  it('W1: counts newline-batched messages of a peer loaded from a file, on its own path', async () => {
+    const peer = new URL('./fixtures/ws-batched-peer.mjs', import.meta.url).href;
+    const r = await runThroughput(await context(), peer, {
+      channels: 3,
+      perChannel: 4,
+      clientProcesses: 2,
+      warmupMs: 0,
+      durationMs: 500,
+      repeat: 1,
+      burstPerChannel: 3,
+    });
+    expect(r.details.subscribers).toBe(12);
+    expect(r.details.delivered).toBeGreaterThan(0);
+    expect(r.details.delivered).toBe(r.details.expected);
+  });
+
+  it('W2: socketio latencies are recorded from the scheduled send time', async () => {
+    const run = await runLatencyOnce(await context(), 'socketio', { perChannel: 10, clientProcesses: 2, warmupMs: 200, durationMs: 800, repeat: 1 }, 100);
+    const r = combineLatencyRuns([run]);
+    expect(run.details.received).toBe(run.details.expected);
+    expect(r.details.count).toBeGreaterThan(0);
+    expect(r.p50Ms).toBeGreaterThan(0);
+    expect(r.p999Ms).toBeGreaterThanOrEqual(r.p99Ms);
+    expect(r.p99Ms).toBeGreaterThanOrEqual(r.p50Ms);
+  });
+
+  it('W3: ws-naive reports a per-connection memory cost', async () => {
+    const r = await runIdleMemory(await context(), 'ws-naive', { connections: 200, channels: 10, clientProcesses: 2, settleMs: 100 });
+    expect(r.details.connections).toBe(200);
+    expect(Number.isFinite(r.heapBytesPerConn)).toBe(true);
+    expect(r.valid).toBe(true);
+  });
+});

@@ -1,0 +1,263 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type UnifiedWebSocketService,
+  type UnifiedWebSocketServiceOptions,
+  compilePattern,
+  createUnifiedWebSocketService,
+  demoAuthFromEnv,
+  optionsFromEnv,
+  signConnectionToken,
+} from '@unisocket/server';
+import { type KafkaExample, startKafkaExample } from './kafka';
+
+/** The demo's channels. */
+export const CHAT_CHANNEL = 'chat.lobby';
+export const TICKER_CHANNEL = 'ticker';
+export { KAFKA_EVENTS_CHANNEL, KAFKA_OUT_CHANNEL } from './kafka';
+/** The presence room (open to signed-in users when JWT_SECRET is set). */
+export const PRESENCE_CHANNEL = 'presence-lobby';
+/** How long the demo's tokens live: short, so the refresh flow is visible. */
+export const DEMO_TOKEN_TTL_SECONDS = 15 * 60;
+/** Where the server publishes a stats sample every second (the live dashboard at `/dashboard` reads it). */
+export const STATS_CHANNEL = 'sys.stats';
+
+const isPublic = compilePattern('public');
+
+/** A running demo. */
+export interface Demo {
+  server: Server;
+  service: UnifiedWebSocketService;
+  /** The Kafka example (topic → `kafka.events`), when `BROKER=kafka` or `KAFKA_BRIDGE_TOPIC` is set. */
+  kafka: KafkaExample | undefined;
+  port: number;
+  url: string;
+  /** Graceful shutdown: clients get 1001 and reconnect elsewhere; then the HTTP server closes. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link startDemo}. */
+export interface StartDemoOptions {
+  /** The environment to read (see DESIGN section 6). @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Overrides `PORT`; `0` picks a free port. */
+  port?: number;
+  /** Where startup lines go. @default console.log */
+  log?: (line: string) => void;
+  /** Service options merged over what the environment gives (tests, cluster workers). */
+  overrides?: UnifiedWebSocketServiceOptions;
+  /** Publish the ticker from this process (a cluster runs it in one worker only). @default true */
+  ticker?: boolean;
+}
+
+const publicDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'public');
+/** The React page, built by Vite (`vite build`, part of the demo's `pnpm build`) from web/. */
+const webDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
+const require = createRequire(import.meta.url);
+
+/**
+ * Starts the demo: one HTTP server serving the page at `/` (a React app on @unisocket/react, built into dist/web),
+ * the live dashboard at `/dashboard`, native WebSocket at `/ws`, Socket.IO at `/socket.io` (with its browser bundle;
+ * the page uses it for `?transport=socketio`) and the HTTP API (`/health`, `/stats`, `/metrics`,
+ * `/api/websocket/status`, `POST /broadcast`). Public channels accept client publishes (`sys.*` aside); the server
+ * publishes a ticker every second on `ticker` and a stats sample every second on `sys.stats`.
+ */
+export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const config = optionsFromEnv(env);
+  const production = env.NODE_ENV === 'production';
+  const apiKey = config.options.http?.apiKey ?? (production ? undefined : 'demo-key');
+  const demoAuth = demoAuthFromEnv(env);
+  const serviceOptions: UnifiedWebSocketServiceOptions = {
+    // both transports on one hub: native WebSocket on /ws, Socket.IO on /socket.io (DESIGN section 6)
+    transports: ['native', 'socketio'],
+    ...config.options,
+    // with JWT_SECRET, signed-in users join presence-lobby and whisper there (DESIGN §6); CORS_ORIGIN limits origins
+    ...demoAuth,
+    // the demo lets browsers chat on public channels, except the server's own `sys.*` channels
+    permissions: { ...demoAuth.permissions, publish: (_conn, channel) => isPublic(channel) && !channel.startsWith('sys.') },
+    // a stats sample every second on sys.stats for the dashboard; Node.js default metrics for Prometheus/Grafana
+    monitoring: { statsChannel: { channel: STATS_CHANNEL, intervalMs: 1000 }, defaultMetrics: true },
+    ...(apiKey === undefined ? {} : { http: { ...config.options.http, apiKey } }),
+    ...options.overrides,
+  };
+  const jwtSecret = env.JWT_SECRET === '' ? undefined : env.JWT_SECRET;
+  // the sign-in stand-in: outside production, anyone may get a token for a name (a real app checks a password)
+  const issueTokens = jwtSecret !== undefined && !production;
+
+  const service = createUnifiedWebSocketService(serviceOptions);
+  const server = createServer((req, res) => {
+    demoApi(req, res, jwtSecret, issueTokens)
+      .then((handled) => (handled ? true : serveStatic(req, res)))
+      .then(
+        (served) => {
+          if (!served) service.httpHandler(req, res);
+        },
+        (error: unknown) => {
+          res.statusCode = 500;
+          res.end(String(error));
+        },
+      );
+  });
+  await service.initialize(server);
+  const kafka = await startKafkaExample(service, serviceOptions, env, log).catch(async (error: unknown) => {
+    await service.shutdown();
+    throw error;
+  });
+  const port = options.port ?? config.port;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const actualPort = (server.address() as AddressInfo).port;
+
+  let price = 100;
+  const ticker = setInterval(() => {
+    price = Math.max(1, price + (Math.random() - 0.5) * 2);
+    service
+      .broadcast(TICKER_CHANNEL, 'tick', { symbol: 'UNI', price: Math.round(price * 100) / 100, ts: Date.now() })
+      .catch((error: unknown) => log(`ticker publish failed: ${String(error)}`));
+  }, 1000);
+  ticker.unref();
+  if (options.ticker === false) clearInterval(ticker);
+
+  const url = `http://localhost:${actualPort}`;
+  log(
+    `unisocket demo on ${url} (dashboard ${url}/dashboard, node ${service.nodeId}, broker ${service.broker.kind}, WebSocket ${url.replace('http', 'ws')}${serviceOptions.path ?? '/ws'}, Socket.IO ${url}${serviceOptions.socketio?.path ?? '/socket.io'})`,
+  );
+  log(
+    jwtSecret === undefined
+      ? 'auth: off (set JWT_SECRET to enable JWT auth and the presence room)'
+      : `auth: JWT (HS256); ${PRESENCE_CHANNEL} open to signed-in users${issueTokens ? '; GET /demo/token?name=… issues tokens (not in production)' : ''}`,
+  );
+  if (Object.keys(config.used).length > 0) log(`environment: ${JSON.stringify(config.used)}`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    service,
+    kafka,
+    port: actualPort,
+    url,
+    close() {
+      closing ??= (async () => {
+        clearInterval(ticker);
+        await kafka?.close();
+        await service.shutdown();
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * `GET /demo/config` tells the page whether auth is on; `GET /demo/token?name=Ada` signs a connection token for the
+ * user `ada` (info `{ name: 'Ada' }`), outside production only: the stand-in for a real sign-in.
+ */
+async function demoApi(
+  req: IncomingMessage,
+  res: ServerResponse,
+  jwtSecret: string | undefined,
+  issueTokens: boolean,
+): Promise<boolean> {
+  if (req.method !== 'GET') return false;
+  const url = new URL(req.url ?? '/', 'http://demo');
+  const json = (status: number, body: unknown): true => {
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end(JSON.stringify(body));
+    return true;
+  };
+  if (url.pathname === '/demo/config') {
+    return json(200, { auth: jwtSecret !== undefined, tokens: issueTokens, presenceChannel: PRESENCE_CHANNEL });
+  }
+  if (url.pathname !== '/demo/token') return false;
+  if (!issueTokens || jwtSecret === undefined) {
+    return json(404, { error: 'NOT_FOUND', message: 'tokens are issued only with JWT_SECRET set, outside production' });
+  }
+  const name = (url.searchParams.get('name') ?? '').trim().slice(0, 24);
+  const userId = name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '');
+  if (userId === '') return json(400, { error: 'BAD_REQUEST', message: 'give a name: /demo/token?name=Ada' });
+  const token = await signConnectionToken({
+    secret: jwtSecret,
+    userId,
+    info: { name },
+    expiresIn: DEMO_TOKEN_TTL_SECONDS,
+  });
+  return json(200, { token, userId, expiresIn: DEMO_TOKEN_TTL_SECONDS });
+}
+
+const STATIC: Record<string, [file: string, type: string]> = {
+  '/style.css': ['style.css', 'text/css; charset=utf-8'],
+  '/dashboard': ['dashboard.html', 'text/html; charset=utf-8'],
+  '/dashboard.js': ['dashboard.js', 'text/javascript; charset=utf-8'],
+  '/dashboard.css': ['dashboard.css', 'text/css; charset=utf-8'],
+};
+
+const ASSET_TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+async function serveStatic(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const path = (req.url ?? '/').split('?')[0]!;
+  if (path === '/unisocket.js') {
+    let file: string;
+    try {
+      file = require.resolve('@unisocket/client/browser');
+    } catch {
+      res.writeHead(503, { 'Content-Type': 'text/javascript' });
+      res.end('throw new Error("the browser build of @unisocket/client is missing: run pnpm build");');
+      return true;
+    }
+    res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' });
+    res.end(await readFile(file));
+    return true;
+  }
+  if (path === '/' || path === '/index.html') {
+    let html: Buffer;
+    try {
+      html = await readFile(join(webDir, 'index.html'));
+    } catch {
+      res.writeHead(503, { 'Content-Type': 'text/html; charset=utf-8' });
+      res.end('<!doctype html><title>unisocket demo</title><p>The page is not built: run <code>pnpm build</code> (or <code>pnpm start</code>) at the repository root.</p>');
+      return true;
+    }
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' });
+    res.end(html);
+    return true;
+  }
+  const asset = /^\/assets\/([\w.-]+)$/.exec(path)?.[1];
+  if (asset !== undefined) {
+    const type = ASSET_TYPES[asset.slice(asset.lastIndexOf('.'))];
+    if (type === undefined || asset.startsWith('.')) return false;
+    let body: Buffer;
+    try {
+      body = await readFile(join(webDir, 'assets', asset));
+    } catch {
+      return false;
+    }
+    // Vite puts a content hash in every asset name
+    res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'public, max-age=31536000, immutable' });
+    res.end(body);
+    return true;
+  }
+  const entry = STATIC[path];
+  if (entry === undefined) return false;
+  res.writeHead(200, { 'Content-Type': entry[1], 'Cache-Control': 'no-cache' });
+  res.end(await readFile(join(publicDir, entry[0])));
+  return true;
+}

@@ -1,0 +1,1331 @@
+import {
+  type AckFrame,
+  type ChannelName,
+  type ClientCommand,
+  CloseCode,
+  ErrorCode,
+  type ErrorFrame,
+  MAX_EVENT_LENGTH,
+  type MessageFrame,
+  type PresenceEventFrame,
+  type PresenceMember,
+  type PublishCommand,
+  type ResyncFrame,
+  type ServerFrame,
+  type StreamPosition,
+  type SubscribeCommand,
+  UnisocketError,
+  type WelcomeFrame,
+  channelKind,
+  isValidChannelName,
+} from '@unisocket/core/protocol';
+import { backoffDelay } from './backoff';
+import { ChannelEntry } from './channel';
+import { Emitter, safeCall, type Unsubscribe } from './emitter';
+import { utf8Length } from './frames';
+import { PUBLISH_ID_PATTERN, PublishIdGenerator } from './ids';
+import { nativeTransport } from './native-transport';
+import { type ConnectionSharingSnapshot, SharingState, sharedTransportFactory } from './sharing';
+import { socketioTransport } from './socketio-transport';
+import {
+  DEFAULT_RECONNECT_OPTIONS,
+  type ResolvedClientOptions,
+  type UnisocketClientOptions,
+  resolveClientOptions,
+  resolveUrl,
+} from './options';
+import {
+  type SubscribeOptions,
+  Subscription,
+  type SubscriptionHost,
+  SubscriptionSink,
+  unsubscribedSnapshot,
+} from './subscription';
+import type { OutgoingCommand, Transport, TransportFactory, TransportHandlers } from './transport';
+import type {
+  ChannelMessage,
+  ChannelSnapshot,
+  ClientEvents,
+  ClientSnapshot,
+  ConnectionSnapshot,
+  ConnectionStatus,
+  EventMap,
+  ExternalStore,
+  GapInfo,
+  PublishOptions,
+  PublishResult,
+} from './types';
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/** One connection attempt and, once it succeeds, the connection. */
+interface Link {
+  readonly id: number;
+  transport: Transport | undefined;
+  welcome: WelcomeFrame | undefined;
+  /** `true` once welcomed (and authenticated): commands flow. */
+  ready: boolean;
+  lastInbound: number;
+  heartbeatTimeoutMs: number;
+  connectTimer: Timer | undefined;
+  heartbeatTimer: Timer | undefined;
+  stableTimer: Timer | undefined;
+  /** The last transport error, kept as the cause of the close that follows. */
+  lastTransportError: Error | undefined;
+  /** Frames reported before the transport factory returned. */
+  early?: ServerFrame[] | undefined;
+}
+
+interface PendingPublish {
+  readonly id: string;
+  readonly ref: number;
+  readonly channel: ChannelName;
+  readonly out: OutgoingCommand;
+  readonly resolve: (result: PublishResult) => void;
+  readonly reject: (error: UnisocketError) => void;
+  timer: Timer | undefined;
+  /** The link it was last sent on (`0`: not sent on the current connection). */
+  sentOn: number;
+  /** Sent at least once: the server may have published it. */
+  everSent: boolean;
+}
+
+type PendingRequest =
+  | { kind: 'subscribe'; entry: ChannelEntry; since: StreamPosition | undefined }
+  | { kind: 'unsubscribe' }
+  | { kind: 'auth'; link: Link; purpose: 'connect' | 'refresh'; timer: Timer }
+  | {
+      kind: 'presence';
+      channel: ChannelName;
+      resolve: (members: PresenceMember[]) => void;
+      reject: (error: UnisocketError) => void;
+      timer: Timer;
+    };
+
+/** Counters of what the client did (diagnostics and tests; not part of the store). */
+export interface ClientStats {
+  /** Messages delivered to handlers. */
+  messages: number;
+  /** Messages dropped because their offset was not past the channel's last one. */
+  duplicates: number;
+  /** Successful reconnections. */
+  reconnects: number;
+  /** Publishes sent again after a reconnect (same idempotency id). */
+  publishesResent: number;
+  /** Gaps reported (recovery failed, or the server resynced a channel). */
+  gaps: number;
+}
+
+const RETRYABLE_SUBSCRIBE_ERRORS = new Set<string>([ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL]);
+/** The close code the client sends when it abandons a connection (timeouts): in the range applications may use. */
+const CLIENT_GIVING_UP = 4000;
+
+/**
+ * The unisocket client: one connection (reconnected automatically), channel subscriptions that recover what they
+ * missed, acknowledged idempotent publishes, and a store for UI bindings. Create it with {@link createClient}.
+ *
+ * Works in browsers (global `WebSocket`) and Node (`ws`, loaded lazily when there is no global WebSocket).
+ */
+export class UnisocketClient {
+  /** The options, with defaults applied. */
+  readonly options: Readonly<ResolvedClientOptions>;
+  /**
+   * The client's store: `subscribe(listener)` and `getSnapshot()` (an immutable {@link ClientSnapshot} whose
+   * identity changes only when something changed). Listeners are called once per burst of changes (microtask).
+   */
+  readonly store: ExternalStore<ClientSnapshot>;
+  /**
+   * With `shareConnection`: a store of this tab's part in the shared connection (`pending`, `leader`, `follower`,
+   * or `unsupported` where each tab has its own connection). `null` without `shareConnection`.
+   */
+  readonly connectionSharing: ExternalStore<ConnectionSharingSnapshot> | null;
+  /**
+   * A store of the connection state only ({@link ConnectionSnapshot}: the client snapshot without `channels`); its
+   * listeners are called only when one of those fields changed.
+   */
+  readonly connectionStore: ExternalStore<ConnectionSnapshot>;
+  /** Counters (diagnostics). */
+  readonly stats: ClientStats = { messages: 0, duplicates: 0, reconnects: 0, publishesResent: 0, gaps: 0 };
+
+  readonly #events = new Emitter<ClientEvents>();
+  readonly #factory: TransportFactory;
+  readonly #ids = new PublishIdGenerator();
+  readonly #channels = new Map<ChannelName, ChannelEntry>();
+  /**
+   * Channels whose last handle left during this turn: the server unsubscribe waits for a microtask, so a handle that
+   * comes straight back (a React StrictMode effect re-run, a component re-keyed in the same commit) takes the
+   * subscription over — position, last message and the server subscription — instead of leaving and rejoining.
+   */
+  readonly #released = new Map<ChannelName, ChannelEntry>();
+  #releaseScheduled = false;
+  readonly #publishes = new Map<number, PendingPublish>();
+  readonly #requests = new Map<number, PendingRequest>();
+  readonly #host: SubscriptionHost;
+
+  #status: ConnectionStatus = 'idle';
+  #connectionId: string | null = null;
+  #userId: string | null = null;
+  #attempt = 0;
+  #lastError: UnisocketError | null = null;
+  /** `true` while the client should be connected (between `connect()` and a stop). */
+  #wanted = false;
+  #everConnected = false;
+  /** Consecutive attempts without a stable connection: the backoff exponent. */
+  #failures = 0;
+  #link: Link | undefined;
+  #linkIds = 0;
+  #reconnectTimer: Timer | undefined;
+  #nextRef = 1;
+  #outbox: OutgoingCommand[] = [];
+  #flushScheduled = false;
+  #connectWaiters: { resolve: () => void; reject: (error: UnisocketError) => void }[] = [];
+
+  // store
+  readonly #listeners = new Set<() => void>();
+  #version = 0;
+  /** The snapshot listeners were last told about. */
+  #notified: ClientSnapshot | undefined;
+  #notifyScheduled = false;
+  #snapshot: ClientSnapshot | undefined;
+  #snapshotVersion = -1;
+  #channelsRecord: Readonly<Record<ChannelName, ChannelSnapshot>> | undefined;
+  #channelsDirty = true;
+
+  constructor(options: UnisocketClientOptions) {
+    this.options = resolveClientOptions(options);
+    const transport = this.options.transport;
+    const base =
+      transport === 'native'
+        ? nativeTransport(this.options.WebSocket === undefined ? {} : { WebSocket: this.options.WebSocket })
+        : transport === 'socketio'
+          ? socketioTransport(this.options.io === undefined ? {} : { io: this.options.io })
+          : transport;
+    const share = this.options.shareConnection;
+    if (share === false) {
+      this.#factory = base;
+      this.connectionSharing = null;
+    } else {
+      const state = new SharingState();
+      this.connectionSharing = state.store;
+      this.#factory = sharedTransportFactory(base, share, state);
+    }
+    this.store = {
+      subscribe: (listener) => {
+        const entry = (): void => listener();
+        // nobody was listening: a new listener starts from the current snapshot, not from the last one announced
+        if (this.#listeners.size === 0 && !this.#notifyScheduled) this.#notified = this.#getSnapshot();
+        this.#listeners.add(entry);
+        return () => this.#listeners.delete(entry);
+      },
+      getSnapshot: () => this.#getSnapshot(),
+    };
+    let connection: ConnectionSnapshot | undefined;
+    const getConnection = (): ConnectionSnapshot => {
+      const { channels: _, ...next } = this.#getSnapshot();
+      if (connection === undefined || !sameConnection(connection, next)) connection = Object.freeze(next);
+      return connection;
+    };
+    this.connectionStore = {
+      getSnapshot: getConnection,
+      subscribe: (listener) => {
+        let last = getConnection();
+        return this.store.subscribe(() => {
+          const next = getConnection();
+          if (next === last) return;
+          last = next;
+          listener();
+        });
+      },
+    };
+    this.#host = {
+      release: (channel, sink) => this.#release(channel, sink),
+      channelStore: (channel) => this.channelStore(channel),
+      whenSubscribed: (channel, sink) => this.#whenSubscribed(channel, sink),
+    };
+    if (this.options.autoConnect) this.connect().catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // connection
+  // ------------------------------------------------------------------------------------------------
+
+  /** The connection's status (also in the store snapshot). */
+  get status(): ConnectionStatus {
+    return this.#status;
+  }
+
+  /**
+   * Connects, and keeps the connection up (reconnecting with backoff) until {@link disconnect}. Resolves once
+   * connected (after `welcome`, and `auth` when a token is used). While waiting for a reconnect, it tries at once.
+   * Rejects when the client stops instead: `disconnect()`, an unauthorized token without `getToken`, a policy close
+   * (1008), reconnect disabled, or a configuration error (no WebSocket implementation, a bad URL).
+   */
+  connect(): Promise<void> {
+    if (this.#status === 'connected') return Promise.resolve();
+    const promise = new Promise<void>((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
+    if (!this.#wanted) {
+      this.#wanted = true;
+      this.#failures = 0;
+      this.#attempt = 0;
+      this.#startAttempt();
+    } else if (this.#link === undefined) {
+      // waiting for a reconnect: try now
+      this.#clearReconnectTimer();
+      this.#startAttempt();
+    }
+    return promise;
+  }
+
+  /**
+   * Closes the connection (code 1000) and stops reconnecting. Subscriptions are kept: a later `connect()`
+   * resubscribes and recovers what was missed. Pending publishes are rejected with `UNAVAILABLE`.
+   */
+  disconnect(): void {
+    this.#wanted = false;
+    this.#clearReconnectTimer();
+    const link = this.#link;
+    if (link !== undefined) {
+      this.#detach(link);
+      link.transport?.close(CloseCode.NORMAL, 'client disconnect');
+      this.#events.emit('disconnected', { code: CloseCode.NORMAL, reason: 'client disconnect', willReconnect: false });
+    }
+    this.#stop('disconnected', null, new UnisocketError(ErrorCode.UNAVAILABLE, 'disconnect() was called'));
+  }
+
+  /** Adds a client event listener; returns the function that removes it. */
+  on<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): Unsubscribe {
+    return this.#events.on(event, listener);
+  }
+
+  #startAttempt(): void {
+    this.#clearReconnectTimer();
+    const link: Link = {
+      id: ++this.#linkIds,
+      transport: undefined,
+      welcome: undefined,
+      ready: false,
+      lastInbound: Date.now(),
+      heartbeatTimeoutMs: 0,
+      connectTimer: undefined,
+      heartbeatTimer: undefined,
+      stableTimer: undefined,
+      lastTransportError: undefined,
+    };
+    this.#link = link;
+    this.#attempt++;
+    this.#setStatus(this.#everConnected ? 'reconnecting' : 'connecting');
+    let url: string;
+    try {
+      const given = this.options.url;
+      url = resolveUrl(typeof given === 'function' ? given() : given);
+    } catch (error) {
+      this.#fatal(link, error);
+      return;
+    }
+    link.connectTimer = setTimeout(() => {
+      const ms = this.options.connectTimeoutMs;
+      this.#abandon(link, `no welcome within connectTimeoutMs (${ms} ms)`);
+    }, this.options.connectTimeoutMs);
+    const handlers: TransportHandlers = {
+      onOpen: () => undefined,
+      onFrame: (frame) => {
+        if (this.#link !== link) return;
+        // a transport that reports frames before its factory returned: hold them until there is a transport to answer on
+        if (link.transport === undefined) (link.early ??= []).push(frame);
+        else this.#onFrame(link, frame);
+      },
+      onClose: (code, reason) => {
+        if (this.#link === link) this.#lost(link, code, reason);
+      },
+      onError: (error) => {
+        if (this.#link === link) link.lastTransportError = error;
+      },
+    };
+    const limits = { maxPayloadBytes: this.options.maxPayloadBytes, maxCommandsPerFrame: this.options.maxCommandsPerFrame };
+    let opened: Transport | Promise<Transport>;
+    try {
+      opened = this.#factory(url, handlers, limits);
+    } catch (error) {
+      this.#openFailed(link, error);
+      return;
+    }
+    Promise.resolve(opened).then(
+      (transport) => {
+        if (this.#link !== link) {
+          transport.close(CloseCode.NORMAL, 'superseded');
+          return;
+        }
+        link.transport = transport;
+        const early = link.early;
+        link.early = undefined;
+        if (early !== undefined) for (const frame of early) if (this.#link === link) this.#onFrame(link, frame);
+      },
+      (error: unknown) => this.#openFailed(link, error),
+    );
+  }
+
+  #openFailed(link: Link, error: unknown): void {
+    if (this.#link !== link) return;
+    // a TypeError is a configuration mistake (no WebSocket implementation): retrying cannot help
+    if (error instanceof TypeError) this.#fatal(link, error);
+    else this.#lost(link, 1006, error instanceof Error ? error.message : String(error), error);
+  }
+
+  #fatal(link: Link, error: unknown): void {
+    if (this.#link !== link) return;
+    this.#detach(link);
+    link.transport?.close(CloseCode.NORMAL, 'configuration error');
+    const message = error instanceof Error ? error.message : String(error);
+    const err = new UnisocketError(ErrorCode.BAD_REQUEST, message, { cause: error });
+    this.#stop('disconnected', err, err);
+  }
+
+  /** Gives up on a connection that went silent or never completed its handshake. */
+  #abandon(link: Link, reason: string): void {
+    if (this.#link !== link) return;
+    link.transport?.close(CLIENT_GIVING_UP, reason.slice(0, 100));
+    this.#lost(link, 1006, reason);
+  }
+
+  /** Forgets a link: timers, requests, outbox; channels wait for the next connection. */
+  #detach(link: Link): void {
+    if (this.#link === link) this.#link = undefined;
+    clearTimeout(link.connectTimer);
+    clearTimeout(link.heartbeatTimer);
+    clearTimeout(link.stableTimer);
+    const lost = new UnisocketError(ErrorCode.UNAVAILABLE, 'the connection was lost before the server answered');
+    for (const request of this.#requests.values()) {
+      if (request.kind === 'auth') clearTimeout(request.timer);
+      else if (request.kind === 'presence') {
+        clearTimeout(request.timer);
+        request.reject(lost);
+      }
+    }
+    this.#requests.clear();
+    this.#outbox = [];
+    for (const p of this.#publishes.values()) p.sentOn = 0;
+    for (const entry of this.#channels.values()) {
+      clearTimeout(entry.retryTimer);
+      entry.retryTimer = undefined;
+      entry.ref = undefined;
+      entry.since = undefined;
+      if (entry.status !== 'error') entry.status = entry.position === undefined ? 'subscribing' : 'recovering';
+      this.#channelChanged(entry);
+    }
+    this.#connectionId = null;
+    this.#userId = null;
+    this.#changed();
+  }
+
+  /** The connection ended (closed by the server, failed, or abandoned): decide whether and when to retry. */
+  #lost(link: Link, code: number, reason: string, cause?: unknown): void {
+    if (this.#link !== link) return;
+    const wasReady = link.ready;
+    if (code === CloseCode.TOO_LARGE) this.#rejectLargestPublish(link);
+    this.#detach(link);
+    const error = closeError(code, reason, cause ?? link.lastTransportError);
+    const reconnect = this.options.reconnect;
+    let stop: ConnectionStatus | undefined;
+    if (!this.#wanted || reconnect === false) stop = 'disconnected';
+    else if (code === CloseCode.UNAUTHORIZED && this.options.getToken === undefined) stop = 'unauthorized';
+    else if (code === CloseCode.POLICY) stop = 'disconnected';
+    this.#events.emit('disconnected', { code, reason, willReconnect: stop === undefined });
+    if (stop !== undefined) {
+      this.#stop(stop, error, error);
+      return;
+    }
+    this.#lastError = error;
+    const options = reconnect === false ? DEFAULT_RECONNECT_OPTIONS : reconnect;
+    let delay: number;
+    if (code === CloseCode.GOING_AWAY && wasReady) {
+      // the server is shutting down: come back promptly (another node, or the same after a restart), spread out
+      delay = Math.floor(Math.random() * options.initialDelayMs);
+    } else {
+      this.#failures++;
+      delay = backoffDelay(this.#failures, options);
+    }
+    this.#setStatus(code === CloseCode.UNAUTHORIZED ? 'unauthorized' : this.#everConnected ? 'reconnecting' : 'connecting');
+    this.#changed();
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#wanted && this.#link === undefined) this.#startAttempt();
+    }, delay);
+  }
+
+  /** Stops trying: status `disconnected` or `unauthorized`; connect() waiters and pending publishes are rejected. */
+  #stop(status: ConnectionStatus, error: UnisocketError | null, reason: UnisocketError): void {
+    this.#wanted = false;
+    this.#clearReconnectTimer();
+    if (error !== null) this.#lastError = error;
+    this.#attempt = 0;
+    this.#setStatus(status);
+    this.#changed();
+    const waiters = this.#connectWaiters;
+    this.#connectWaiters = [];
+    for (const w of waiters) w.reject(reason);
+    for (const p of [...this.#publishes.values()]) {
+      this.#settlePublish(p);
+      p.reject(
+        new UnisocketError(
+          ErrorCode.UNAVAILABLE,
+          p.everSent
+            ? `the client stopped (${reason.message}) before publish "${p.id}" was acknowledged; it may have been published: retry with { id: "${p.id}" } to publish it at most once`
+            : `the client stopped (${reason.message}) before publish "${p.id}" was sent; it was not published`,
+          { channel: p.channel, cause: reason },
+        ),
+      );
+    }
+  }
+
+  #clearReconnectTimer(): void {
+    if (this.#reconnectTimer !== undefined) {
+      clearTimeout(this.#reconnectTimer);
+      this.#reconnectTimer = undefined;
+    }
+  }
+
+  #setStatus(status: ConnectionStatus): void {
+    if (this.#status === status) return;
+    this.#status = status;
+    this.#changed();
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // inbound
+  // ------------------------------------------------------------------------------------------------
+
+  #onFrame(link: Link, frame: ServerFrame): void {
+    link.lastInbound = Date.now();
+    switch (frame.type) {
+      case 'message':
+        this.#onMessage(frame);
+        return;
+      case 'ping':
+        link.transport?.send([outgoing({ type: 'pong' })]);
+        return;
+      case 'ack':
+        this.#onAck(frame);
+        return;
+      case 'error':
+        this.#onErrorFrame(frame);
+        return;
+      case 'presence':
+        this.#onPresence(frame);
+        return;
+      case 'resync':
+        this.#onResync(frame);
+        return;
+      case 'welcome':
+        this.#onWelcome(link, frame);
+        return;
+      case 'refresh':
+        this.#events.emit('refresh', { expiresAt: frame.expiresAt, graceMs: frame.graceMs });
+        if (link.ready && this.options.getToken !== undefined) this.#authenticate(link, 'refresh');
+        return;
+      default:
+        // pong, and frame types of later protocol versions
+        return;
+    }
+  }
+
+  #onWelcome(link: Link, welcome: WelcomeFrame): void {
+    if (link.welcome !== undefined) return;
+    link.welcome = welcome;
+    this.#connectionId = welcome.connectionId;
+    this.#userId = welcome.userId ?? null;
+    const heartbeatMs = typeof welcome.heartbeatMs === 'number' && welcome.heartbeatMs > 0 ? welcome.heartbeatMs : 25_000;
+    link.heartbeatTimeoutMs = this.options.heartbeatTimeoutMs ?? heartbeatMs * 2 + 1_000;
+    this.#armHeartbeat(link, link.heartbeatTimeoutMs);
+    this.#changed();
+    if (this.options.token !== undefined || this.options.getToken !== undefined) this.#authenticate(link, 'connect');
+    else this.#ready(link);
+  }
+
+  #armHeartbeat(link: Link, delay: number): void {
+    link.heartbeatTimer = setTimeout(() => {
+      if (this.#link !== link) return;
+      const silent = Date.now() - link.lastInbound;
+      if (silent >= link.heartbeatTimeoutMs) {
+        this.#abandon(link, `nothing received for ${silent} ms (heartbeat timeout)`);
+      } else this.#armHeartbeat(link, link.heartbeatTimeoutMs - silent);
+    }, delay);
+  }
+
+  #authenticate(link: Link, purpose: 'connect' | 'refresh'): void {
+    const { token, getToken } = this.options;
+    let pending: string | Promise<string>;
+    try {
+      pending = token ?? getToken!();
+    } catch (error) {
+      this.#authFailed(link, purpose, tokenError(error));
+      return;
+    }
+    Promise.resolve(pending).then(
+      (value) => {
+        if (this.#link !== link) return;
+        if (typeof value !== 'string' || value === '') {
+          this.#authFailed(
+            link,
+            purpose,
+            new UnisocketError(ErrorCode.UNAUTHORIZED, 'getToken() must return a non-empty string (or a promise of one)'),
+          );
+          return;
+        }
+        const ref = this.#nextRef++;
+        const timer = setTimeout(() => {
+          if (this.#requests.get(ref)?.kind !== 'auth') return;
+          this.#requests.delete(ref);
+          const error = new UnisocketError(
+            ErrorCode.UNAVAILABLE,
+            `no answer to auth within requestTimeoutMs (${this.options.requestTimeoutMs} ms)`,
+          );
+          if (purpose === 'connect') this.#abandon(link, error.message);
+          else this.#reportError(error);
+        }, this.options.requestTimeoutMs);
+        this.#requests.set(ref, { kind: 'auth', link, purpose, timer });
+        link.transport?.send([outgoing({ type: 'auth', token: value, ref })]);
+      },
+      (error: unknown) => {
+        if (this.#link === link) this.#authFailed(link, purpose, tokenError(error));
+      },
+    );
+  }
+
+  #authFailed(link: Link, purpose: 'connect' | 'refresh', error: UnisocketError): void {
+    if (this.#link !== link) return;
+    if (purpose === 'refresh') {
+      // the server closes with 4001 when the grace ends; that close decides what happens next
+      this.#reportError(error);
+      return;
+    }
+    this.#lastError = error;
+    link.transport?.close(CloseCode.NORMAL, 'unauthorized');
+    this.#lost(link, CloseCode.UNAUTHORIZED, error.message, error);
+  }
+
+  /** Welcomed and authenticated: resubscribe every channel from its position, then resend pending publishes. */
+  #ready(link: Link): void {
+    link.ready = true;
+    clearTimeout(link.connectTimer);
+    const reconnected = this.#everConnected;
+    if (reconnected) this.stats.reconnects++;
+    this.#everConnected = true;
+    this.#attempt = 0;
+    this.#lastError = null;
+    this.#setStatus('connected');
+    this.#changed();
+    const reconnect = this.options.reconnect;
+    if (reconnect !== false) link.stableTimer = setTimeout(() => (this.#failures = 0), reconnect.stableAfterMs);
+    const out: OutgoingCommand[] = [];
+    for (const entry of this.#channels.values()) out.push(this.#subscribeCommand(entry));
+    for (const p of this.#publishes.values()) {
+      if (p.everSent) this.stats.publishesResent++;
+      p.sentOn = link.id;
+      p.everSent = true;
+      out.push(p.out);
+    }
+    link.transport?.send(out);
+    this.#events.emit('connected', { connectionId: link.welcome!.connectionId, userId: this.#userId, reconnected });
+    const waiters = this.#connectWaiters;
+    this.#connectWaiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  #onMessage(frame: MessageFrame): void {
+    const entry = this.#channels.get(frame.channel);
+    if (entry !== undefined) {
+      const verdict = entry.accepts(frame.offset);
+      if (verdict === 'duplicate') {
+        this.stats.duplicates++;
+        return;
+      }
+      if (verdict === 'early') return;
+      const message = Object.freeze(frame) as ChannelMessage;
+      entry.offset = frame.offset;
+      entry.lastMessage = message;
+      this.#channelChanged(entry);
+      this.stats.messages++;
+      for (const sink of entry.sinks) sink.deliver(message);
+      if (this.#events.has('message')) this.#events.emit('message', message);
+      return;
+    }
+    // `*` broadcasts and channels the app did not subscribe to (its personal `user:` channel)
+    this.stats.messages++;
+    if (this.#events.has('message')) this.#events.emit('message', Object.freeze(frame) as ChannelMessage);
+  }
+
+  #onAck(ack: AckFrame): void {
+    if (typeof ack.ref !== 'number') return;
+    const publish = this.#publishes.get(ack.ref);
+    if (publish !== undefined) {
+      this.#settlePublish(publish);
+      publish.resolve({
+        id: ack.id ?? publish.id,
+        channel: publish.channel,
+        offset: ack.offset ?? -1,
+        duplicate: ack.duplicate === true,
+      });
+      return;
+    }
+    const request = this.#requests.get(ack.ref);
+    if (request === undefined) return;
+    this.#requests.delete(ack.ref);
+    switch (request.kind) {
+      case 'subscribe':
+        this.#onSubscribed(request.entry, ack.ref, request.since, ack);
+        return;
+      case 'auth':
+        clearTimeout(request.timer);
+        if (this.#link !== request.link) return;
+        if (ack.userId !== undefined) this.#userId = ack.userId;
+        this.#changed();
+        if (request.purpose === 'connect') this.#ready(request.link);
+        return;
+      case 'presence': {
+        clearTimeout(request.timer);
+        const members = ack.members ?? [];
+        const entry = this.#channels.get(request.channel);
+        if (entry !== undefined && entry.members !== null && entry.ref === undefined) {
+          entry.members = [...members];
+          this.#channelChanged(entry);
+        }
+        request.resolve(members);
+        return;
+      }
+      case 'unsubscribe':
+        return;
+    }
+  }
+
+  #onSubscribed(entry: ChannelEntry, ref: number, since: StreamPosition | undefined, ack: AckFrame): void {
+    if (this.#channels.get(entry.name) !== entry || entry.ref !== ref) return;
+    entry.ref = undefined;
+    entry.since = undefined;
+    entry.retryAttempt = 0;
+    entry.status = 'subscribed';
+    entry.error = null;
+    const epoch = ack.epoch ?? '';
+    const offset = ack.offset ?? 0;
+    let gap: GapInfo | undefined;
+    if (since === undefined) {
+      entry.epoch = epoch;
+      entry.offset = offset;
+    } else if (ack.recovered === true && ack.epoch === since.epoch) {
+      // every message after `since` follows this ack, in order: keep the position so none is taken for a duplicate
+      entry.recovered = true;
+    } else {
+      entry.epoch = epoch;
+      entry.offset = offset;
+      entry.recovered = false;
+      gap = { channel: entry.name, reason: 'not-recovered', previous: since, position: { epoch, offset } };
+    }
+    if (ack.members !== undefined && entry.members !== null) entry.members = [...ack.members];
+    this.#channelChanged(entry);
+    const waiters = entry.waiters;
+    entry.waiters = [];
+    const snapshot = entry.snapshot();
+    for (const w of waiters) w.resolve(snapshot);
+    if (gap !== undefined) this.#emitGap(entry, gap);
+  }
+
+  #onErrorFrame(frame: ErrorFrame): void {
+    const error = UnisocketError.fromFrame(frame);
+    const ref = frame.ref;
+    if (typeof ref === 'number') {
+      const publish = this.#publishes.get(ref);
+      if (publish !== undefined) {
+        this.#settlePublish(publish);
+        publish.reject(error);
+        return;
+      }
+      const request = this.#requests.get(ref);
+      if (request !== undefined) {
+        this.#requests.delete(ref);
+        switch (request.kind) {
+          case 'subscribe':
+            this.#onSubscribeError(request.entry, ref, error);
+            return;
+          case 'auth':
+            clearTimeout(request.timer);
+            this.#authFailed(request.link, request.purpose, error);
+            return;
+          case 'presence':
+            clearTimeout(request.timer);
+            request.reject(error);
+            return;
+          case 'unsubscribe':
+            // e.g. the personal channel cannot be left while authenticated: nothing the app holds depends on it
+            return;
+        }
+      }
+    }
+    this.#reportError(error);
+  }
+
+  #onSubscribeError(entry: ChannelEntry, ref: number, error: UnisocketError): void {
+    if (this.#channels.get(entry.name) !== entry || entry.ref !== ref) return;
+    entry.ref = undefined;
+    entry.since = undefined;
+    entry.status = 'error';
+    entry.error = error;
+    this.#channelChanged(entry);
+    for (const sink of entry.sinks) sink.emitter.emit('error', error);
+    this.#events.emit('error', error);
+    if (RETRYABLE_SUBSCRIBE_ERRORS.has(error.code)) {
+      const reconnect = this.options.reconnect === false ? DEFAULT_RECONNECT_OPTIONS : this.options.reconnect;
+      entry.retryAttempt++;
+      entry.retryTimer = setTimeout(() => {
+        entry.retryTimer = undefined;
+        if (this.#channels.get(entry.name) === entry && this.#link?.ready === true && entry.ref === undefined) {
+          this.#enqueue(this.#subscribeCommand(entry));
+        }
+      }, Math.max(50, backoffDelay(entry.retryAttempt, reconnect)));
+      return;
+    }
+    const waiters = entry.waiters;
+    entry.waiters = [];
+    for (const w of waiters) w.reject(error);
+  }
+
+  #onPresence(frame: PresenceEventFrame): void {
+    const entry = this.#channels.get(frame.channel);
+    if (entry === undefined || entry.members === null || entry.ref !== undefined || frame.member === undefined) return;
+    const userId = frame.member.userId;
+    const existing = entry.members.find((m) => m.userId === userId);
+    // the server also announces the client's own join, which its subscribe ack already listed: not a change
+    if (frame.action === 'join' ? existing !== undefined && sameMember(existing, frame.member) : existing === undefined) return;
+    const others = entry.members.filter((m) => m.userId !== userId);
+    entry.members = frame.action === 'join' ? [...others, frame.member] : others;
+    this.#channelChanged(entry);
+    const change = {
+      channel: entry.name,
+      action: frame.action,
+      member: frame.member,
+      members: entry.snapshot().members ?? [],
+    };
+    for (const sink of entry.sinks) sink.emitter.emit('presence', change);
+    this.#events.emit('presence', change);
+  }
+
+  #onResync(frame: ResyncFrame): void {
+    const entry = this.#channels.get(frame.channel);
+    // while a subscribe is in flight its ack decides the position
+    if (entry === undefined || entry.ref !== undefined) return;
+    const previous = entry.position ?? null;
+    entry.epoch = frame.epoch;
+    entry.offset = frame.offset;
+    entry.recovered = false;
+    this.#channelChanged(entry);
+    this.#emitGap(entry, {
+      channel: entry.name,
+      reason: 'resync',
+      previous,
+      position: { epoch: frame.epoch, offset: frame.offset },
+    });
+  }
+
+  #emitGap(entry: ChannelEntry, gap: GapInfo): void {
+    this.stats.gaps++;
+    for (const sink of entry.sinks) sink.emitter.emit('gap', gap);
+    this.#events.emit('gap', gap);
+  }
+
+  #reportError(error: UnisocketError): void {
+    this.#lastError = error;
+    this.#changed();
+    this.#events.emit('error', error);
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // outbound
+  // ------------------------------------------------------------------------------------------------
+
+  /** Queues a command for the current connection; what one turn of the event loop queues goes out batched. */
+  #enqueue(command: OutgoingCommand): void {
+    this.#outbox.push(command);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      // channels left during the turn first: a subscribe still in the outbox is dropped instead of sent and undone
+      this.#leaveReleased();
+      const out = this.#outbox;
+      this.#outbox = [];
+      const link = this.#link;
+      if (out.length > 0 && link?.ready === true) link.transport?.send(out);
+    });
+  }
+
+  #subscribeCommand(entry: ChannelEntry): OutgoingCommand {
+    clearTimeout(entry.retryTimer);
+    entry.retryTimer = undefined;
+    const ref = this.#nextRef++;
+    const since = entry.position;
+    const command: SubscribeCommand = { type: 'subscribe', channel: entry.name, ref };
+    if (since !== undefined) command.since = since;
+    if (entry.token !== undefined) command.token = entry.token;
+    entry.ref = ref;
+    entry.since = since;
+    entry.status = since === undefined ? 'subscribing' : 'recovering';
+    this.#channelChanged(entry);
+    this.#requests.set(ref, { kind: 'subscribe', entry, since });
+    return outgoing(command);
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // subscriptions
+  // ------------------------------------------------------------------------------------------------
+
+  /**
+   * Subscribes to a channel and returns a handle. Messages are delivered in order, exactly once; after a reconnect
+   * the channel is resubscribed from its last position and what was missed is replayed (or a gap is reported).
+   * Several handles on one channel share one server subscription.
+   *
+   * @example
+   * ```ts
+   * const chat = client.subscribe<{ say: { text: string } }>('chat.lobby', {
+   *   events: { say: (data) => render(data.text) },
+   *   onGap: () => reloadChat(),
+   * });
+   * ```
+   * @throws {UnisocketError} `BAD_REQUEST` for an invalid channel name
+   */
+  subscribe<TEvents extends EventMap = EventMap>(channel: ChannelName, options: SubscribeOptions<TEvents> = {}): Subscription<TEvents> {
+    if (!isValidChannelName(channel)) {
+      throw new UnisocketError(
+        ErrorCode.BAD_REQUEST,
+        `invalid channel name ${JSON.stringify(String(channel)).slice(0, 60)}: use 1-200 characters of [A-Za-z0-9_.:=@-] (broadcasts on "*" arrive without a subscription: listen with client.on('message'))`,
+      );
+    }
+    let entry = this.#channels.get(channel);
+    if (entry === undefined) {
+      entry = this.#released.get(channel);
+      if (entry !== undefined) {
+        // left and taken again within one turn: nothing went to the server
+        this.#released.delete(channel);
+        this.#channels.set(channel, entry);
+        // its snapshot is unchanged: the channel record (and so the client snapshot) keeps its identity
+        this.#channelsDirty = true;
+        this.#changed();
+      } else {
+        entry = new ChannelEntry(channel, options.token, options.since);
+        this.#channels.set(channel, entry);
+        this.#channelChanged(entry);
+        if (this.#link?.ready === true) this.#enqueue(this.#subscribeCommand(entry));
+      }
+    }
+    const sink = new SubscriptionSink();
+    entry.sinks.add(sink);
+    const sub = new Subscription<TEvents>(channel, sink, this.#host);
+    if (options.events !== undefined) {
+      for (const [event, handler] of Object.entries(options.events)) {
+        if (typeof handler === 'function') sub.on(event as keyof TEvents & string, handler as never);
+      }
+    }
+    if (options.onMessage !== undefined) sub.onMessage(options.onMessage);
+    if (options.onGap !== undefined) sub.onGap(options.onGap);
+    if (options.onPresence !== undefined) sub.onPresence(options.onPresence);
+    const { onJoin, onLeave } = options;
+    if (onJoin !== undefined || onLeave !== undefined) {
+      sub.onPresence((change) => {
+        if (change.action === 'join') onJoin?.(change.member, change.members);
+        else onLeave?.(change.member, change.members);
+      });
+    }
+    if (options.onError !== undefined) {
+      sub.onError(options.onError);
+      // a refusal that came before this handle existed
+      if (entry.status === 'error' && entry.error !== null) safeCall(options.onError, entry.error);
+    }
+    return sub;
+  }
+
+  #release(channel: ChannelName, sink: SubscriptionSink): void {
+    const entry = this.#channels.get(channel);
+    if (entry === undefined || !entry.sinks.delete(sink)) return;
+    const unsubscribed = new UnisocketError(ErrorCode.UNAVAILABLE, `unsubscribed from "${channel}" before the server confirmed it`);
+    entry.waiters = entry.waiters.filter((w) => (w.sink === sink ? (w.reject(unsubscribed), false) : true));
+    if (entry.sinks.size > 0) return;
+    this.#channels.delete(channel);
+    this.#released.set(channel, entry);
+    this.#channelsDirty = true;
+    this.#changed();
+    if (this.#releaseScheduled) return;
+    this.#releaseScheduled = true;
+    queueMicrotask(() => this.#leaveReleased());
+  }
+
+  #leaveReleased(): void {
+    this.#releaseScheduled = false;
+    if (this.#released.size === 0) return;
+    const released = [...this.#released.values()];
+    this.#released.clear();
+    for (const left of released) this.#leave(left);
+  }
+
+  /** The last handle of a channel left (and none came back within the turn): unsubscribe at the server. */
+  #leave(entry: ChannelEntry): void {
+    clearTimeout(entry.retryTimer);
+    entry.retryTimer = undefined;
+    const ref = entry.ref;
+    entry.ref = undefined;
+    if (ref !== undefined) {
+      // a subscribe in flight is answered for an entry the client no longer holds: its ack is ignored
+      this.#requests.delete(ref);
+      const queued = this.#outbox.findIndex((out) => out.command.type === 'subscribe' && out.command.ref === ref);
+      if (queued !== -1) {
+        // never sent: nothing to undo at the server
+        this.#outbox.splice(queued, 1);
+        return;
+      }
+    }
+    if (this.#link?.ready === true) {
+      const ref = this.#nextRef++;
+      this.#requests.set(ref, { kind: 'unsubscribe' });
+      this.#enqueue(outgoing({ type: 'unsubscribe', channel: entry.name, ref }));
+    }
+  }
+
+  #whenSubscribed(channel: ChannelName, sink: SubscriptionSink): Promise<ChannelSnapshot> {
+    const entry = this.#channels.get(channel);
+    if (entry === undefined || !entry.sinks.has(sink)) {
+      return Promise.reject(new UnisocketError(ErrorCode.BAD_REQUEST, `this handle unsubscribed from "${channel}"`));
+    }
+    if (entry.status === 'subscribed') return Promise.resolve(entry.snapshot());
+    if (entry.status === 'error' && entry.error !== null && !RETRYABLE_SUBSCRIBE_ERRORS.has(entry.error.code)) {
+      return Promise.reject(entry.error);
+    }
+    return new Promise((resolve, reject) => entry.waiters.push({ sink, resolve, reject }));
+  }
+
+  /** The channels the client holds. */
+  get channels(): ChannelName[] {
+    return [...this.#channels.keys()];
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // publish
+  // ------------------------------------------------------------------------------------------------
+
+  /**
+   * Publishes `data` as `event` on `channel` (the server must allow client publishes there). Resolves with the
+   * message's id and offset once the server acknowledged it.
+   *
+   * Every publish carries an idempotency id. While offline it waits in a bounded queue; if the connection drops
+   * before the ack it is sent again after reconnecting with the same id, and the server publishes it at most once
+   * (`duplicate: true` in the result then). Rejects with a {@link UnisocketError}: the server's `error` (e.g.
+   * `FORBIDDEN`), `BAD_REQUEST` / `PAYLOAD_TOO_LARGE` at once for what cannot be sent, `LIMIT_EXCEEDED` when the
+   * offline queue is full, `UNAVAILABLE` on timeout or when the client stops.
+   */
+  publish<TData = unknown>(channel: ChannelName, event: string, data?: TData, options: PublishOptions = {}): Promise<PublishResult> {
+    if (!isValidChannelName(channel)) {
+      return Promise.reject(
+        new UnisocketError(
+          ErrorCode.BAD_REQUEST,
+          `invalid channel name ${JSON.stringify(String(channel)).slice(0, 60)}: use 1-200 characters of [A-Za-z0-9_.:=@-]`,
+        ),
+      );
+    }
+    if (typeof event !== 'string' || event.length === 0 || event.length > MAX_EVENT_LENGTH) {
+      return Promise.reject(
+        new UnisocketError(ErrorCode.BAD_REQUEST, `event must be a non-empty string of at most ${MAX_EVENT_LENGTH} characters`, { channel }),
+      );
+    }
+    const id = options.id ?? this.#ids.next();
+    if (typeof id !== 'string' || !PUBLISH_ID_PATTERN.test(id)) {
+      return Promise.reject(
+        new UnisocketError(ErrorCode.BAD_REQUEST, 'options.id must be 1-64 characters of [A-Za-z0-9_.:=@-]', { channel }),
+      );
+    }
+    const ref = this.#nextRef++;
+    const command: PublishCommand = { type: 'publish', channel, event, ref, id };
+    if (data !== undefined) command.data = data;
+    let out: OutgoingCommand;
+    try {
+      out = outgoing(command);
+    } catch (error) {
+      return Promise.reject(
+        new UnisocketError(ErrorCode.BAD_REQUEST, `data is not JSON-serializable: ${(error as Error).message}`, {
+          channel,
+          cause: error,
+        }),
+      );
+    }
+    if (out.bytes > this.options.maxPayloadBytes) {
+      return Promise.reject(
+        new UnisocketError(
+          ErrorCode.PAYLOAD_TOO_LARGE,
+          `the publish is ${out.bytes} bytes, over maxPayloadBytes (${this.options.maxPayloadBytes}); send less data`,
+          { channel },
+        ),
+      );
+    }
+    const link = this.#link;
+    const ready = link?.ready === true;
+    if (!ready && this.#publishes.size >= this.options.maxQueuedPublishes) {
+      return Promise.reject(
+        new UnisocketError(
+          ErrorCode.LIMIT_EXCEEDED,
+          `the offline publish queue is full (${this.options.maxQueuedPublishes} publishes wait for the connection); wait for status "connected" or raise maxQueuedPublishes`,
+          { channel },
+        ),
+      );
+    }
+    if (!ready && !this.#wanted && this.#status !== 'idle') {
+      return Promise.reject(
+        new UnisocketError(ErrorCode.UNAVAILABLE, `the client is ${this.#status}: call connect() before publishing`, { channel }),
+      );
+    }
+    return new Promise<PublishResult>((resolve, reject) => {
+      const pending: PendingPublish = { id, ref, channel, out, resolve, reject, timer: undefined, sentOn: 0, everSent: false };
+      pending.timer = setTimeout(() => this.#publishTimedOut(pending), this.options.publishTimeoutMs);
+      this.#publishes.set(ref, pending);
+      this.#changed();
+      if (ready) {
+        pending.sentOn = link.id;
+        pending.everSent = true;
+        this.#enqueue(out);
+      }
+    });
+  }
+
+  /**
+   * Sends a client event to the other members of a private or presence channel: a publish of `client-<event>`
+   * (the Pusher convention; the server must allow client publishes on the channel).
+   * @throws nothing; rejects with `BAD_REQUEST` for a channel that is not `private-` or `presence-`
+   */
+  whisper<TData = unknown>(channel: ChannelName, event: string, data?: TData): Promise<PublishResult> {
+    const kind = isValidChannelName(channel) ? channelKind(channel) : undefined;
+    if (kind !== 'private' && kind !== 'presence') {
+      return Promise.reject(
+        new UnisocketError(
+          ErrorCode.BAD_REQUEST,
+          `whisper is for private- and presence- channels; "${String(channel).slice(0, 60)}" is not one (use publish())`,
+        ),
+      );
+    }
+    return this.publish(channel, `client-${event}`, data);
+  }
+
+  #publishTimedOut(p: PendingPublish): void {
+    if (this.#publishes.get(p.ref) !== p) return;
+    this.#settlePublish(p);
+    const ms = this.options.publishTimeoutMs;
+    p.reject(
+      new UnisocketError(
+        ErrorCode.UNAVAILABLE,
+        p.everSent
+          ? `no ack for publish "${p.id}" within publishTimeoutMs (${ms} ms); it may have been published: retry with { id: "${p.id}" } to publish it at most once`
+          : `publish "${p.id}" waited publishTimeoutMs (${ms} ms) for a connection; it was not sent`,
+        { channel: p.channel },
+      ),
+    );
+  }
+
+  #settlePublish(p: PendingPublish): void {
+    clearTimeout(p.timer);
+    this.#publishes.delete(p.ref);
+    this.#changed();
+  }
+
+  /** On close 1009 the frame that was too large most likely held the largest unacknowledged publish: drop it. */
+  #rejectLargestPublish(link: Link): void {
+    let largest: PendingPublish | undefined;
+    for (const p of this.#publishes.values()) {
+      if (p.sentOn === link.id && (largest === undefined || p.out.bytes > largest.out.bytes)) largest = p;
+    }
+    if (largest === undefined) return;
+    this.#settlePublish(largest);
+    largest.reject(
+      new UnisocketError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `the server closed the connection with 1009 (frame too large) after publish "${largest.id}" (${largest.out.bytes} bytes); set maxPayloadBytes to the server's limits.maxPayloadBytes`,
+        { channel: largest.channel, closeCode: CloseCode.TOO_LARGE },
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // presence
+  // ------------------------------------------------------------------------------------------------
+
+  /**
+   * Asks for the current members of a presence channel the client is subscribed to; also refreshes `members` in the
+   * channel's snapshot.
+   * Rejects with `BAD_REQUEST` for a non-presence channel, `UNAVAILABLE` when not connected or on timeout, or the
+   * server's error (`FORBIDDEN` before the subscription is live).
+   */
+  presence(channel: ChannelName): Promise<PresenceMember[]> {
+    if (!isValidChannelName(channel) || channelKind(channel) !== 'presence') {
+      return Promise.reject(
+        new UnisocketError(ErrorCode.BAD_REQUEST, `"${String(channel).slice(0, 60)}" is not a presence channel (presence channels start with "presence-")`),
+      );
+    }
+    if (this.#link?.ready !== true) {
+      return Promise.reject(new UnisocketError(ErrorCode.UNAVAILABLE, 'not connected: await client.connect() first', { channel }));
+    }
+    return new Promise((resolve, reject) => {
+      const ref = this.#nextRef++;
+      const timer = setTimeout(() => {
+        if (this.#requests.get(ref)?.kind !== 'presence') return;
+        this.#requests.delete(ref);
+        reject(new UnisocketError(ErrorCode.UNAVAILABLE, `no answer within requestTimeoutMs (${this.options.requestTimeoutMs} ms)`, { channel }));
+      }, this.options.requestTimeoutMs);
+      this.#requests.set(ref, { kind: 'presence', channel, resolve, reject, timer });
+      this.#enqueue(outgoing({ type: 'presence', channel, ref }));
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // store
+  // ------------------------------------------------------------------------------------------------
+
+  /** The current snapshot (same as `client.store.getSnapshot()`). */
+  getSnapshot(): ClientSnapshot {
+    return this.#getSnapshot();
+  }
+
+  /**
+   * A store of one channel's {@link ChannelSnapshot}, with the same contract as {@link store}: its listener is called
+   * only when that channel's snapshot changed. A channel the client does not hold has a stable `unsubscribed`
+   * snapshot.
+   */
+  channelStore(channel: ChannelName): ExternalStore<ChannelSnapshot> {
+    const owner = {};
+    const get = (): ChannelSnapshot => this.#getSnapshot().channels[channel] ?? unsubscribedSnapshot(channel, owner);
+    return {
+      getSnapshot: get,
+      subscribe: (listener) => {
+        let last = get();
+        return this.store.subscribe(() => {
+          const next = get();
+          if (next === last) return;
+          last = next;
+          listener();
+        });
+      },
+    };
+  }
+
+  #channelChanged(entry: ChannelEntry): void {
+    entry.invalidate();
+    this.#channelsDirty = true;
+    this.#changed();
+  }
+
+  #changed(): void {
+    this.#version++;
+    if (this.#notifyScheduled || this.#listeners.size === 0) return;
+    this.#notifyScheduled = true;
+    queueMicrotask(() => {
+      this.#notifyScheduled = false;
+      // listeners hear of real changes only: a burst that ended where it started is not one
+      const next = this.#getSnapshot();
+      if (next === this.#notified) return;
+      this.#notified = next;
+      for (const listener of [...this.#listeners]) safeCall(listener);
+    });
+  }
+
+  #getSnapshot(): ClientSnapshot {
+    if (this.#snapshot !== undefined && this.#snapshotVersion === this.#version) return this.#snapshot;
+    let channels = this.#channelsRecord;
+    if (channels === undefined || this.#channelsDirty) {
+      const record = Object.create(null) as Record<ChannelName, ChannelSnapshot>;
+      for (const entry of this.#channels.values()) record[entry.name] = entry.snapshot();
+      if (channels === undefined || !sameChannels(channels, record)) channels = this.#channelsRecord = Object.freeze(record);
+      this.#channelsDirty = false;
+    }
+    const previous = this.#snapshot;
+    const next: ClientSnapshot = {
+      status: this.#status,
+      connectionId: this.#connectionId,
+      userId: this.#userId,
+      attempt: this.#attempt,
+      lastError: this.#lastError,
+      pendingPublishes: this.#publishes.size,
+      channels,
+    };
+    this.#snapshotVersion = this.#version;
+    if (previous !== undefined && shallowEqual(previous, next)) return previous;
+    this.#snapshot = Object.freeze(next);
+    return this.#snapshot;
+  }
+}
+
+function shallowEqual(a: ClientSnapshot, b: ClientSnapshot): boolean {
+  return sameConnection(a, b) && a.channels === b.channels;
+}
+
+function sameConnection(a: ConnectionSnapshot, b: ConnectionSnapshot): boolean {
+  return (
+    a.status === b.status &&
+    a.connectionId === b.connectionId &&
+    a.userId === b.userId &&
+    a.attempt === b.attempt &&
+    a.lastError === b.lastError &&
+    a.pendingPublishes === b.pendingPublishes
+  );
+}
+
+function sameChannels(a: Readonly<Record<string, ChannelSnapshot>>, b: Readonly<Record<string, ChannelSnapshot>>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) if (a[key] !== b[key]) return false;
+  return true;
+}
+
+function outgoing(command: ClientCommand): OutgoingCommand {
+  const json = JSON.stringify(command);
+  return { command, json, bytes: utf8Length(json) };
+}
+
+function tokenError(error: unknown): UnisocketError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new UnisocketError(ErrorCode.UNAUTHORIZED, `getToken() failed: ${message}`, { cause: error });
+}
+
+const CLOSE_ERRORS: Record<number, [ErrorCode, string]> = {
+  [CloseCode.GOING_AWAY]: [ErrorCode.UNAVAILABLE, 'the server is shutting down (1001); reconnecting'],
+  [CloseCode.POLICY]: [ErrorCode.FORBIDDEN, 'the server refused this client by policy (1008, e.g. its origin); not reconnecting'],
+  [CloseCode.TOO_LARGE]: [ErrorCode.PAYLOAD_TOO_LARGE, 'the server closed the connection: a frame was too large (1009)'],
+  [CloseCode.INTERNAL]: [ErrorCode.INTERNAL, 'the server closed the connection after an internal error (1011)'],
+  [CloseCode.UNAUTHORIZED]: [
+    ErrorCode.UNAUTHORIZED,
+    'the server closed the connection: unauthorized or token expired (4001); pass getToken to retry with a fresh token',
+  ],
+  [CloseCode.SLOW_CONSUMER]: [ErrorCode.UNAVAILABLE, 'the server dropped this client as a slow consumer (4008); reconnecting and recovering'],
+  [CloseCode.RATE_LIMITED]: [ErrorCode.RATE_LIMITED, 'the server closed the connection: rate limit exceeded repeatedly (4029); slow down'],
+  [CloseCode.OVERLOADED]: [ErrorCode.UNAVAILABLE, 'the server is overloaded (4503); reconnecting with backoff'],
+};
+
+/** The error describing why a connection ended. */
+function closeError(code: number, reason: string, cause: unknown): UnisocketError {
+  const known = CLOSE_ERRORS[code];
+  const [errorCode, text] = known ?? [ErrorCode.UNAVAILABLE, `the connection was lost (${code})`];
+  const message = reason !== '' ? `${text}: ${reason}` : text;
+  return new UnisocketError(errorCode, message, {
+    closeCode: code as CloseCode,
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/**
+ * Creates a client. It connects on `connect()` (or at once with `autoConnect: true`).
+ *
+ * @example
+ * ```ts
+ * const client = createClient({ url: 'wss://example.com/ws' });
+ * await client.connect();
+ * client.subscribe('news').on('update', (data) => console.log(data));
+ * await client.publish('chat.lobby', 'say', { text: 'hi' });
+ * ```
+ * @throws {TypeError} for a missing `url` or a bad option, with a message that says what to change
+ */
+export function createClient(options: UnisocketClientOptions): UnisocketClient {
+  return new UnisocketClient(options);
+}
+
+function sameMember(a: PresenceMember, b: PresenceMember): boolean {
+  return a.userId === b.userId && (a.info === b.info || JSON.stringify(a.info) === JSON.stringify(b.info));
+}

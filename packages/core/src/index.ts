@@ -1,0 +1,110 @@
+/**
+ * @unisocket/core — the protocol, the codec, channels, the Hub, and the Broker / HistoryStore / PresenceStore
+ * interfaces with their in-memory implementations.
+ * @packageDocumentation
+ */
+export * from './protocol/index';
+export {
+  decodeFrame,
+  decodeCommand,
+  validateCommand,
+  encodeFrame,
+  exceedsDepth,
+  DEFAULT_DECODE_LIMITS,
+  type DecodeLimits,
+  type DecodeResult,
+} from './codec';
+export {
+  type Deliverable,
+  type StreamMessage,
+  type PublishRequest,
+  type PublishResult,
+  messageHead,
+  completeLine,
+  toStreamMessage,
+} from './message';
+export {
+  type HistoryStore,
+  type HistoryRead,
+  type HistoryOptions,
+  type ChannelCoverage,
+  type MemoryHistoryHooks,
+  MemoryHistoryStore,
+  DEFAULT_HISTORY_OPTIONS,
+  resolveHistoryOptions,
+} from './history';
+export {
+  type PresenceStore,
+  type PresenceAddResult,
+  type PresenceRemoveResult,
+  MemoryPresenceStore,
+} from './presence';
+export {
+  Broker,
+  type BrokerHost,
+  type BrokerOptions,
+  type BrokerState,
+  type BrokerStats,
+  type BrokerHealth,
+  type BrokerEvents,
+  DEFAULT_BROKER_OPTIONS,
+  resolveBrokerOptions,
+} from './broker';
+export { MemoryBroker, MemoryBus, type MemoryBrokerOptions, type MemoryBusOptions } from './memory-broker';
+export {
+  Connection,
+  PreparedBatch,
+  type TransportSocket,
+  type TransportKind,
+  type Identity,
+  type ConnectionInit,
+} from './connection';
+export { type Admission, type AdmissionCheck, type AdmissionContext } from './admission';
+export {
+  type BackpressureOptions,
+  type BackpressurePolicy,
+  type BackpressureRule,
+  type CoalesceKey,
+  type CoalesceMessage,
+  type DropReason,
+  type ResolvedBackpressure,
+  type ChannelPolicy,
+  defaultLowWaterBytes,
+  resolveBackpressure,
+} from './backpressure';
+export {
+  Hub,
+  type HubOptions,
+  type HubLimits,
+  type HubPolicy,
+  type HubStats,
+  type TransportTotals,
+  type HubEvents,
+  type ClientPublish,
+  type BatchOptions,
+  type PresenceOptions,
+  type SessionOptions,
+  type PublishAck,
+  type PublishOptions,
+  type SubscribeGrant,
+  type SubscribeContext,
+  DEFAULT_HUB_LIMITS,
+  DEFAULT_BATCH_OPTIONS,
+  DEFAULT_PRESENCE_OPTIONS,
+  DEFAULT_SESSION_OPTIONS,
+  resolveNumbers,
+} from './hub';
+export {
+  LatencyRecorder,
+  type LatencyRecorderOptions,
+  DEFAULT_LATENCY_BUCKETS_MS,
+} from './latency';
+export {
+  type MaybePromise,
+  isPromiseLike,
+  settle,
+  IdGenerator,
+  IdWindow,
+  randomNodeId,
+  assertNodeId,
+} from './util';

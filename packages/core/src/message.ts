@@ -1,0 +1,67 @@
+import type { ChannelName, Epoch, MessageId, Offset } from './protocol/types';
+
+/**
+ * Something to deliver to a channel's subscribers: the exact JSON text of one server frame, and its offset
+ * (`-1` for unsequenced events such as presence join/leave, which are not part of the stream).
+ */
+export interface Deliverable {
+  readonly line: string;
+  readonly offset: Offset;
+}
+
+/**
+ * A message of a channel's stream as it travels between the broker, the history and the Hub: serialized once,
+ * at publish time, into `line` — the complete `{"type":"message",…}` frame as clients receive it.
+ */
+export interface StreamMessage extends Deliverable {
+  readonly channel: ChannelName;
+  readonly id: MessageId;
+  readonly epoch: Epoch;
+  /** Publish time, epoch ms (also inside `line`); used for history TTL. */
+  readonly ts: number;
+}
+
+/**
+ * A message on its way to the broker, before it has an offset. `head` is the message frame's JSON up to and
+ * including `"offset":`; the broker completes it with `head + offset + "}"` once the offset is assigned, so the
+ * payload is never re-serialized or parsed on its way.
+ */
+export interface PublishRequest {
+  readonly channel: ChannelName;
+  readonly id: MessageId;
+  readonly head: string;
+  readonly ts: number;
+  /** `true` when `id` came from the publisher (an idempotency key): the broker must drop repeats of it. */
+  readonly idempotent: boolean;
+}
+
+/** Where the broker put a published message. */
+export interface PublishResult {
+  readonly epoch: Epoch;
+  readonly offset: Offset;
+  /** The id was already published within the dedup window; `offset` is the original's. */
+  readonly duplicate?: boolean;
+}
+
+/** Builds the `head` of a message frame (see {@link PublishRequest.head}). `channel` must be a valid name. */
+export function messageHead(channel: ChannelName, event: string, dataJson: string, id: MessageId, ts: number): string {
+  // channel names and ids are restricted to characters that need no JSON escaping
+  return `{"type":"message","channel":"${channel}","event":${JSON.stringify(event)},"data":${dataJson},"id":"${id}","ts":${ts},"offset":`;
+}
+
+/** Completes a `head` with its offset into the full frame line. */
+export function completeLine(head: string, offset: Offset): string {
+  return `${head}${offset}}`;
+}
+
+/** Builds a {@link StreamMessage} from a publish request and its assigned position. */
+export function toStreamMessage(request: PublishRequest, epoch: Epoch, offset: Offset): StreamMessage {
+  return {
+    channel: request.channel,
+    id: request.id,
+    epoch,
+    offset,
+    ts: request.ts,
+    line: completeLine(request.head, offset),
+  };
+}

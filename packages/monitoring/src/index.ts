@@ -1,0 +1,48 @@
+/**
+ * @unisocket/monitoring — service statistics, health checks, memory analysis and Prometheus metrics for a unisocket
+ * Hub. Everything is read at request/scrape time from counters the Hub keeps; nothing runs per message.
+ * @packageDocumentation
+ */
+export { Monitor, createMonitor, type MonitorOptions, type MonitorSample } from './monitor';
+export {
+  StatisticsCollector,
+  type StatisticsCollectorOptions,
+  type StatsSample,
+  DROP_REASONS,
+} from './statistics';
+export {
+  HealthChecker,
+  type HealthCheckerOptions,
+  type EventLoopThresholds,
+  DEFAULT_EVENT_LOOP_THRESHOLDS,
+} from './health';
+export { EventLoopMonitor, type EventLoopMonitorOptions } from './event-loop';
+export {
+  PrometheusMetrics,
+  type PrometheusMetricsOptions,
+  METRIC_NAMES,
+  METRIC_PREFIX,
+} from './prometheus';
+export {
+  type MemoryLevelSource,
+  type MemoryStatus,
+  DEFAULT_MEMORY_THRESHOLDS,
+  analyzeMemory,
+  readMemory,
+  resolveMemoryThresholds,
+  memoryLevelValue,
+} from './memory';
+export { summarizeLatency } from './latency';
+export type {
+  HubSource,
+  MemoryLevel,
+  MemoryThresholds,
+  LatencySummary,
+  EventLoopLag,
+  TransportStats,
+  ServiceStats,
+  HealthStatus,
+  ServiceMetrics,
+  MemoryAnalysis,
+} from './types';
+export { parsePrometheusText, type PrometheusFamily, type PrometheusSample } from './exposition';

@@ -1,0 +1,182 @@
+import type { BrokerHealth, BrokerStats, Hub, HubStats } from '@unisocket/core';
+
+/** A Hub, or a function returning it once it exists (a service creates its Hub in `initialize`). */
+export type HubSource = Hub | (() => Hub | undefined);
+
+/** @internal */
+export function resolveHub(source: HubSource): Hub | undefined {
+  return typeof source === 'function' ? source() : source;
+}
+
+/** Memory pressure levels (the unified-service seed's thresholds: warning 70 %, critical 85 %, emergency 95 %). */
+export type MemoryLevel = 'normal' | 'warning' | 'critical' | 'emergency';
+
+/** Publish→flush latency over the recent window (see `LatencyRecorder` in `@unisocket/core`). */
+export interface LatencySummary {
+  /** Samples in the window (one per flushed batch). */
+  samples: number;
+  /** Mean of the window, ms. */
+  averageMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  /** Largest sample in the window, ms. */
+  maxMs: number;
+  /** Samples since start (the histogram's count). */
+  totalSamples: number;
+}
+
+/** Event-loop delay beyond the timer resolution over the last window (`perf_hooks.monitorEventLoopDelay`). */
+export interface EventLoopLag {
+  meanMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Timer samples the figures come from (`0` before the first measurement). */
+  samples: number;
+}
+
+/** Per-transport counters (live connections plus those that have closed). */
+export interface TransportStats {
+  /** Connections open now. */
+  connections: number;
+  /** Message lines delivered. */
+  deliveries: number;
+  /** Bytes of message batches written. */
+  bytesOut: number;
+  /** Commands received. */
+  commandsIn: number;
+}
+
+/**
+ * Service statistics: every field of the unified-service seed's `ServiceStats`, plus a few more.
+ * Counters are since the service started.
+ */
+export interface ServiceStats {
+  /** Connections accepted since start. */
+  totalConnections: number;
+  /** Connections open now. */
+  activeConnections: number;
+  /** Commands received from clients plus messages published through this node. */
+  totalMessages: number;
+  /** Messages published through this node (HTTP, server API, client publishes, event sources). */
+  totalBroadcasts: number;
+  /** Message lines delivered to clients (one per message per subscriber). */
+  deliveries: number;
+  /** Bytes of message batches written to clients. */
+  bytesOut: number;
+  /**
+   * Messages not delivered: `drops` summed, duplicates aside. A slow consumer counts once (its connection is
+   * closed and it recovers the messages from history when it reconnects).
+   */
+  droppedMessages: number;
+  /** Duplicate deliveries filtered by the broker (same id or an old offset). */
+  duplicateMessages: number;
+  /** Times a bound was hit: slow consumers (outbound buffer or recovery buffer) and publishes refused by a full queue. */
+  queueOverflows: number;
+  /** Subscribes with `since` (clients coming back after a disconnect). */
+  reconnections: number;
+  /** Of those, how many got every missed message back. */
+  recovered: number;
+  /** When the service started (epoch ms). */
+  startTime: number;
+  /** The last publish, command, connection or disconnection seen (epoch ms). */
+  lastActivity: number;
+  /** Most connections open at once. */
+  peakConnections: number;
+  /** Milliseconds since start. */
+  uptime: number;
+  /** Heap used by the process, bytes. */
+  memoryUsage: number;
+  /** Authenticated users with a connection on this node. */
+  uniqueUsers: number;
+  /** Channels with subscribers on this node. */
+  channels: number;
+  /** Subscriptions on this node. */
+  subscriptions: number;
+  /** Mean publish→flush latency over the recent window, ms (see {@link LatencySummary}). */
+  averageLatency: number;
+  /** Publish→flush latency percentiles over the recent window. */
+  latency: LatencySummary;
+  /** Drops by reason: `slow_consumer`, `publish_refused`, `gap_lost`, `event_source`, … */
+  drops: Record<string, number>;
+  /** Errors sent to clients, by code. */
+  errors: Record<string, number>;
+}
+
+/** Health: every field of the unified-service seed's `HealthStatus`, plus the broker, memory level and event loop. */
+export interface HealthStatus {
+  /** `healthy`; `degraded` (works, but impaired: broker unreachable, critical memory, a stalling event loop, at the
+   * connection limit); `unhealthy` (not serving: not started, shutting down, broker closed, memory emergency). */
+  status: 'healthy' | 'degraded' | 'unhealthy';
+  /** `status === 'healthy'`. */
+  isHealthy: boolean;
+  /** Milliseconds since start. */
+  uptime: number;
+  /** Heap used as a percentage of the V8 heap limit. */
+  memoryUsage: number;
+  /** The memory level (from the memory source when given, else from `memoryUsage` and the thresholds). */
+  memoryLevel: MemoryLevel;
+  /** `false` when not accepting connections (not started, shutting down, at the connection limit, refusing under memory pressure). */
+  connectionHealth: boolean;
+  /** `false` when publishes are waiting for the broker. */
+  queueHealth: boolean;
+  /** The broker's health, `null` before start. */
+  broker: BrokerHealth | null;
+  /** Event-loop delay over the last window. */
+  eventLoopLag: EventLoopLag;
+  nodeId: string;
+  /** Connections open now. */
+  connections: number;
+  warnings: string[];
+  errors: string[];
+  /** When this check ran (epoch ms). */
+  lastCheck: number;
+}
+
+/** Detailed counters (the seed's `ServiceMetrics`). */
+export interface ServiceMetrics {
+  stats: ServiceStats;
+  /** A copy of the Hub's counters, `null` before start. */
+  hub: HubStats | null;
+  /** A copy of the broker's counters, `null` before start. */
+  broker: BrokerStats | null;
+  transports: Record<string, TransportStats>;
+  /** The seed's `metrics.performance`. */
+  performance: {
+    averageLatency: number;
+    latency: LatencySummary;
+    eventLoopLag: EventLoopLag;
+  };
+}
+
+/** Process and service memory (the seed's `MemoryAnalysis`). */
+export interface MemoryAnalysis {
+  process: NodeJS.MemoryUsage & { heapLimit: number };
+  service: {
+    connections: number;
+    channels: number;
+    subscriptions: number;
+    /** Messages held by the history store, when it says (memory history). */
+    historyMessages: number | null;
+    /** Samples held by the latency ring. */
+    latencySamples: number;
+  };
+  analysis: {
+    heapUsedPercent: number;
+    level: MemoryLevel;
+    /** Where `level` came from: the memory source given in the options, or heap used vs the V8 heap limit. */
+    levelSource: 'source' | 'heap';
+    thresholds: MemoryThresholds;
+  };
+}
+
+/** Heap-used percentages of the V8 heap limit at which each memory level starts (the fallback source). */
+export interface MemoryThresholds {
+  /** @default 70 */
+  warning: number;
+  /** @default 85 */
+  critical: number;
+  /** @default 95 */
+  emergency: number;
+}

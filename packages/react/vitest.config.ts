@@ -1,0 +1,13 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  esbuild: { jsx: 'automatic' },
+  test: {
+    name: 'react',
+    include: ['test/**/*.test.{ts,tsx}'],
+    // component tests render into happy-dom; the client talks to a live server over real sockets (ws)
+    environment: 'happy-dom',
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+  },
+});

@@ -1,0 +1,338 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ErrorCode, MESSAGE_ID_PATTERN, isUnisocketError } from '@unisocket/core';
+import { type CorsOptions, DEFAULT_HTTP_PATHS, type HttpOptions, type HttpPaths } from './options';
+import type { UnifiedWebSocketService } from './service';
+
+/**
+ * The HTTP API as one handler: plain `node:http` (`(req, res)`), Express middleware (`(req, res, next)`), or
+ * Fastify (see `fastifyPlugin`). Requests for other paths go to `next` when given, else get a 404.
+ */
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
+
+/** The endpoints of the HTTP API (also the `endpoint` label of `unisocket_http_requests_total`). */
+export type HttpEndpoint = keyof HttpPaths;
+
+/** The methods each endpoint answers (others get 405 with an `Allow` header). */
+export const HTTP_METHODS: Readonly<Record<HttpEndpoint, readonly string[]>> = {
+  health: ['GET', 'HEAD'],
+  stats: ['GET', 'HEAD'],
+  metrics: ['GET', 'HEAD'],
+  status: ['GET', 'HEAD'],
+  broadcast: ['POST'],
+};
+
+/** The most messages one `POST /broadcast` batch may hold. */
+export const MAX_BROADCAST_BATCH = 1_000;
+
+/** @internal The HTTP API: the routing handler, and the per-endpoint handler that framework adapters call. */
+export interface HttpApi {
+  readonly paths: Readonly<HttpPaths>;
+  readonly handler: HttpHandler;
+  handle(endpoint: HttpEndpoint, req: IncomingMessage, res: ServerResponse): void;
+}
+
+/** @internal */
+export function createHttpApi(service: UnifiedWebSocketService, options: HttpOptions): HttpApi {
+  if (typeof options !== 'object' || options === null) throw new TypeError('http must be an object');
+  const paths: HttpPaths = { ...DEFAULT_HTTP_PATHS, ...options.paths };
+  for (const [name, path] of Object.entries(paths)) {
+    if (!(name in DEFAULT_HTTP_PATHS)) {
+      throw new TypeError(`unknown http.paths.${name}; known paths: ${Object.keys(DEFAULT_HTTP_PATHS).join(', ')}`);
+    }
+    if (typeof path !== 'string' || !path.startsWith('/') || path.includes('?')) {
+      throw new TypeError(`http.paths.${name} must start with "/" and hold no query, got ${JSON.stringify(path)}`);
+    }
+  }
+  if (new Set(Object.values(paths)).size !== Object.keys(paths).length) {
+    throw new TypeError(`http.paths must all differ, got ${JSON.stringify(paths)}`);
+  }
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) {
+    throw new TypeError(`http.maxBodyBytes must be a positive integer, got ${String(options.maxBodyBytes)}`);
+  }
+  if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey.length === 0)) {
+    throw new TypeError('http.apiKey must be a non-empty string');
+  }
+  const cors = resolveCors(options.cors);
+  const apiKeyHash = options.apiKey === undefined ? undefined : sha256(options.apiKey);
+  const byPath = new Map<string, HttpEndpoint>();
+  for (const [name, path] of Object.entries(paths) as [HttpEndpoint, string][]) byPath.set(path, name);
+
+  const handle = (endpoint: HttpEndpoint, req: IncomingMessage, res: ServerResponse): void => {
+    const method = req.method ?? 'GET';
+    res.once('finish', () => service.monitor.collector.recordHttpRequest(endpoint, res.statusCode));
+    if (cors !== undefined && !applyCors(cors, req, res, method, HTTP_METHODS[endpoint])) return;
+    if (!allow(res, method, HTTP_METHODS[endpoint])) return;
+    switch (endpoint) {
+      case 'health': {
+        const health = service.getHealthStatus();
+        json(res, health.status === 'unhealthy' ? 503 : 200, health);
+        return;
+      }
+      case 'stats':
+        json(res, 200, service.getStats());
+        return;
+      case 'status':
+        json(res, 200, service.getDiagnostics());
+        return;
+      case 'metrics':
+        service.monitor.metrics().then(
+          (text) => send(res, 200, service.monitor.contentType, text),
+          (error: unknown) =>
+            json(res, 500, { error: ErrorCode.INTERNAL, message: `metrics failed: ${error instanceof Error ? error.message : String(error)}` }),
+        );
+        return;
+      case 'broadcast': {
+        if (apiKeyHash === undefined) {
+          json(res, 403, {
+            error: ErrorCode.FORBIDDEN,
+            message: `POST ${paths.broadcast} is disabled: set http.apiKey (API_KEY) to enable it`,
+          });
+          drain(req);
+          return;
+        }
+        const header = req.headers.authorization ?? '';
+        const match = /^Bearer\s+(.+)$/i.exec(header);
+        if (match === null || !timingSafeEqual(sha256(match[1]!.trim()), apiKeyHash)) {
+          res.setHeader('WWW-Authenticate', 'Bearer');
+          json(res, 401, {
+            error: ErrorCode.UNAUTHORIZED,
+            message: 'a valid API key is required: send "Authorization: Bearer <api key>"',
+          });
+          drain(req);
+          return;
+        }
+        readJson(req, maxBodyBytes).then(
+          (body) => publishBody(service, body, res),
+          (error: HttpError) => {
+            if (error.status === 413) res.setHeader('Connection', 'close');
+            json(res, error.status, { error: error.code, message: error.message });
+          },
+        );
+        return;
+      }
+    }
+  };
+
+  const handler: HttpHandler = (req, res, next) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const endpoint = byPath.get(path);
+    if (endpoint !== undefined) {
+      handle(endpoint, req, res);
+      return;
+    }
+    if (next !== undefined) {
+      next();
+      return;
+    }
+    json(res, 404, { error: ErrorCode.NOT_FOUND, message: `no route for ${req.method ?? 'GET'} ${path}` });
+  };
+
+  return { paths, handler, handle };
+}
+
+interface BroadcastItem {
+  channel: string;
+  event: string;
+  data?: unknown;
+  id?: string;
+}
+
+function publishBody(service: UnifiedWebSocketService, body: unknown, res: ServerResponse): void {
+  const batch = Array.isArray(body) ? body : isObject(body) && Array.isArray(body.messages) ? body.messages : undefined;
+  const items: unknown[] = batch ?? [body];
+  if (items.length === 0 || items.length > MAX_BROADCAST_BATCH) {
+    json(res, 400, {
+      error: ErrorCode.BAD_REQUEST,
+      message: `a batch holds 1 to ${MAX_BROADCAST_BATCH} messages, got ${items.length}`,
+    });
+    return;
+  }
+  for (let i = 0; i < items.length; i++) {
+    const problem = validateItem(items[i]);
+    if (problem !== undefined) {
+      json(res, 400, {
+        error: ErrorCode.BAD_REQUEST,
+        message: batch === undefined ? problem : `messages[${i}]: ${problem}`,
+      });
+      return;
+    }
+  }
+  // each message is validated by the Hub as it is published: a bad one fails with its index
+  const acks = (items as BroadcastItem[]).map((m, i) =>
+    Promise.resolve()
+      .then(() => service.broadcast(m.channel, m.event, m.data, m.id === undefined ? {} : { id: m.id }))
+      .catch((error: unknown) => {
+        throw Object.assign(error instanceof Error ? error : new Error(String(error)), { batchIndex: i });
+      }),
+  );
+  Promise.all(acks).then(
+    (results) => {
+      const out = results.map((a) => ({ id: a.id, channel: a.channel, offset: a.offset, ...(a.duplicate === true ? { duplicate: true } : {}) }));
+      json(res, 202, batch === undefined ? { id: out[0]!.id, offset: out[0]!.offset, ...(out[0]!.duplicate === true ? { duplicate: true } : {}) } : { results: out });
+    },
+    (error: Error & { batchIndex?: number }) => {
+      const code = isUnisocketError(error) ? error.code : ErrorCode.INTERNAL;
+      const status = code === ErrorCode.BAD_REQUEST ? 400 : code === ErrorCode.UNAVAILABLE ? 503 : 500;
+      const prefix = batch === undefined || error.batchIndex === undefined ? '' : `messages[${error.batchIndex}]: `;
+      if (status === 503) res.setHeader('Retry-After', '1');
+      json(res, status, { error: code, message: prefix + error.message });
+    },
+  );
+}
+
+function validateItem(item: unknown): string | undefined {
+  if (!isObject(item)) return 'the body must be a JSON object {"channel": string, "event": string, "data": any}';
+  if (typeof item.channel !== 'string' || item.channel.length === 0) return '"channel" must be a non-empty string';
+  if (typeof item.event !== 'string' || item.event.length === 0) return '"event" must be a non-empty string';
+  if (item.id !== undefined && (typeof item.id !== 'string' || !MESSAGE_ID_PATTERN.test(item.id))) {
+    return '"id" (an idempotency key) must be 1-64 characters of [A-Za-z0-9_.:=@-]';
+  }
+  return undefined;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Reads a JSON body up to `limit` bytes. A body a framework already parsed (`req.body`: Express `express.json()`,
+ * or Fastify's when passed on) is used as it is; the content type must still be JSON.
+ */
+function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
+    drain(req);
+    return Promise.reject(
+      new HttpError(415, ErrorCode.BAD_REQUEST, `send the body as Content-Type: application/json (got ${JSON.stringify(type)})`),
+    );
+  }
+  const declared = Number(req.headers['content-length'] ?? -1);
+  if (declared > limit) {
+    drain(req);
+    return Promise.reject(new HttpError(413, ErrorCode.PAYLOAD_TOO_LARGE, `the body is larger than ${limit} bytes`));
+  }
+  // a JSON body a framework already parsed (any JSON value, a string included), or read raw (a Buffer)
+  const parsed = (req as { body?: unknown }).body;
+  if (Buffer.isBuffer(parsed)) return parseJsonText(parsed.toString('utf8'));
+  if (parsed !== undefined) return Promise.resolve(parsed);
+  if (req.readableEnded) {
+    return Promise.reject(new HttpError(400, ErrorCode.BAD_REQUEST, 'the request body was already consumed and not passed on as req.body'));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        chunks.length = 0;
+        reject(new HttpError(413, ErrorCode.PAYLOAD_TOO_LARGE, `the body is larger than ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', (error) => {
+      if (!failed) reject(new HttpError(400, ErrorCode.BAD_REQUEST, error.message));
+      failed = true;
+    });
+    req.on('end', () => {
+      if (!failed) parseJsonText(Buffer.concat(chunks).toString('utf8')).then(resolve, reject);
+    });
+  });
+}
+
+function parseJsonText(text: string): Promise<unknown> {
+  if (text.trim() === '') {
+    return Promise.reject(new HttpError(400, ErrorCode.BAD_REQUEST, 'the body is empty: send {"channel", "event", "data"}'));
+  }
+  try {
+    return Promise.resolve(JSON.parse(text));
+  } catch (error) {
+    return Promise.reject(new HttpError(400, ErrorCode.BAD_REQUEST, `the body is not valid JSON: ${(error as Error).message}`));
+  }
+}
+
+/** Discards an unread request body so the connection can be reused. */
+function drain(req: IncomingMessage): void {
+  if (!req.readableEnded) req.resume();
+}
+
+interface ResolvedCors {
+  any: boolean;
+  origins: ReadonlySet<string>;
+  maxAgeSeconds: number;
+}
+
+function resolveCors(cors: CorsOptions | undefined): ResolvedCors | undefined {
+  if (cors === undefined) return undefined;
+  if (typeof cors !== 'object' || cors === null) throw new TypeError('http.cors must be { origin: "*" | string | string[] }');
+  const list = typeof cors.origin === 'string' ? cors.origin.split(',').map((o) => o.trim()) : cors.origin;
+  if (!Array.isArray(list) || list.length === 0 || list.some((o) => typeof o !== 'string' || o.length === 0)) {
+    throw new TypeError('http.cors.origin must be "*", an origin, a comma-separated list or an array of origins');
+  }
+  const maxAgeSeconds = cors.maxAgeSeconds ?? 600;
+  if (!Number.isInteger(maxAgeSeconds) || maxAgeSeconds < 0) {
+    throw new TypeError(`http.cors.maxAgeSeconds must be an integer >= 0, got ${String(cors.maxAgeSeconds)}`);
+  }
+  return { any: list.includes('*'), origins: new Set(list), maxAgeSeconds };
+}
+
+/** Sets the CORS headers; answers a preflight (204). Returns `false` when the request was answered. */
+function applyCors(cors: ResolvedCors, req: IncomingMessage, res: ServerResponse, method: string, methods: readonly string[]): boolean {
+  const origin = req.headers.origin;
+  const allowed = origin !== undefined && (cors.any || cors.origins.has(origin));
+  if (allowed) {
+    res.setHeader('Access-Control-Allow-Origin', cors.any ? '*' : origin);
+    if (!cors.any) res.setHeader('Vary', 'Origin');
+  }
+  if (method !== 'OPTIONS') return true;
+  if (allowed) {
+    res.setHeader('Access-Control-Allow-Methods', [...methods, 'OPTIONS'].join(', '));
+    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+    res.setHeader('Access-Control-Max-Age', String(cors.maxAgeSeconds));
+  }
+  res.statusCode = 204;
+  res.setHeader('Allow', [...methods, 'OPTIONS'].join(', '));
+  res.end();
+  return false;
+}
+
+function allow(res: ServerResponse, method: string, methods: readonly string[]): boolean {
+  if (methods.includes(method)) return true;
+  res.setHeader('Allow', methods.join(', '));
+  json(res, 405, { error: ErrorCode.BAD_REQUEST, message: `method ${method} is not allowed here: use ${methods.join(' or ')}` });
+  return false;
+}
+
+function send(res: ServerResponse, status: number, contentType: string, text: string): void {
+  if (res.headersSent) return;
+  res.statusCode = status;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(text);
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}

@@ -1,0 +1,119 @@
+/**
+ * @unisocket/server — `createUnifiedWebSocketService`: a Hub, its broker and transports, and the HTTP API,
+ * attached to the Node HTTP server you already run.
+ * @packageDocumentation
+ */
+import type { UnifiedWebSocketServiceOptions } from './options';
+import { UnifiedWebSocketService } from './service';
+
+/**
+ * Creates the real-time service. Attach it with `await service.initialize(httpServer)`.
+ *
+ * @example
+ * ```ts
+ * const server = http.createServer(app);
+ * const service = createUnifiedWebSocketService({ http: { apiKey: process.env.API_KEY } });
+ * await service.initialize(server);
+ * server.listen(3000);
+ * await service.broadcast('news', 'update', { title: 'Hello' });
+ * ```
+ * @throws {TypeError} for unknown or contradictory options, with a message that says what to change
+ */
+export function createUnifiedWebSocketService(options: UnifiedWebSocketServiceOptions = {}): UnifiedWebSocketService {
+  return new UnifiedWebSocketService(options);
+}
+
+export { UnifiedWebSocketService, type ChannelSubscriber, type ServiceEvents, type WebSocketDiagnostics } from './service';
+export {
+  type UnifiedWebSocketServiceOptions,
+  type TransportName,
+  type BrokerConfig,
+  type ServiceLimits,
+  type AuthOptions,
+  type AuthRequest,
+  type JwtOptions,
+  type JwtKeyOptions,
+  type SubscriptionTokenOptions,
+  type HmacKey,
+  type SecurityOptions,
+  type PermissionOptions,
+  type HttpOptions,
+  type HttpPaths,
+  type MemoryOptions,
+  type LeakDetectionOptions,
+  type DedupeOptions,
+  type CorsOptions,
+  type ServiceMonitoringOptions,
+  DEFAULT_ADMISSION_LIMITS,
+  DEFAULT_AUTH_OPTIONS,
+  DEFAULT_SECURITY_OPTIONS,
+  DEFAULT_HTTP_PATHS,
+} from './options';
+export {
+  signConnectionToken,
+  signChannelToken,
+  signPusherAuth,
+  type SigningKey,
+  type ConnectionTokenOptions,
+  type ChannelTokenOptions,
+  type PusherAuthOptions,
+  type PusherAuth,
+} from './tokens';
+export { demoAuthFromEnv, type DemoEnv } from './demo';
+export { type HttpHandler, type HttpEndpoint, HTTP_METHODS, MAX_BROADCAST_BATCH } from './http';
+export { fastifyPlugin, type FastifyInstanceLike } from './fastify';
+export {
+  connectEmitter,
+  type ConnectEmitterOptions,
+  type DisconnectEmitter,
+  type EmitterLike,
+  type EventSink,
+} from './event-source';
+export {
+  runCluster,
+  type ClusterOptions,
+  type ClusterEvent,
+  type ClusterPrimary,
+  type ClusterWorker,
+  type ClusterWorkerContext,
+  type ClusterWorkerHandle,
+} from './cluster';
+export { optionsFromEnv, type EnvConfig } from './env';
+export type {
+  ServiceStats,
+  HealthStatus,
+  ServiceMetrics,
+  MemoryAnalysis,
+  MemoryLevelSource,
+  LatencySummary,
+  EventLoopLag,
+  TransportStats,
+  Monitor,
+  MonitorSample,
+} from '@unisocket/monitoring';
+export type { ServiceMemoryUsage, ServiceMemoryAnalysis } from './memory';
+export type {
+  MemoryLevel,
+  MemoryLevelChange,
+  MemoryStatus,
+  MemoryThresholds,
+  DegradationEvent,
+  LeakAnalysis,
+} from '@unisocket/memory';
+export {
+  type PublishAck,
+  type PublishOptions,
+  UnisocketError,
+  ErrorCode,
+  CloseCode,
+  type Connection,
+  type Identity,
+  type SubscribeGrant,
+  type SubscribeContext,
+  type BackpressureOptions,
+  type BackpressurePolicy,
+  type BackpressureRule,
+  type CoalesceKey,
+  type DropReason,
+  compilePattern,
+} from '@unisocket/core';

@@ -1,0 +1,254 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import {
+  type Admission,
+  type AdmissionCheck,
+  type Connection,
+  ErrorCode,
+  type Hub,
+  type MaybePromise,
+  UnisocketError,
+  isUnisocketError,
+} from '@unisocket/core';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { NativeSocket, type SocketOwner, noop, truncateReason } from './native-socket';
+
+export type { Admission, AdmissionCheck, AdmissionContext } from '@unisocket/core';
+
+const ADMISSION_CONTEXT = { transport: 'native' } as const;
+
+/** Options of {@link NativeTransport}. */
+export interface NativeTransportOptions {
+  /**
+   * The path WebSocket upgrades are accepted on. Upgrades for other paths are left to other handlers.
+   * @default '/ws'
+   */
+  path?: string;
+  /**
+   * Decides each upgrade (limits, origin, authentication) before the WebSocket exists; called with
+   * `{ transport: 'native' }` as its context. Everyone is admitted without it.
+   */
+  admit?: AdmissionCheck;
+  /**
+   * How long a closing connection may take to complete the close handshake before it is dropped, in ms.
+   * @default 5_000
+   */
+  forceCloseMs?: number;
+}
+
+/**
+ * The native WebSocket transport: protocol v1 over `ws`, attached to an existing HTTP(S) server.
+ *
+ * It listens to the server's `upgrade` event for its path only (`noServer` mode), hands each socket to the Hub,
+ * passes inbound text frames to it, pings every `hub.heartbeatMs` (WebSocket ping frames and the protocol `ping`)
+ * and terminates peers that did not answer since the previous ping.
+ */
+export class NativeTransport {
+  readonly path: string;
+  /** The underlying `ws` server (noServer mode). */
+  readonly wss: WebSocketServer;
+  readonly #hub: Hub;
+  readonly #admit: AdmissionCheck | undefined;
+  readonly #forceCloseMs: number;
+  readonly #owner: SocketOwner;
+  /** The sockets open when the transport closed: the Hub forgets them at once, the close handshakes take longer. */
+  #closing: NativeSocket[] | undefined;
+  #server: HttpServer | HttpsServer | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** Upgrade requests refused, by HTTP status. */
+  readonly refused: Record<number, number> = {};
+
+  constructor(hub: Hub, options: NativeTransportOptions = {}) {
+    const path = options.path ?? '/ws';
+    if (typeof path !== 'string' || !path.startsWith('/') || path.includes('?')) {
+      throw new TypeError(`path must start with "/" and hold no query, got ${JSON.stringify(path)}`);
+    }
+    const forceCloseMs = options.forceCloseMs ?? 5_000;
+    if (!Number.isInteger(forceCloseMs) || forceCloseMs < 0) {
+      throw new TypeError(`forceCloseMs must be an integer >= 0, got ${String(options.forceCloseMs)}`);
+    }
+    this.path = path;
+    this.#hub = hub;
+    this.#admit = options.admit;
+    this.#forceCloseMs = forceCloseMs;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: hub.limits.maxPayloadBytes,
+      // compression fragments memory and costs CPU per subscriber: never on
+      perMessageDeflate: false,
+      clientTracking: false,
+      // sockets are NativeSockets: the ws object is also the Hub's TransportSocket
+      WebSocket: NativeSocket,
+    });
+    this.#owner = { hub, forceCloseMs };
+  }
+
+  /** The number of open sockets. */
+  get size(): number {
+    let n = 0;
+    if (this.#closing !== undefined) {
+      for (const socket of this.#closing) if (socket.readyState !== NativeSocket.CLOSED) n++;
+      return n;
+    }
+    for (const _ of this.#own()) n++;
+    return n;
+  }
+
+  /** This transport's sockets: the Hub's connections, so no second registry costs memory per connection. */
+  *#own(): IterableIterator<NativeSocket> {
+    for (const conn of this.#hub.connections()) {
+      const socket = conn.socket;
+      if (socket instanceof NativeSocket && socket.owner === this.#owner) yield socket;
+    }
+  }
+
+  /** Starts accepting upgrades on `server` (which keeps serving everything else). */
+  attach(server: HttpServer | HttpsServer): void {
+    if (this.#server !== undefined) throw new TypeError('this transport is already attached to a server');
+    if (this.#closed) throw new TypeError('this transport is closed');
+    this.#server = server;
+    server.on('upgrade', this.#onUpgrade);
+    this.#heartbeat = setInterval(this.#beat, this.#hub.heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  /** Stops accepting upgrades and stops the heartbeat. Open connections are closed by the Hub. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing = [...this.#own()];
+    this.#server?.off('upgrade', this.#onUpgrade);
+    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    this.wss.close();
+  }
+
+  /** Drops every socket at once, without a close handshake (after a graceful close timed out). */
+  terminateAll(): void {
+    for (const socket of this.#closing ?? [...this.#own()]) socket.terminate();
+  }
+
+  readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (!this.#matches(request.url)) return;
+    // the socket may error while admission runs; without a listener that would crash the process
+    socket.on('error', noop);
+    if (this.#closed || this.#hub.closed) {
+      refuse(socket, new UnisocketError(ErrorCode.UNAVAILABLE, 'the server is shutting down', { httpStatus: 503 }));
+      return;
+    }
+    const admit = this.#admit;
+    if (admit === undefined) {
+      this.#accept(request, socket, head, undefined);
+      return;
+    }
+    let decision: MaybePromise<Admission | void>;
+    try {
+      decision = admit(request, ADMISSION_CONTEXT);
+    } catch (error) {
+      this.#refuse(socket, error);
+      return;
+    }
+    if (decision instanceof Promise) {
+      // the client may go away while admission runs: #accept sees the destroyed socket and settles
+      decision.then(
+        (admission) => this.#accept(request, socket, head, admission ?? undefined),
+        (error: unknown) => this.#refuse(socket, error),
+      );
+    } else {
+      this.#accept(request, socket, head, decision ?? undefined);
+    }
+  };
+
+  #matches(url: string | undefined): boolean {
+    if (url === undefined) return false;
+    const q = url.indexOf('?');
+    const pathname = q === -1 ? url : url.slice(0, q);
+    return pathname === this.path || pathname === `${this.path}/`;
+  }
+
+  #refuse(socket: Duplex, error: unknown): void {
+    const err = isUnisocketError(error)
+      ? error
+      : new UnisocketError(ErrorCode.INTERNAL, 'connection refused', { cause: error, httpStatus: 500 });
+    const status = err.httpStatus ?? 403;
+    this.refused[status] = (this.refused[status] ?? 0) + 1;
+    refuse(socket, err);
+  }
+
+  #accept(request: IncomingMessage, socket: Duplex, head: Buffer, admission: Admission | undefined): void {
+    const onSettled = admission?.onSettled;
+    let settled = false;
+    const settle = (conn: Connection | undefined): void => {
+      if (settled) return;
+      settled = true;
+      onSettled?.(conn);
+    };
+    if (socket.destroyed) {
+      settle(undefined);
+      return;
+    }
+    if (this.#closed || this.#hub.closed) {
+      settle(undefined);
+      refuse(socket, new UnisocketError(ErrorCode.UNAVAILABLE, 'the server is shutting down', { httpStatus: 503 }));
+      return;
+    }
+    // ws answers an invalid handshake itself and never calls back: the socket's close settles it then. The listener
+    // goes once the handshake is done, or it would hold the request and its headers for the connection's lifetime.
+    const abandoned = onSettled === undefined ? undefined : (): void => settle(undefined);
+    if (abandoned !== undefined) socket.on('close', abandoned);
+    this.wss.handleUpgrade(request, socket, head, (ws) => {
+      socket.off('error', noop);
+      if (abandoned !== undefined) socket.off('close', abandoned);
+      settle(this.#open(ws, request, admission));
+    });
+  }
+
+  #open(ws: WebSocket, request: IncomingMessage, admission: Admission | undefined): Connection | undefined {
+    const socket = ws as NativeSocket;
+    let conn: Connection;
+    try {
+      conn = this.#hub.addConnection({
+        socket,
+        transport: 'native',
+        ip: admission?.ip ?? request.socket.remoteAddress ?? '',
+        ...(admission?.identity === undefined ? {} : { identity: admission.identity }),
+      });
+    } catch (error) {
+      // the Hub refuses (shutting down: 1001; overloaded: 4503 with the reason)
+      if (isUnisocketError(error) && error.closeCode !== undefined) socket.close(error.closeCode, truncateReason(error.message));
+      else socket.close(1001, 'server shutting down');
+      return undefined;
+    }
+    socket.serve(this.#owner, conn);
+    return conn;
+  }
+
+  readonly #beat = (): void => {
+    for (const socket of [...this.#own()]) {
+      if (!socket.alive) {
+        socket.terminate();
+        continue;
+      }
+      socket.alive = false;
+      socket.heartbeat();
+    }
+  };
+}
+
+/** Answers an upgrade request with an HTTP error and drops the socket. */
+function refuse(socket: Duplex, error: UnisocketError): void {
+  if (socket.destroyed) return;
+  const status = error.httpStatus ?? 403;
+  const body = JSON.stringify({ error: error.code, message: error.message });
+  const headers = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'Connection: close',
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ];
+  if (status === 503 || status === 429) headers.push('Retry-After: 5');
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+}
+
