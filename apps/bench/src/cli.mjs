@@ -27,8 +27,8 @@ const HELP = `Usage: pnpm bench [--quick] [--peers a,b] [--workloads W1,W2] [opt
   --quick            small, short runs (CI smoke test, < 2 min)
   --peers LIST       peers to run (default: all registered: ${PEER_KEYS.join(', ')})
   --workloads LIST   workloads (default: ${DEFAULT_WORKLOADS.join(', ')}); W1 also selects W1_100x10
-  --repeat N         runs per peer for W1/W2 (default: full 3 for W1, 1 for W2; quick 1)
-  --w2-rate N        W2 publish rate in msg/s (default: half of ws-naive's W1 rate)
+  --repeat N         runs per peer for W1, W2, W4, W5 (default: full 3, 3, 2, 2; quick 1)
+  --w2-rate N        W2 and W5 publish rate in msg/s (default: half of ws-naive's W1 rate)
   --burst N          W1 publishes per channel per event-loop turn (default 5)
   --no-wait          do not wait for a quiet machine (full mode waits up to 30 s before each run and
                      repeats a run spoiled by other processes once, within 5 min for the whole suite)
@@ -36,7 +36,10 @@ const HELP = `Usage: pnpm bench [--quick] [--peers a,b] [--workloads W1,W2] [opt
   --out DIR          output directory (default: apps/bench/results)
   --render FILE      run nothing: rewrite latest.md and latest.svg in the output directory from a results JSON
   --no-write         print results, write nothing
-  -h, --help`;
+  -h, --help
+
+W4 runs across two server processes on Redis and on Kafka: start them with 'pnpm services:up' (or set
+REDIS_URL and KAFKA_BROKERS). A broker that does not answer is skipped with a note, never a failure.`;
 
 /** @param {string} value */
 const list = (value) => value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -126,7 +129,9 @@ async function main() {
     if (repeat !== undefined && 'repeat' in p) p.repeat = repeat;
     usedParams[k] = p;
   }
-  if (suite.w2Rate && usedParams.W2) Object.assign(/** @type {object} */ (usedParams.W2), { ratePerSec: suite.w2Rate.ratePerSec, rateSource: suite.w2Rate.source });
+  for (const k of ['W2', 'W5']) {
+    if (suite.w2Rate && usedParams[k]) Object.assign(/** @type {object} */ (usedParams[k]), { ratePerSec: suite.w2Rate.ratePerSec, rateSource: suite.w2Rate.source });
+  }
   const results = shapeResults({
     machine: { ...machine, ...{ durationSec: Math.round((Date.now() - started) / 1000) } },
     peers,

@@ -1,6 +1,7 @@
 /**
  * Load-generator process: opens many client sockets to one server, subscribes each to a channel, then counts
- * messages (W1) or records latencies (W2) or just stays idle (W3). Spawned by the harness with an IPC channel:
+ * messages (W1) or records latencies (W2, W4, W5) or just stays idle (W3). For W5 `measure` turns the first sockets
+ * into slow consumers: from the window start their TCP sockets stop reading. Spawned by the harness with an IPC channel:
  * `node src/client-main.mjs`. Commands: connect, measure, stats, report, close, exit.
  *
  * The hot path is kept lean so the load generator is not the bottleneck: W1 counts messages without parsing
@@ -25,6 +26,8 @@ const state = {
   recorded: 0,
   histogram: createHistogram(),
   closedUnexpectedly: 0,
+  /** sockets of slow consumers that the server closed (W5: unisocket's `disconnect` backpressure policy) */
+  slowClosed: 0,
   closing: false,
   /** @type {{ cpu: NodeJS.CpuUsage, wall: number } | null} */
   windowStart: null,
@@ -32,7 +35,12 @@ const state = {
   windowEnd: null,
 };
 
-/** @type {Array<{ close: () => void }>} */
+/**
+ * One client socket. `slow` sockets are ignored by the counters and stop reading at the window start (W5).
+ * @typedef {{ close: () => void, pause: () => void, slow: boolean }} ClientSocket
+ */
+
+/** @type {ClientSocket[]} */
 const sockets = [];
 
 /** @param {{ seq: number, t: number }} payload */
@@ -81,7 +89,7 @@ function onSocketIoEvent(arg) {
  * @param {string} channel
  * @param {string | undefined} localAddress
  * @param {number} timeoutMs
- * @returns {Promise<{ close: () => void }>}
+ * @returns {Promise<ClientSocket>}
  */
 function connectWs(url, channel, localAddress, timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -91,6 +99,13 @@ function connectWs(url, channel, localAddress, timeoutMs) {
       ...(localAddress ? { localAddress } : {}),
     });
     let subscribed = false;
+    /** @type {ClientSocket} */
+    const entry = {
+      close: () => ws.terminate(),
+      // the TCP socket stops reading: the kernel buffers fill, then the server's send buffer does
+      pause: () => /** @type {any} */ (ws)._socket?.pause(),
+      slow: false,
+    };
     const timer = setTimeout(() => fail(new Error('subscribe timed out')), timeoutMs);
     /** @param {Error} err */
     const fail = (err) => {
@@ -103,12 +118,15 @@ function connectWs(url, channel, localAddress, timeoutMs) {
       if (!subscribed) fail(err);
     });
     ws.on('close', () => {
-      if (subscribed && !state.closing) state.closedUnexpectedly++;
+      if (!subscribed || state.closing) return;
+      if (entry.slow) state.slowClosed++;
+      else state.closedUnexpectedly++;
     });
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
       const buf = /** @type {Buffer} */ (data);
       if (subscribed) {
+        if (entry.slow) return;
         // Answer protocol-level JSON pings (unisocket heartbeat) so idle connections stay up.
         if (buf.length < 24 && buf.includes('"ping"')) ws.send('{"type":"pong"}');
         onWsFrame(buf);
@@ -118,7 +136,7 @@ function connectWs(url, channel, localAddress, timeoutMs) {
         if (line.includes('"type":"ack"')) {
           subscribed = true;
           clearTimeout(timer);
-          resolve({ close: () => ws.terminate() });
+          resolve(entry);
           return;
         }
         if (line.includes('"type":"error"')) {
@@ -136,7 +154,7 @@ function connectWs(url, channel, localAddress, timeoutMs) {
  * @param {string | undefined} localAddress
  * @param {number} timeoutMs
  * @param {string | undefined} path Socket.IO path (default /socket.io)
- * @returns {Promise<{ close: () => void }>}
+ * @returns {Promise<ClientSocket>}
  */
 function connectSocketIo(url, channel, localAddress, timeoutMs, path) {
   return new Promise((resolve, reject) => {
@@ -151,6 +169,13 @@ function connectSocketIo(url, channel, localAddress, timeoutMs, path) {
       ...(path ? { path } : {}),
     });
     let subscribed = false;
+    /** @type {ClientSocket} */
+    const entry = {
+      close: () => socket.close(),
+      // engine.io-client's websocket transport runs on a `ws` WebSocket in Node: pause its TCP socket
+      pause: () => /** @type {any} */ (socket.io.engine)?.transport?.ws?._socket?.pause(),
+      slow: false,
+    };
     const timer = setTimeout(() => fail(new Error('subscribe timed out')), timeoutMs);
     /** @param {Error} err */
     const fail = (err) => {
@@ -160,9 +185,13 @@ function connectSocketIo(url, channel, localAddress, timeoutMs, path) {
     };
     socket.on('connect_error', (err) => fail(err));
     socket.on('disconnect', () => {
-      if (subscribed && !state.closing) state.closedUnexpectedly++;
+      if (!subscribed || state.closing) return;
+      if (entry.slow) state.slowClosed++;
+      else state.closedUnexpectedly++;
     });
-    socket.onAny((_event, arg) => onSocketIoEvent(arg));
+    socket.onAny((_event, arg) => {
+      if (!entry.slow) onSocketIoEvent(arg);
+    });
     socket.on('connect', () => {
       socket.emit('subscribe', { channel }, (/** @type {any} */ reply) => {
         if (reply?.type === 'error' || reply?.code) {
@@ -171,7 +200,7 @@ function connectSocketIo(url, channel, localAddress, timeoutMs, path) {
         }
         subscribed = true;
         clearTimeout(timer);
-        resolve({ close: () => socket.close() });
+        resolve(entry);
       });
     });
   });
@@ -182,7 +211,7 @@ function connectSocketIo(url, channel, localAddress, timeoutMs, path) {
  * @param {{ url: string, protocol: 'ws' | 'socketio', path?: string, channels: string[], localAddress?: string, concurrency?: number, timeoutMs?: number }} msg
  */
 async function connectAll({ url, protocol, path, channels, localAddress, concurrency = 100, timeoutMs = 30_000 }) {
-  /** @type {(url: string, channel: string, localAddress: string | undefined, timeoutMs: number) => Promise<{ close: () => void }>} */
+  /** @type {(url: string, channel: string, localAddress: string | undefined, timeoutMs: number) => Promise<ClientSocket>} */
   const connect =
     protocol === 'ws' ? connectWs : (u, c, a, t) => connectSocketIo(u, c, a, t, path);
   const t0 = wallNowMs();
@@ -212,9 +241,18 @@ serveRequests({
   connect: connectAll,
   /**
    * Start counting (`count`) or recording (`latency`, for payloads whose `t` is in [from, until)).
-   * CPU use is sampled at `from` and `until` (wall-clock ms): the publish window.
+   * CPU use is sampled at `from` and `until` (wall-clock ms): the publish window. `slow` (W5): this many sockets
+   * (the first ones) are left out of every count from now on, and stop reading at `from`.
    */
-  measure(/** @type {{ mode: Mode, from: number, until: number }} */ msg) {
+  measure(/** @type {{ mode: Mode, from: number, until: number, slow?: number }} */ msg) {
+    const slow = Math.min(msg.slow ?? 0, sockets.length);
+    for (let i = 0; i < sockets.length; i++) /** @type {ClientSocket} */ (sockets[i]).slow = i < slow;
+    if (slow > 0) {
+      setTimeout(() => {
+        for (let i = 0; i < slow; i++) /** @type {ClientSocket} */ (sockets[i]).pause();
+      }, Math.max(0, msg.from - wallNowMs()));
+    }
+    state.slowClosed = 0;
     state.mode = msg.mode;
     state.received = 0;
     state.recorded = 0;
@@ -229,7 +267,7 @@ serveRequests({
     return true;
   },
   stats() {
-    return { received: state.received, lastRecv: state.lastRecv, closedUnexpectedly: state.closedUnexpectedly };
+    return { received: state.received, lastRecv: state.lastRecv, closedUnexpectedly: state.closedUnexpectedly, slowClosed: state.slowClosed };
   },
   report() {
     const start = state.windowStart;
@@ -253,6 +291,8 @@ serveRequests({
       cpuSysPct,
       cpuUserSec,
       closedUnexpectedly: state.closedUnexpectedly,
+      slow: sockets.filter((x) => x.slow).length,
+      slowClosed: state.slowClosed,
       histogram: state.mode === 'latency' ? encodeHistogram(state.histogram) : null,
     };
     state.mode = 'idle';

@@ -29,6 +29,17 @@
  */
 
 /**
+ * @typedef {LatencyParams & { ratePerSec: number, settleMs: number }} CrossNodeParams W4: one channel at a fixed rate
+ *   (not derived from W1: BENCHMARKS.md fixes it), subscribers on the second node; `settleMs` lets cross-node
+ *   subscriptions settle before publishing starts
+ */
+
+/**
+ * @typedef {LatencyParams & { slowFraction: number, rssEveryMs: number }} SlowConsumerParams W5: W2's subscribers
+ *   and rate, `slowFraction` of them stop reading; the server's RSS is sampled every `rssEveryMs`
+ */
+
+/**
  * @typedef {object} MemoryParams
  * @property {number} connections
  * @property {number} channels
@@ -42,6 +53,8 @@
  * @property {ThroughputParams} W1_100x10
  * @property {LatencyParams} W2
  * @property {MemoryParams} W3
+ * @property {CrossNodeParams} W4
+ * @property {SlowConsumerParams} W5
  */
 
 /** @type {{ full: ModeParams, quick: ModeParams }} */
@@ -51,12 +64,16 @@ export const MODES = {
     W1_100x10: { channels: 100, perChannel: 10, clientProcesses: 2, warmupMs: 2000, durationMs: 8000, repeat: 3, burstPerChannel: 5 },
     W2: { perChannel: 1000, clientProcesses: 2, warmupMs: 3000, durationMs: 15000, repeat: 3 },
     W3: { connections: 10000, channels: 100, clientProcesses: 4, settleMs: 1000 },
+    W4: { perChannel: 100, clientProcesses: 1, ratePerSec: 1000, warmupMs: 3000, durationMs: 10000, repeat: 2, settleMs: 2000 },
+    W5: { perChannel: 1000, clientProcesses: 2, warmupMs: 3000, durationMs: 15000, repeat: 2, slowFraction: 0.01, rssEveryMs: 250 },
   },
   quick: {
     W1: { channels: 1, perChannel: 200, clientProcesses: 2, warmupMs: 300, durationMs: 1000, repeat: 1, burstPerChannel: 5 },
     W1_100x10: { channels: 20, perChannel: 10, clientProcesses: 2, warmupMs: 300, durationMs: 1000, repeat: 1, burstPerChannel: 5 },
     W2: { perChannel: 200, clientProcesses: 2, warmupMs: 300, durationMs: 1500, repeat: 1 },
     W3: { connections: 1000, channels: 100, clientProcesses: 2, settleMs: 300 },
+    W4: { perChannel: 20, clientProcesses: 1, ratePerSec: 200, warmupMs: 300, durationMs: 1500, repeat: 1, settleMs: 1000 },
+    W5: { perChannel: 200, clientProcesses: 2, warmupMs: 300, durationMs: 1500, repeat: 1, slowFraction: 0.01, rssEveryMs: 100 },
   },
 };
 

@@ -3,7 +3,7 @@
  * a hypervisor), so it records how much user-space CPU went to processes that are not part of the run, and
  * how much time the hypervisor stole, from /proc/stat (Linux; null elsewhere).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 /** @typedef {{ userNice: number, steal: number, total: number }} CpuTicks */
 
@@ -23,6 +23,51 @@ export function readCpuTicks() {
   if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return null;
   const [user = 0, nice = 0, , , , , , steal = 0] = f;
   return { userNice: user + nice, steal, total: f.slice(0, 8).reduce((s, x) => s + x, 0) };
+}
+
+/**
+ * Processes of the brokers a W4 run uses (Redis and Kafka on this machine), found by their command line in /proc.
+ * Their CPU is part of the system under test, not other load. Empty where /proc is missing.
+ * @returns {number[]}
+ */
+export function brokerPids() {
+  /** @type {number[]} */
+  const pids = [];
+  let entries;
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return pids;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+      if (cmd.includes('redis-server') || cmd.includes('kafka.Kafka')) pids.push(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+/**
+ * User CPU seconds of these processes (all threads) so far; processes that are gone count 0.
+ * @param {number[]} pids
+ */
+export function readUserSec(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // the command name (field 2) may contain spaces: the fields after it start after the last ')'
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) || 0; // utime: field 14 of the whole line
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks / TICKS_PER_SEC;
 }
 
 /**

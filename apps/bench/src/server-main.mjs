@@ -1,7 +1,7 @@
 /**
  * Server process: runs one peer's server and the harness's publish loops against it.
  * Spawned by the harness with an IPC channel: `node src/server-main.mjs` (add `--expose-gc` for W3).
- * Commands: start, w1, w2, cpu, mem, exit.
+ * Commands: start, w1, w2, cpu, mem, rss, close, exit.
  */
 import { loadPeer } from './peers/index.mjs';
 import { serveRequests } from './proc.mjs';
@@ -148,9 +148,9 @@ async function measureMemory() {
 }
 
 serveRequests({
-  async start(/** @type {{ peer: string }} */ msg) {
+  async start(/** @type {{ peer: string, broker?: import('./peers/types.mjs').BenchBroker }} */ msg) {
     const peer = await loadPeer(msg.peer);
-    server = await peer.start({ host: '127.0.0.1', port: 0 });
+    server = await peer.start({ host: '127.0.0.1', port: 0, ...(msg.broker ? { broker: msg.broker } : {}) });
     return { port: server.port, path: server.path ?? null, pid: process.pid };
   },
   w1: runBurst,
@@ -161,4 +161,13 @@ serveRequests({
     return { cpuSec: cpuSec(process.cpuUsage(windowCpu0)), wallMs: wall - windowWall0, now: wall };
   },
   mem: measureMemory,
+  /** Resident set size now, without a GC (W5 samples it while publishing). */
+  rss: () => process.memoryUsage.rss(),
+  /** Close the peer's server (a node on a broker says goodbye to it); `exit` follows. */
+  async close() {
+    const s = server;
+    server = null;
+    await s?.close();
+    return true;
+  },
 });

@@ -7,6 +7,9 @@ import { WORKLOADS } from './workloads/index.mjs';
 import { runThroughput, round3 } from './workloads/w1.mjs';
 import { runLatencyOnce, combineLatencyRuns } from './workloads/w2.mjs';
 import { runIdleMemory } from './workloads/w3.mjs';
+import { runCrossNodeOnce, combineCrossNode, probeBrokers } from './workloads/w4.mjs';
+import { runSlowConsumersOnce, combineSlowConsumerRuns } from './workloads/w5.mjs';
+import { loadPeer } from './peers/index.mjs';
 import { combineVerdicts, median, FOREIGN_CPU_WARN_PCT } from './validity.mjs';
 import { waitForQuiet } from './load.mjs';
 import { W2_RATE_REFERENCE } from './peers/index.mjs';
@@ -164,44 +167,79 @@ export async function runSuite(o) {
 
     if (def.kind === 'latency') {
       w2Rate = await resolveW2Rate(o, ctx, workloads);
-      o.log(`W2 publish rate: ${w2Rate.ratePerSec.toFixed(1)} msg/s (${w2Rate.source})`);
-      const repeat = o.repeat ?? p.repeat;
-      /** @type {Record<string, any[]>} */
-      const runs = Object.fromEntries(o.peers.map((k) => [k.key, []]));
-      /** @type {Record<string, string[]>} */
-      const errors = Object.fromEntries(o.peers.map((k) => [k.key, []]));
-      for (let rep = 0; rep < repeat; rep++) {
-        for (const { key: peer, spec } of o.peers) {
-          o.log(`W2 ${peer} run ${rep + 1}/${repeat}: ${p.perChannel} subscribers, ${w2Rate.ratePerSec.toFixed(1)} msg/s, ${p.durationMs} ms`);
-          try {
-            const r = await runWhenQuiet(o, async () => {
-              const x = await runLatencyOnce(ctx, spec, p, /** @type {{ ratePerSec: number }} */ (w2Rate).ratePerSec);
-              return Object.assign(x, { reasons: x.verdict.reasons });
-            });
-            Object.assign(r.details, { retriedBecauseBusy: r.retriedBusy ?? 0 });
-            /** @type {any[]} */ (runs[peer]).push(r);
-            const s = combineLatencyRuns([r]);
-            o.log(
-              `  p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, p99.9 ${s.p999Ms} ms; server lag max ${r.details.serverMaxLagMs} ms, ` +
-                `clients ${r.details.clientCpuPct.join('/')}%${r.verdict.valid ? '' : `  INVALID: ${r.verdict.reasons.join('; ')}`}` +
-                `${r.verdict.warnings.length ? `  (${r.verdict.warnings.join('; ')})` : ''}`,
-            );
-          } catch (err) {
-            o.log(`  FAILED: ${message(err)}`);
-            /** @type {string[]} */ (errors[peer]).push(message(err));
-          }
-        }
-      }
+      const rate = w2Rate.ratePerSec;
+      o.log(`W2 publish rate: ${rate.toFixed(1)} msg/s (${w2Rate.source})`);
+      const runs = await runLatencyJobs(
+        o,
+        o.repeat ?? p.repeat,
+        o.peers.map(({ key: peer, spec }) => ({
+          key: peer,
+          label: `W2 ${peer}`,
+          what: `${p.perChannel} subscribers, ${rate.toFixed(1)} msg/s, ${p.durationMs} ms`,
+          run: () => runLatencyOnce(ctx, spec, p, rate),
+        })),
+      );
       for (const { key: peer } of o.peers) {
-        const ok = /** @type {any[]} */ (runs[peer]);
-        const failed = /** @type {string[]} */ (errors[peer]).map((e) => ({
-          histograms: [],
-          verdict: { valid: false, reasons: [`run failed: ${e}`], warnings: [] },
-          details: { error: e },
-        }));
-        out[peer] = combineLatencyRuns([...ok, ...failed]);
-        out[peer].details.ratePerSec = round3(w2Rate.ratePerSec);
+        out[peer] = combineLatencyRuns(/** @type {any[]} */ (runs[peer]));
+        out[peer].details.ratePerSec = round3(rate);
         out[peer].details.rateSource = w2Rate.source;
+      }
+    }
+
+    if (def.kind === 'crossnode') {
+      const capable = [];
+      for (const peer of o.peers) {
+        const backends = (await loadPeer(peer.spec)).crossNode ?? [];
+        if (backends.length) capable.push({ ...peer, backends });
+      }
+      const unreachable = await probeBrokers();
+      for (const [b, why] of Object.entries(unreachable)) if (why) o.log(`W4: ${why}; its runs are skipped`);
+      o.log(`W4 peers that run across nodes: ${capable.map((c) => `${c.key} (${c.backends.join(', ')})`).join(', ') || 'none selected'}`);
+      const jobs = capable.flatMap(({ key: peer, spec, backends }) =>
+        ['same', ...backends.filter((b) => !unreachable[b])].map((backend) => ({
+          key: `${peer}\u0000${backend}`,
+          label: `W4 ${peer} ${backend === 'same' ? 'same node' : `across 2 nodes on ${backend}`}`,
+          what: `${p.perChannel} subscribers, ${p.ratePerSec} msg/s, ${p.durationMs} ms`,
+          run: () => runCrossNodeOnce(ctx, spec, p, /** @type {'same' | 'redis' | 'kafka'} */ (backend)),
+        })),
+      );
+      const runs = await runLatencyJobs(o, o.repeat ?? p.repeat, jobs);
+      for (const { key: peer, backends } of capable) {
+        /** @type {Record<string, any[]>} */
+        const byBackend = {};
+        for (const [k, list] of Object.entries(runs)) {
+          const [jobPeer, backend] = k.split('\u0000');
+          if (jobPeer === peer) byBackend[/** @type {string} */ (backend)] = list;
+        }
+        /** @type {Record<string, string>} */
+        const skipped = {};
+        for (const b of backends) if (unreachable[b]) skipped[b] = /** @type {string} */ (unreachable[b]);
+        out[peer] = combineCrossNode(byBackend, skipped);
+        o.log(`W4 ${peer}: added by Redis p50 ${out[peer].addedP50Ms} ms p99 ${out[peer].addedP99Ms} ms; by Kafka p50 ${out[peer].kafkaAddedP50Ms} ms p99 ${out[peer].kafkaAddedP99Ms} ms`);
+      }
+    }
+
+    if (def.kind === 'slow') {
+      w2Rate = w2Rate ?? (await resolveW2Rate(o, ctx, workloads));
+      const rate = w2Rate.ratePerSec;
+      const runs = await runLatencyJobs(
+        o,
+        o.repeat ?? p.repeat,
+        o.peers.map(({ key: peer, spec }) => ({
+          key: peer,
+          label: `W5 ${peer}`,
+          what: `${p.perChannel} subscribers (${Math.round(p.slowFraction * 100)}% stop reading), ${rate.toFixed(1)} msg/s, ${p.durationMs} ms`,
+          run: () => runSlowConsumersOnce(ctx, spec, p, rate),
+        })),
+      );
+      for (const { key: peer } of o.peers) {
+        out[peer] = combineSlowConsumerRuns(/** @type {any[]} */ (runs[peer]), workloads.W2?.[peer]?.p99Ms);
+        out[peer].details.ratePerSec = round3(rate);
+        const mib = (/** @type {number} */ b) => (b / 2 ** 20).toFixed(1);
+        o.log(
+          `W5 ${peer}: p99 ${out[peer].p99Ms} ms = ${out[peer].p99VsW2}× W2; RSS +${mib(out[peer].rssGrowthBytes)} MiB over the window, ` +
+            `+${mib(out[peer].rssSecondHalfGrowthBytes)} MiB in its second half`,
+        );
       }
     }
 
@@ -223,6 +261,46 @@ export async function runSuite(o) {
     }
   }
   return { workloads, w2Rate };
+}
+
+/**
+ * Run latency jobs (W2, W4, W5) `repeat` times, interleaved (job A B C A B C …), each after waiting for a quiet
+ * machine. A job that throws is recorded as an invalid run (no histogram) so the combined result says why.
+ * @param {SuiteOptions} o
+ * @param {number} repeat
+ * @param {Array<{ key: string, label: string, what: string, run: () => Promise<Awaited<ReturnType<typeof runLatencyOnce>>> }>} jobs
+ * @returns {Promise<Record<string, Array<Awaited<ReturnType<typeof runLatencyOnce>>>>>} the runs of each job key
+ */
+async function runLatencyJobs(o, repeat, jobs) {
+  /** @type {Record<string, any[]>} */
+  const runs = Object.fromEntries(jobs.map((j) => [j.key, []]));
+  for (let rep = 0; rep < repeat; rep++) {
+    for (const job of jobs) {
+      o.log(`${job.label} run ${rep + 1}/${repeat}: ${job.what}`);
+      try {
+        const r = await runWhenQuiet(o, async () => {
+          const x = await job.run();
+          return Object.assign(x, { reasons: x.verdict.reasons });
+        });
+        Object.assign(r.details, { retriedBecauseBusy: r.retriedBusy ?? 0 });
+        /** @type {any[]} */ (runs[job.key]).push(r);
+        const s = combineLatencyRuns([r]);
+        o.log(
+          `  p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, p99.9 ${s.p999Ms} ms; server lag max ${r.details.serverMaxLagMs} ms, ` +
+            `clients ${r.details.clientCpuPct.join('/')}%${r.verdict.valid ? '' : `  INVALID: ${r.verdict.reasons.join('; ')}`}` +
+            `${r.verdict.warnings.length ? `  (${r.verdict.warnings.join('; ')})` : ''}`,
+        );
+      } catch (err) {
+        o.log(`  FAILED: ${message(err)}`);
+        /** @type {any[]} */ (runs[job.key]).push({
+          histograms: [],
+          verdict: { valid: false, reasons: [`run failed: ${message(err)}`], warnings: [] },
+          details: { error: message(err) },
+        });
+      }
+    }
+  }
+  return runs;
 }
 
 /**

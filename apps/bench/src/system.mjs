@@ -1,11 +1,12 @@
 /**
- * One system under test for one run: a server process running a peer, and several load-generator processes
- * connected to it. Every workload starts a fresh system and stops it afterwards.
+ * One system under test for one run: a server process running a peer (or, for W4, several server processes
+ * joined by a broker), and several load-generator processes connected to it. Every workload starts a fresh
+ * system and stops it afterwards.
  */
 import { fileURLToPath } from 'node:url';
 import { Child } from './proc.mjs';
 import { wallNowMs, sleep } from './clock.mjs';
-import { readCpuTicks, foreignLoad } from './load.mjs';
+import { readCpuTicks, foreignLoad, readUserSec } from './load.mjs';
 
 const SERVER_MAIN = fileURLToPath(new URL('./server-main.mjs', import.meta.url));
 const CLIENT_MAIN = fileURLToPath(new URL('./client-main.mjs', import.meta.url));
@@ -17,6 +18,8 @@ const CLIENT_MAIN = fileURLToPath(new URL('./client-main.mjs', import.meta.url))
  * @property {ReturnType<typeof import('./proc.mjs').cpuLayout>} layout
  * @property {string[]} sourceAddresses local addresses to spread client processes over ([] = let the OS pick)
  * @property {boolean} [exposeGc]
+ * @property {Array<{ broker?: import('./peers/types.mjs').BenchBroker }>} [nodes] server processes (default: one,
+ *   without a broker). The harness's publish loops run on the first (`system.server`); clients connect to the last.
  */
 
 /**
@@ -44,11 +47,18 @@ export class System {
   /** @param {SystemOptions} options */
   constructor(options) {
     this.options = options;
-    this.server = new Child(`server(${options.peer})`, SERVER_MAIN, {
-      // BENCH_SERVER_EXEC_ARGV: extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-      execArgv: [...(options.exposeGc ? ['--expose-gc'] : []), ...(process.env.BENCH_SERVER_EXEC_ARGV?.split(/\s+/).filter(Boolean) ?? [])],
-      cpus: options.layout.serverCpus,
-    });
+    this.nodes = options.nodes ?? [{}];
+    /** every server process; all of them share the server cores */
+    this.servers = this.nodes.map(
+      (_, i) =>
+        new Child(`server${this.nodes.length > 1 ? `#${i}` : ''}(${options.peer})`, SERVER_MAIN, {
+          // BENCH_SERVER_EXEC_ARGV: extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+          execArgv: [...(options.exposeGc ? ['--expose-gc'] : []), ...(process.env.BENCH_SERVER_EXEC_ARGV?.split(/\s+/).filter(Boolean) ?? [])],
+          cpus: options.layout.serverCpus,
+        }),
+    );
+    /** the server process the publish loops run on */
+    this.server = /** @type {Child} */ (this.servers[0]);
     /** @type {Child[]} */
     this.clients = [];
     this.port = 0;
@@ -60,9 +70,13 @@ export class System {
   static async start(options) {
     const system = new System(options);
     try {
-      const { port, path } = await system.server.request('start', { peer: options.peer }, 30_000);
-      system.port = port;
-      system.path = path;
+      // One after the other: the first node creates what the broker needs (a Kafka topic) before the next joins.
+      for (const [i, server] of system.servers.entries()) {
+        const broker = system.nodes[i]?.broker;
+        const { port, path } = await server.request('start', { peer: options.peer, ...(broker ? { broker } : {}) }, 60_000);
+        system.port = port;
+        system.path = path;
+      }
       return system;
     } catch (err) {
       await system.stop();
@@ -156,12 +170,16 @@ export class System {
    * other processes used during the window. Resolves once `until` has passed.
    * @param {number} from
    * @param {number} until
+   * @param {number[]} [partOfRun] pids of other processes that belong to the system under test (W4's brokers)
    */
-  sampleWindow(from, until) {
+  sampleWindow(from, until, partOfRun = []) {
     /** @param {number} at */
     const sampleAt = (at) =>
       new Promise((resolve) =>
-        setTimeout(() => resolve({ ticks: readCpuTicks(), harness: process.cpuUsage(), wall: wallNowMs() }), Math.max(0, at - wallNowMs())),
+        setTimeout(
+          () => resolve({ ticks: readCpuTicks(), harness: process.cpuUsage(), brokers: readUserSec(partOfRun), wall: wallNowMs() }),
+          Math.max(0, at - wallNowMs()),
+        ),
       );
     return Promise.all([sampleAt(from), sampleAt(until)]).then(([a, b]) => {
       const x = /** @type {any} */ (a);
@@ -169,7 +187,7 @@ export class System {
       return {
         /** @param {number} runUserSec user CPU of the server and clients over the window */
         foreign: (/** @type {number} */ runUserSec) =>
-          foreignLoad(x.ticks, y.ticks, runUserSec + (y.harness.user - x.harness.user) / 1e6, (y.wall - x.wall) / 1000),
+          foreignLoad(x.ticks, y.ticks, runUserSec + (y.harness.user - x.harness.user) / 1e6 + (y.brokers - x.brokers), (y.wall - x.wall) / 1000),
       };
     });
   }
@@ -181,6 +199,8 @@ export class System {
 
   async stop() {
     await Promise.allSettled(this.clients.map((c) => c.request('close', {}, 5000).catch(() => {})));
-    await Promise.allSettled([...this.clients.map((c) => c.stop()), this.server.stop()]);
+    // Nodes on a broker leave it cleanly (Kafka consumer groups, Redis connections) before their process exits.
+    if (this.nodes.some((n) => n.broker)) await Promise.allSettled(this.servers.map((s) => s.request('close', {}, 15_000)));
+    await Promise.allSettled([...this.clients.map((c) => c.stop()), ...this.servers.map((s) => s.stop())]);
   }
 }

@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { runThroughput } from '../src/workloads/w1.mjs';
 import { runLatencyOnce, combineLatencyRuns } from '../src/workloads/w2.mjs';
 import { runIdleMemory } from '../src/workloads/w3.mjs';
+import { combineCrossNode, runCrossNodeOnce } from '../src/workloads/w4.mjs';
+import { combineSlowConsumerRuns, runSlowConsumersOnce } from '../src/workloads/w5.mjs';
+import { requireService } from '@unisocket/services';
 import { cpuLayout } from '../src/proc.mjs';
 import { MODES } from '../src/config.mjs';
 import { canUseExtraLoopbackAddresses, sourceAddressPool } from '../src/machine.mjs';
@@ -19,6 +22,9 @@ async function context() {
     log: () => {},
   };
 }
+
+const redisUp = await requireService('redis');
+const kafkaUp = await requireService('kafka');
 
 describe('bench harness end to end', () => {
   it('W1: ws-once delivers to 20 subscribers for 1 s', async () => {
@@ -68,5 +74,40 @@ describe('bench harness end to end', () => {
     expect(r.details.connections).toBe(200);
     expect(Number.isFinite(r.heapBytesPerConn)).toBe(true);
     expect(r.valid).toBe(true);
+  });
+
+  it('W5: slow consumers stop reading, the others are measured and the server RSS is sampled', async () => {
+    const p = { perChannel: 100, clientProcesses: 2, warmupMs: 200, durationMs: 1000, repeat: 1, slowFraction: 0.02, rssEveryMs: 100 };
+    const run = await runSlowConsumersOnce(await context(), 'unisocket-native', p, 100);
+    expect(run.details.slowSubscribers).toBe(2);
+    // everything published reached the 98 subscribers that kept reading
+    expect(run.details.received).toBe(run.details.expected);
+    expect(run.details.expected).toBe(run.details.published * 98);
+    expect(run.details.rss?.samples).toBeGreaterThan(5);
+    const r = combineSlowConsumerRuns([run], 10);
+    expect(r.p50Ms).toBeGreaterThan(0);
+    expect(Number.isFinite(r.rssGrowthBytes)).toBe(true);
+  });
+
+  it.skipIf(!redisUp || !kafkaUp)('W4: unisocket-native across two nodes on Redis and on Kafka, next to its same-node baseline', { timeout: 90_000 }, async () => {
+    const ctx = await context();
+    const p = { perChannel: 10, clientProcesses: 1, ratePerSec: 100, warmupMs: 300, durationMs: 1000, repeat: 1, settleMs: 1000 };
+    const same = await runCrossNodeOnce(ctx, 'unisocket-native', p, 'same');
+    const redis = await runCrossNodeOnce(ctx, 'unisocket-native', p, 'redis');
+    const kafka = await runCrossNodeOnce(ctx, 'unisocket-native', p, 'kafka');
+    for (const run of [same, redis, kafka]) {
+      expect(run.details.subscribers).toBe(10);
+      // every message published on node A reached every subscriber on node B
+      expect(run.details.received).toBe(run.details.expected);
+    }
+    const r = combineCrossNode({ same: [same], redis: [redis], kafka: [kafka] });
+    expect(Number.isFinite(r.addedP50Ms)).toBe(true);
+    expect(Number.isFinite(r.kafkaAddedP99Ms)).toBe(true);
+  });
+
+  it.skipIf(!redisUp)('W4: Socket.IO across two nodes with @socket.io/redis-adapter', { timeout: 60_000 }, async () => {
+    const p = { perChannel: 10, clientProcesses: 1, ratePerSec: 100, warmupMs: 300, durationMs: 1000, repeat: 1, settleMs: 500 };
+    const run = await runCrossNodeOnce(await context(), 'socketio', p, 'redis');
+    expect(run.details.received).toBe(run.details.expected);
   });
 });

@@ -31,6 +31,14 @@
  * @typedef {object} PeerStartOptions
  * @property {string} host interface to listen on (127.0.0.1)
  * @property {number} port 0: pick a free port
+ * @property {BenchBroker} [broker] W4: the backend that connects this server process to the others of the run
+ *   (absent: a single process, the peer's default)
+ */
+
+/**
+ * @typedef {{ type: 'redis', url: string, prefix: string } | { type: 'kafka', brokers: string[], topic: string }} BenchBroker
+ * What a W4 run gives each of its two server processes: the same Redis (with a key prefix unique to the run) or
+ * the same Kafka topic (unique to the run), so runs never see each other's history or messages.
  */
 
 /**
@@ -39,6 +47,8 @@
  * @property {ClientProtocol} protocol
  * @property {string} description one line for the report
  * @property {(options: PeerStartOptions) => Promise<PeerServer>} start runs inside the server process
+ * @property {Array<BenchBroker['type']>} [crossNode] the backends this peer can run on across server processes (W4
+ *   runs only the peers that list one; absent: none, the peer is single-process)
  */
 
 export {};

@@ -6,5 +6,6 @@ export default {
   key: 'unisocket-native',
   protocol: 'ws',
   description: 'unisocket native transport, service.broadcast(channel, event, data)',
+  crossNode: ['redis', 'kafka'],
   start: (options) => startUnisocket(options, 'native'),
 };

@@ -6,5 +6,6 @@ export default {
   key: 'unisocket-socketio',
   protocol: 'socketio',
   description: 'unisocket Socket.IO transport, service.broadcast(channel, event, data)',
+  crossNode: ['redis', 'kafka'],
   start: (options) => startUnisocket(options, 'socketio'),
 };

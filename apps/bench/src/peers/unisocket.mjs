@@ -12,7 +12,7 @@ import { createUnifiedWebSocketService } from '@unisocket/server';
  * @param {import('./types.mjs').PeerStartOptions} options
  * @param {'native' | 'socketio'} transport
  */
-export async function startUnisocket({ host, port }, transport) {
+export async function startUnisocket({ host, port, broker }, transport) {
   const http = createServer((_req, res) => {
     res.writeHead(404).end();
   });
@@ -20,6 +20,7 @@ export async function startUnisocket({ host, port }, transport) {
     transports: [transport],
     path: '/ws',
     limits: { maxConnections: 100_000, maxConnectionsPerIp: 100_000 },
+    ...(broker ? { broker: brokerConfig(broker) } : {}),
   });
   await service.initialize(http);
   await new Promise((resolve, reject) => {
@@ -42,4 +43,14 @@ export async function startUnisocket({ host, port }, transport) {
       await new Promise((resolve) => http.close(() => resolve(undefined)));
     },
   };
+}
+
+/**
+ * The factory's `broker` option for a W4 run's backend.
+ * @param {import('./types.mjs').BenchBroker} broker
+ * @returns {import('@unisocket/server').BrokerConfig}
+ */
+function brokerConfig(broker) {
+  if (broker.type === 'redis') return { type: 'redis', url: broker.url, keyPrefix: broker.prefix };
+  return { type: 'kafka', brokers: broker.brokers, topic: broker.topic, groupIdPrefix: broker.topic, partitions: 1, clientId: 'unisocket-bench' };
 }

@@ -23,6 +23,8 @@ function paramsNote(results, workload) {
   if (workload.startsWith('W1')) return `${p.channels} ch × ${p.perChannel} subs, ${p.durationMs / 1000} s × ${p.repeat}, burst ${p.burstPerChannel}`;
   if (workload === 'W2') return `${p.perChannel} subs, ${p.ratePerSec ? `${Number(p.ratePerSec).toFixed(0)} msg/s, ` : ''}${p.durationMs / 1000} s`;
   if (workload === 'W3') return `${p.connections} conns`;
+  if (workload === 'W4') return `${p.perChannel} subs on node B, ${p.ratePerSec} msg/s on node A, ${p.durationMs / 1000} s × ${p.repeat}`;
+  if (workload === 'W5') return `${p.perChannel} subs, ${Math.round(p.slowFraction * 100)}% stop reading, ${p.ratePerSec ? `${Number(p.ratePerSec).toFixed(0)} msg/s, ` : ''}${p.durationMs / 1000} s × ${p.repeat}`;
   return '';
 }
 
@@ -87,7 +89,9 @@ export function renderMarkdown(results) {
     lines.push('');
   }
 
-  const targets = TARGETS.filter((t) => peers.includes(t.subject) && peers.includes(t.reference));
+  const targets = TARGETS.filter(
+    (t) => peers.includes(t.subject) && (t.reference ? peers.includes(t.reference) : results.workloads[t.workload]?.[t.subject] !== undefined),
+  );
   lines.push('## Targets (BENCHMARKS.md)');
   lines.push('');
   if (targets.length === 0) {
@@ -97,9 +101,14 @@ export function renderMarkdown(results) {
     lines.push('|---|---:|:---:|');
     for (const t of targets) {
       const m = METRICS.find((x) => x.workload === t.workload && x.field === t.field);
-      const r = ratio(results.workloads[t.workload]?.[t.subject]?.[t.field], results.workloads[t.workload]?.[t.reference]?.[t.field]);
+      const subject = results.workloads[t.workload]?.[t.subject]?.[t.field];
+      const r = t.reference ? ratio(subject, results.workloads[t.workload]?.[t.reference]?.[t.field]) : typeof subject === 'number' ? subject : NaN;
       const met = Number.isFinite(r) ? (t.op === '>=' ? r >= t.bound : r <= t.bound) : null;
-      lines.push(`| ${m?.label ?? t.field}: ${t.subject} ${t.op} ${t.bound}× ${t.reference} | ${fmtRatio(r)} | ${met === null ? 'n/a' : met ? 'yes' : 'no'} |`);
+      const label = m?.label ?? t.field;
+      const row = t.reference
+        ? `| ${label}: ${t.subject} ${t.op} ${t.bound}× ${t.reference} | ${fmtRatio(r)} |`
+        : `| ${label}: ${t.subject} ${t.op} ${m ? m.format(t.bound) : t.bound} | ${m ? m.format(r) : r} |`;
+      lines.push(`${row} ${met === null ? 'n/a' : met ? 'yes' : 'no'} |`);
     }
   }
   lines.push('');

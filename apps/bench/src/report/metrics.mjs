@@ -5,7 +5,7 @@
 
 /**
  * @typedef {object} Metric
- * @property {string} workload results key (W1, W1_100x10, W2, W3)
+ * @property {string} workload results key (W1, W1_100x10, W2, W3, W4, W5)
  * @property {string} field
  * @property {string} label
  * @property {'higher' | 'lower'} better
@@ -26,6 +26,15 @@ export const METRICS = [
   { workload: 'W2', field: 'p999Ms', label: 'W2 p99.9 latency (ms)', better: 'lower', format: fixed(2) },
   { workload: 'W3', field: 'heapBytesPerConn', label: 'W3 heap bytes per idle connection', better: 'lower', format: int },
   { workload: 'W3', field: 'rssBytesPerConn', label: 'W3 RSS bytes per idle connection', better: 'lower', format: int },
+  { workload: 'W4', field: 'sameNodeP99Ms', label: 'W4 p99, same node (ms)', better: 'lower', format: fixed(2) },
+  { workload: 'W4', field: 'addedP50Ms', label: 'W4 p50 added across 2 nodes on Redis (ms)', better: 'lower', format: fixed(2) },
+  { workload: 'W4', field: 'addedP99Ms', label: 'W4 p99 added across 2 nodes on Redis (ms)', better: 'lower', format: fixed(2) },
+  { workload: 'W4', field: 'kafkaAddedP50Ms', label: 'W4 p50 added across 2 nodes on Kafka (ms)', better: 'lower', format: fixed(2) },
+  { workload: 'W4', field: 'kafkaAddedP99Ms', label: 'W4 p99 added across 2 nodes on Kafka (ms)', better: 'lower', format: fixed(2) },
+  { workload: 'W5', field: 'p99Ms', label: 'W5 p99 of the reading subscribers (ms)', better: 'lower', format: fixed(2) },
+  { workload: 'W5', field: 'p99VsW2', label: 'W5 p99 ÷ own W2 p99', better: 'lower', format: fixed(2) },
+  { workload: 'W5', field: 'rssGrowthBytes', label: 'W5 server RSS growth over the window (bytes)', better: 'lower', format: int },
+  { workload: 'W5', field: 'rssSecondHalfGrowthBytes', label: 'W5 server RSS growth in its second half (bytes)', better: 'lower', format: int },
 ];
 
 /**
@@ -33,12 +42,19 @@ export const METRICS = [
  * @property {string} workload
  * @property {string} field
  * @property {string} subject peer the target is about
- * @property {string} reference peer it is compared with
- * @property {'>=' | '<='} op subject ÷ reference op bound
+ * @property {string} [reference] peer it is compared with (subject ÷ reference op bound); absent: the subject's
+ *   own value is compared with the bound (W4's milliseconds, W5's ratio to its own W2)
+ * @property {'>=' | '<='} op
  * @property {number} bound
  */
 
-/** BENCHMARKS.md targets that can be checked from W1–W3 (W4, W5 come with their workloads). */
+/**
+ * The most the server's RSS may still grow in the second half of W5's window for it to count as bounded: by then a
+ * server that bounds what it buffers for a stalled reader has reached its plateau. 8 MiB is allocator and GC noise.
+ */
+export const W5_RSS_PLATEAU_BYTES = 8 * 2 ** 20;
+
+/** The BENCHMARKS.md targets. */
 /** @type {Target[]} */
 export const TARGETS = [
   { workload: 'W1', field: 'deliveriesPerSec', subject: 'unisocket-native', reference: 'ws-naive', op: '>=', bound: 2 },
@@ -47,6 +63,10 @@ export const TARGETS = [
   { workload: 'W2', field: 'p99Ms', subject: 'unisocket-native', reference: 'ws-once', op: '<=', bound: 1 },
   { workload: 'W3', field: 'heapBytesPerConn', subject: 'unisocket-native', reference: 'ws-naive', op: '<=', bound: 1.25 },
   { workload: 'W3', field: 'heapBytesPerConn', subject: 'unisocket-native', reference: 'socketio', op: '<=', bound: 0.5 },
+  { workload: 'W4', field: 'addedP50Ms', subject: 'unisocket-native', op: '<=', bound: 1 },
+  { workload: 'W4', field: 'addedP99Ms', subject: 'unisocket-native', op: '<=', bound: 5 },
+  { workload: 'W5', field: 'p99VsW2', subject: 'unisocket-native', op: '<=', bound: 2 },
+  { workload: 'W5', field: 'rssSecondHalfGrowthBytes', subject: 'unisocket-native', op: '<=', bound: W5_RSS_PLATEAU_BYTES },
 ];
 
 /**

@@ -1,14 +1,29 @@
 /**
  * W2 latency: one channel, a fixed publish rate, publish→receive latency from the *scheduled* send time
  * carried in the payload. Each client process records an HDR histogram; the harness merges them.
+ *
+ * The same run, with options, is W4 (publisher and subscribers on two server processes joined by a broker) and
+ * W5 (a share of the subscribers stop reading; the server's RSS is sampled). One latency runner for all three.
  */
 import { System, assignSubscriptions } from '../system.mjs';
 import { loadPeer } from '../peers/index.mjs';
 import { BENCH_CHANNEL } from '../payload.mjs';
-import { wallNowMs } from '../clock.mjs';
+import { wallNowMs, sleep } from '../clock.mjs';
+import { brokerPids } from '../load.mjs';
 import { assessRun, combineVerdicts } from '../validity.mjs';
 import { mergeEncoded, summarize } from '../histogram.mjs';
 import { round3 } from './w1.mjs';
+
+/**
+ * @typedef {object} LatencyRunOptions
+ * @property {Array<{ broker?: import('../peers/types.mjs').BenchBroker }>} [nodes] server processes (W4: two on a
+ *   broker; the publisher is the first, the subscribers connect to the last)
+ * @property {number} [settleMs] pause between the last subscription and the first publish (cross-node
+ *   subscriptions propagate; a Kafka consumer gets its partitions)
+ * @property {number} [slowFraction] W5: this share of the subscribers (at least one) stop reading when the
+ *   recorded window starts; they are left out of the latencies and of the expected deliveries
+ * @property {number} [rssEveryMs] sample the publishing server's RSS this often during the run (W5)
+ */
 
 /**
  * One latency run; returns the raw histograms so repeated runs can be merged.
@@ -16,8 +31,9 @@ import { round3 } from './w1.mjs';
  * @param {string} peerKey
  * @param {import('../config.mjs').LatencyParams} p
  * @param {number} rate messages per second on the channel
+ * @param {LatencyRunOptions} [options]
  */
-export async function runLatencyOnce(ctx, peerKey, p, rate) {
+export async function runLatencyOnce(ctx, peerKey, p, rate, options = {}) {
   const peer = await loadPeer(peerKey);
   const perProcess = assignSubscriptions([BENCH_CHANNEL], p.perChannel, p.clientProcesses);
   const system = await System.start({
@@ -25,25 +41,33 @@ export async function runLatencyOnce(ctx, peerKey, p, rate) {
     protocol: peer.protocol,
     layout: ctx.layout,
     sourceAddresses: ctx.sourceAddresses(p.clientProcesses),
+    ...(options.nodes ? { nodes: options.nodes } : {}),
   });
   try {
     const connect = await system.connect(perProcess);
     if (connect.connected === 0) throw new Error(`no client connected: ${connect.errors.join('; ')}`);
+    if (options.settleMs) await sleep(options.settleMs);
     const startAt = wallNowMs() + 300;
     const from = startAt + p.warmupMs;
     const until = from + p.durationMs;
-    await system.measure('latency', from, until);
-    const window = system.sampleWindow(from, until);
+    const slowTotal = options.slowFraction ? Math.max(1, Math.round(connect.connected * options.slowFraction)) : 0;
+    // spread the slow consumers over the client processes as evenly as the sockets are
+    const slowPer = system.clients.map((_, i) => Math.floor(slowTotal / system.clients.length) + (i < slowTotal % system.clients.length ? 1 : 0));
+    await Promise.all(system.clients.map((c, i) => c.request('measure', { mode: 'latency', from, until, slow: slowPer[i] })));
+    // a broker's CPU (W4) is part of the system under test, not other load on the machine
+    const window = system.sampleWindow(from, until, options.nodes?.some((n) => n.broker) ? brokerPids() : []);
+    const rss = options.rssEveryMs ? sampleRss(system.server, from, until, options.rssEveryMs) : null;
     const pub = await system.server.request(
       'w2',
       { channel: BENCH_CHANNEL, startAt, durationMs: p.warmupMs + p.durationMs, rate },
       p.warmupMs + p.durationMs + 120_000,
     );
-    const expected = pub.published * connect.connected;
+    const expected = pub.published * (connect.connected - slowTotal);
     const drain = await system.drain(expected, { timeoutMs: 60_000 });
     const reports = await system.reports();
     const received = reports.reduce((s, r) => s + r.received, 0);
     const closedUnexpectedly = reports.reduce((s, r) => s + r.closedUnexpectedly, 0);
+    const rssSummary = rss ? summarizeRss(await rss) : null;
     // The server's user CPU covers warm-up + window; scale it to the recorded window.
     const serverUserInWindow = pub.userSec * (p.durationMs / (p.warmupMs + p.durationMs));
     const machineLoad = (await window).foreign(serverUserInWindow + reports.reduce((s, r) => s + r.cpuUserSec, 0));
@@ -71,6 +95,8 @@ export async function runLatencyOnce(ctx, peerKey, p, rate) {
         clientCpuPct: reports.map((r) => Math.round(r.cpuPct)),
         closedUnexpectedly,
         machineLoad,
+        ...(slowTotal ? { slowSubscribers: slowTotal, slowClosedByServer: reports.reduce((s, r) => s + r.slowClosed, 0) } : {}),
+        ...(rssSummary ? { rss: rssSummary } : {}),
       },
     };
   } finally {
@@ -109,5 +135,47 @@ export function combineLatencyRuns(runs) {
     p999Ms: summary.p999Ms,
     ...verdict,
     details: { ...summary, runs: runs.map((r) => ({ ...r.details, valid: r.verdict.valid, merged: used.includes(r) })) },
+  };
+}
+
+/**
+ * Sample a server process's RSS every `everyMs` over [from, until).
+ * @param {import('../proc.mjs').Child} server
+ * @param {number} from
+ * @param {number} until
+ * @param {number} everyMs
+ * @returns {Promise<Array<{ at: number, rss: number }>>} `at`: ms since `from`
+ */
+async function sampleRss(server, from, until, everyMs) {
+  /** @type {Array<{ at: number, rss: number }>} */
+  const samples = [];
+  await sleep(Math.max(0, from - wallNowMs()));
+  while (wallNowMs() < until) {
+    const at = wallNowMs() - from;
+    samples.push({ at, rss: await server.request('rss', {}, 5_000) });
+    await sleep(everyMs);
+  }
+  return samples;
+}
+
+/**
+ * RSS over the recorded window: where it started, its peak, where it ended, and how much it still grew in the
+ * second half of the window (a bounded server has stopped growing by then).
+ * @param {Array<{ at: number, rss: number }>} samples
+ */
+export function summarizeRss(samples) {
+  if (samples.length === 0) return { startBytes: NaN, maxBytes: NaN, endBytes: NaN, growthBytes: NaN, secondHalfGrowthBytes: NaN, samples: 0 };
+  const rss = samples.map((s) => s.rss);
+  const half = Math.floor(samples.length / 2);
+  const maxOf = (/** @type {number[]} */ xs) => xs.reduce((m, x) => Math.max(m, x), -Infinity);
+  const first = /** @type {number} */ (rss[0]);
+  const max = maxOf(rss);
+  return {
+    startBytes: first,
+    maxBytes: max,
+    endBytes: /** @type {number} */ (rss[rss.length - 1]),
+    growthBytes: max - first,
+    secondHalfGrowthBytes: half > 0 ? Math.max(0, maxOf(rss.slice(half)) - maxOf(rss.slice(0, half))) : 0,
+    samples: samples.length,
   };
 }
