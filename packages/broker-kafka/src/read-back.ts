@@ -18,6 +18,7 @@ export interface ReadBackOptions {
   timeoutMs?: number;
 }
 
+/** What `readBack: true` means: read at most 10,000 records back from Kafka, within 5 s. */
 export const DEFAULT_READ_BACK_OPTIONS: Required<ReadBackOptions> = { maxRecords: 10_000, timeoutMs: 5_000 };
 
 interface Request {

@@ -1,13 +1,15 @@
 import type { StreamMessage } from '@unisocket/core';
 import type { Batch, KafkaMessage } from 'kafkajs';
 
-/**
+/*
  * The record layout on the messages topic. Key: the channel (so a channel's records share a partition and keep
  * their order). Value: the message frame's JSON up to `"offset":` (the publish request's `head`): the offset is only
  * known once Kafka wrote the record, so the frame line is completed when the record is consumed, as
  * `value + (offset + 1) + "}"`, without parsing or re-serializing the data. Headers carry what the broker needs
  * without reading the value. The timestamp is the publish time (history TTL).
  */
+
+/** The header with the message id (dedup across redelivery paths). */
 export const HEADER_ID = 'u-id';
 /** Present (`1`) when the id is a publisher's idempotency key: a repeat of it is dropped on every node. */
 export const HEADER_IDEMPOTENT = 'u-idem';

@@ -99,7 +99,10 @@ export interface BackpressureOptions {
 /** Why a message line was not delivered to a connection (the keys of `HubStats.drops`). */
 export type DropReason = 'drop-oldest' | 'coalesce-latest' | 'shed';
 
-/** A channel's resolved policy when it is not `disconnect` (which has none: the plain delivery path). @internal */
+/**
+ * A channel's resolved policy when it is not `disconnect` (which has none: the plain delivery path), as
+ * {@link ResolvedBackpressure.policyFor} returns it to a transport.
+ */
 export interface ChannelPolicy {
   readonly kind: 'drop-oldest' | 'coalesce-latest';
   /** `coalesce-latest`: the key of one line, `undefined` for lines never coalesced (presence events, resyncs). */
