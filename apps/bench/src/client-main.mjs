@@ -5,13 +5,13 @@
  * `node src/client-main.mjs`. Commands: connect, measure, stats, report, close, exit.
  *
  * The hot path is kept lean so the load generator is not the bottleneck: W1 counts messages without parsing
- * them (see clients/lines.mjs); W2 parses each message once to read its `t`.
+ * them (see clients/lines.mjs); the latency workloads read each message's `t` without JSON-parsing it.
  */
 import { WebSocket } from 'ws';
 import { io as ioClient } from 'socket.io-client';
 import { serveRequests } from './proc.mjs';
 import { wallNowMs } from './clock.mjs';
-import { countMessages, forEachPayload, payloadOf } from './clients/lines.mjs';
+import { countMessages, forEachSendTime, payloadOf } from './clients/lines.mjs';
 import { createHistogram, recordMs, encodeHistogram } from './histogram.mjs';
 
 /** @typedef {'idle' | 'count' | 'latency'} Mode */
@@ -43,11 +43,11 @@ const state = {
 /** @type {ClientSocket[]} */
 const sockets = [];
 
-/** @param {{ seq: number, t: number }} payload */
-function onLatencyPayload(payload) {
+/** @param {number} t the message's scheduled send time */
+function onSendTime(t) {
   state.received++;
-  if (payload.t >= state.recordFrom && payload.t < state.recordUntil) {
-    recordMs(state.histogram, latencyNow - payload.t);
+  if (t >= state.recordFrom && t < state.recordUntil) {
+    recordMs(state.histogram, latencyNow - t);
     state.recorded++;
   }
 }
@@ -63,9 +63,7 @@ function onWsFrame(buf) {
     }
   } else if (state.mode === 'latency') {
     latencyNow = wallNowMs();
-    const before = state.received;
-    forEachPayload(buf.toString(), onLatencyPayload);
-    if (state.received !== before) state.lastRecv = latencyNow;
+    if (forEachSendTime(buf, onSendTime) > 0) state.lastRecv = latencyNow;
   }
 }
 
@@ -79,7 +77,7 @@ function onSocketIoEvent(arg) {
     state.lastRecv = wallNowMs();
   } else {
     latencyNow = wallNowMs();
-    onLatencyPayload(payload);
+    onSendTime(payload.t);
     state.lastRecv = latencyNow;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countMessages, forEachPayload, payloadOf } from '../src/clients/lines.mjs';
+import { countMessages, forEachSendTime, payloadOf } from '../src/clients/lines.mjs';
 
 const msg = (seq: number) => JSON.stringify({ type: 'message', channel: 'bench', event: 'tick', data: { seq, t: 1000 + seq, p: 'x' }, id: 'a', offset: seq, ts: 1 });
 
@@ -12,10 +12,14 @@ describe('newline-batched frames', () => {
     expect(countMessages(Buffer.from(`${msg(1)}\n`))).toBe(1);
   });
 
-  it('parses every payload of a frame', () => {
+  it('reads the send time of every message of a frame without parsing it, skipping control lines', () => {
     const seen: number[] = [];
-    forEachPayload([msg(1), '{"type":"ping"}', msg(2)].join('\n'), (p) => seen.push(p.seq));
-    expect(seen).toEqual([1, 2]);
+    const frame = [JSON.stringify({ type: 'welcome', connectionId: 'c' }), msg(1), '{"type":"ping"}', msg(2)].join('\n');
+    expect(forEachSendTime(Buffer.from(frame), (t) => seen.push(t))).toBe(2);
+    expect(seen).toEqual([1001, 1002]);
+    const precise = JSON.stringify({ type: 'message', data: { seq: 1, t: 1763800000000.123, p: 'x' }, ts: 5 });
+    forEachSendTime(Buffer.from(`${precise}\n`), (t) => seen.push(t));
+    expect(seen.at(-1)).toBe(1763800000000.123);
   });
 
   it('finds the payload in a bare Socket.IO argument or in an envelope', () => {

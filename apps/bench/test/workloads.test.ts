@@ -30,10 +30,11 @@ describe('W4 cross-node', () => {
     expect(r.details.redis?.p50Ms).toBeCloseTo(1.5, 2);
   });
 
-  it('has no added number without a valid baseline, and says why', () => {
+  it('marks the result invalid when the baseline is, and says why', () => {
     const r = combineCrossNode({ same: [run(1, { valid: false })], redis: [run(2)] });
-    expect(r.addedP50Ms).toBeNaN();
+    expect(r.addedP50Ms).toBeCloseTo(1, 2);
     expect(r.valid).toBe(false);
+    expect(combineCrossNode({ redis: [run(2)] }).addedP50Ms).toBeNaN();
     expect(r.reasons.join()).toContain('same: load generator saturated');
   });
 

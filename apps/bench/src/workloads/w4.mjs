@@ -141,7 +141,8 @@ export function combineCrossNode(runs, skipped = {}) {
   /** @param {string} backend @param {'p50Ms' | 'p99Ms'} field */
   const added = (backend, field) => {
     const x = merged[backend];
-    return same && x && same.valid && x.valid ? round3(x[field] - same[field]) : NaN;
+    // computed from invalid runs too (the result is then marked invalid, ⚠ in the report, with the reasons)
+    return same && x && Number.isFinite(same[field]) && Number.isFinite(x[field]) ? round3(x[field] - same[field]) : NaN;
   };
   const reasons = Object.entries(merged).flatMap(([b, r]) => (r.valid ? [] : r.reasons.map((x) => `${b}: ${x}`)));
   const warnings = [
