@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { MODES } from './config.mjs';
 import { PEER_KEYS, loadPeer, isPeerFile, peerFileUrl } from './peers/index.mjs';
-import { WORKLOADS, DEFAULT_WORKLOADS, selectWorkloads } from './workloads/index.mjs';
+import { DEFAULT_WORKLOADS, selectWorkloads } from './workloads/index.mjs';
 import { cpuLayout } from './proc.mjs';
 import { machineInfo, canUseExtraLoopbackAddresses, sourceAddressPool } from './machine.mjs';
 import { runSuite } from './suite.mjs';
@@ -137,7 +137,6 @@ async function main() {
     peers,
     params: usedParams,
     workloads: suite.workloads,
-    planned: Object.fromEntries(WORKLOADS.filter((w) => !w.kind).map((w) => [w.key, /** @type {string} */ (w.planned)])),
   });
 
   const markdown = renderMarkdown(results);

@@ -11,7 +11,6 @@
  * @property {string[]} peers
  * @property {Record<string, unknown>} params
  * @property {Record<string, Record<string, any>>} workloads
- * @property {Record<string, string>} planned workloads not implemented yet
  */
 
 /**
@@ -20,10 +19,9 @@
  * @param {string[]} input.peers
  * @param {Record<string, unknown>} input.params
  * @param {Record<string, Record<string, any>>} input.workloads
- * @param {Record<string, string>} [input.planned]
  * @returns {BenchResults}
  */
-export function shapeResults({ machine, peers, params, workloads, planned = {} }) {
+export function shapeResults({ machine, peers, params, workloads }) {
   /** @type {string[]} */
   const invalid = [];
   /** @type {string[]} */
@@ -44,7 +42,6 @@ export function shapeResults({ machine, peers, params, workloads, planned = {} }
     peers,
     params,
     workloads: sanitize(workloads),
-    planned,
   };
 }
 

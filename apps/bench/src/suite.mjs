@@ -132,10 +132,6 @@ export async function runSuite(o) {
 
   for (const def of WORKLOADS) {
     if (!o.workloads.includes(def.key)) continue;
-    if (!def.kind || !def.params) {
-      o.log(`${def.key}: not implemented yet (${def.planned}); skipped`);
-      continue;
-    }
     const p = def.params(o.params);
     /** @type {Record<string, any>} */
     const out = {};

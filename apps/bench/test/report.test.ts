@@ -41,7 +41,6 @@ function sample(peers = ['ws-naive', 'ws-once', 'socketio', 'unisocket-native'])
       ),
       W3: Object.fromEntries(peers.map((p) => [p, { heapBytesPerConn: at(heap, p), rssBytesPerConn: NaN, ...ok }])),
     },
-    planned: { W4: 'cross-node', W5: 'slow consumers' },
   });
 }
 

@@ -129,11 +129,6 @@ export function renderMarkdown(results) {
     lines.push(`W2 publish rate: ${Number(w2.ratePerSec).toFixed(1)} msg/s — ${w2.rateSource}.`);
     lines.push('');
   }
-  const planned = Object.entries(results.planned ?? {});
-  if (planned.length) {
-    lines.push('Not measured yet: ' + planned.map(([k, v]) => `${k} (${v})`).join('; ') + '.');
-    lines.push('');
-  }
   lines.push('How these numbers are made: see apps/bench/README.md.');
   lines.push('');
   return lines.join('\n');

@@ -1,15 +1,11 @@
-/**
- * The workload registry, in run order. A workload with `kind: null` would be listed as planned (not measured)
- * in the report; every workload of BENCHMARKS.md is implemented.
- */
+/** The workload registry of BENCHMARKS.md, in run order. */
 
 /**
  * @typedef {object} WorkloadDef
  * @property {string} key results key
  * @property {string} title
- * @property {'throughput' | 'latency' | 'memory' | 'crossnode' | 'slow' | null} kind null: planned, not implemented
- * @property {(params: import('../config.mjs').ModeParams) => any} [params]
- * @property {string} [planned] what it will measure, for planned workloads
+ * @property {'throughput' | 'latency' | 'memory' | 'crossnode' | 'slow'} kind which runner measures it
+ * @property {(params: import('../config.mjs').ModeParams) => any} params its parameters in a mode
  */
 
 /** @type {WorkloadDef[]} */
@@ -22,8 +18,8 @@ export const WORKLOADS = [
   { key: 'W5', title: 'W5 slow consumers', kind: 'slow', params: (m) => m.W5 },
 ];
 
-/** Workload keys selected by default (the implemented ones). */
-export const DEFAULT_WORKLOADS = WORKLOADS.filter((w) => w.kind).map((w) => w.key);
+/** Workload keys selected by default: all of them. */
+export const DEFAULT_WORKLOADS = WORKLOADS.map((w) => w.key);
 
 /** @param {string} key */
 export function workload(key) {

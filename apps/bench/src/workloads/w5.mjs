@@ -26,8 +26,9 @@ export function runSlowConsumersOnce(ctx, peerKey, p, rate) {
  */
 export function combineSlowConsumerRuns(runs, w2P99Ms) {
   const latency = combineLatencyRuns(runs);
-  const used = runs.filter((r) => (runs.some((x) => x.verdict.valid) ? r.verdict.valid : true));
-  const rss = used.flatMap((r) => (r.details.rss ? [r.details.rss] : []));
+  // the runs whose histograms were merged (the valid ones, or all when none is valid)
+  const used = latency.details.runs.filter((r) => r.merged);
+  const rss = used.flatMap((r) => (r.rss ? [r.rss] : []));
   const maxOf = (/** @type {number[]} */ xs) => (xs.length ? Math.max(...xs) : NaN);
   const ratio = typeof w2P99Ms === 'number' && w2P99Ms > 0 ? round3(latency.p99Ms / w2P99Ms) : NaN;
   return {
@@ -40,8 +41,8 @@ export function combineSlowConsumerRuns(runs, w2P99Ms) {
     details: {
       ...latency.details,
       w2P99Ms: w2P99Ms ?? null,
-      slowSubscribers: used.map((r) => r.details.slowSubscribers ?? 0),
-      slowClosedByServer: used.map((r) => r.details.slowClosedByServer ?? 0),
+      slowSubscribers: used.map((r) => r.slowSubscribers ?? 0),
+      slowClosedByServer: used.map((r) => r.slowClosedByServer ?? 0),
     },
   };
 }
