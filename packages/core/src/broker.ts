@@ -27,6 +27,12 @@ export interface BrokerHost {
    * not be filled from history. Delivery continues after `position`; subscribers must be told they missed messages.
    */
   resync(channel: ChannelName, position: StreamPosition): void;
+  /**
+   * The broker has the channel's starting position: every message after it follows through {@link dispatch}, in
+   * order. Called once per subscription, before any message of the channel is dispatched — messages that arrived
+   * while the position was being read included — so the host starts the channel exactly there.
+   */
+  activate?(channel: ChannelName, position: StreamPosition): void;
 }
 
 /** Options shared by every broker. */
@@ -403,6 +409,8 @@ export abstract class Broker extends EventEmitter<BrokerEvents> {
     cursor.ready = true;
     cursor.epoch = position.epoch;
     cursor.last = position.offset;
+    // the host takes the position before the held messages are dispatched: they follow it, none is dropped
+    this.#host?.activate?.(channel, position);
     const waiters = cursor.waiters;
     cursor.waiters = undefined;
     if (waiters !== undefined) for (const w of waiters) w.resolve(position);

@@ -471,6 +471,7 @@ export class Hub extends EventEmitter<HubEvents> {
       dispatch: (message) => this.#dispatch(message),
       dispatchVolatile: (channel, line) => this.#dispatchVolatile(channel, line),
       resync: (channel, position) => this.#resync(channel, position),
+      activate: (channel, position) => this.#activate(channel, position),
     };
     this.broker.attach(host);
     this.broker.on('error', (error) => this.#emitError(error));
@@ -484,9 +485,23 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#started = true;
     await this.broker.start();
     const position = await this.broker.subscribe(BROADCAST_CHANNEL);
-    this.#broadcast.epoch = position.epoch;
-    this.#broadcast.flushed = position.offset;
-    this.#broadcast.active = true;
+    this.#activate(BROADCAST_CHANNEL, position);
+  }
+
+  /**
+   * A channel starts at the broker's position. The broker calls this before it dispatches any message after that
+   * position (the ones it held while the position was read included), so none of them meets an inactive channel.
+   * A broker without the hook activates when `subscribe` resolves. Idempotent.
+   */
+  #activate(name: ChannelName, position: StreamPosition): void {
+    const ch = name === BROADCAST_CHANNEL ? this.#broadcast : this.#channels.get(name);
+    if (ch === undefined || ch.active) return;
+    ch.epoch = position.epoch;
+    ch.flushed = position.offset;
+    ch.active = true;
+    const waiters = ch.waiters;
+    ch.waiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w.ok();
   }
 
   /** `true` after {@link close}. */
@@ -1193,13 +1208,7 @@ export class Hub extends EventEmitter<HubEvents> {
     settle(
       () => this.broker.subscribe(name),
       (position) => {
-        if (this.#channels.get(name) !== state) return;
-        state.epoch = position.epoch;
-        state.flushed = position.offset;
-        state.active = true;
-        const waiters = state.waiters;
-        state.waiters = undefined;
-        if (waiters !== undefined) for (const w of waiters) w.ok();
+        if (this.#channels.get(name) === state) this.#activate(name, position);
       },
       (error) => {
         if (this.#channels.get(name) !== state) return;
