@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, MESSAGE_ID_PATTERN, isUnisocketError } from '@unisocket/core';
 import { type CorsOptions, DEFAULT_HTTP_PATHS, type HttpOptions, type HttpPaths } from './options';
 import type { UnifiedWebSocketService } from './service';
+import { BodyReader, type BodyUsage, HttpError, closeAfterAnswer, resolveBodyLimits } from './body';
 
 /**
  * The HTTP API as one handler: plain `node:http` (`(req, res)`), Express middleware (`(req, res, next)`), or
@@ -30,6 +31,18 @@ export interface HttpApi {
   readonly paths: Readonly<HttpPaths>;
   readonly handler: HttpHandler;
   handle(endpoint: HttpEndpoint, req: IncomingMessage, res: ServerResponse): void;
+  /** What the request bodies being read hold now (bytes, count) and at most so far. */
+  bodyUsage(): BodyUsage;
+}
+
+const bodyReaders = new WeakMap<UnifiedWebSocketService, BodyReader>();
+
+/**
+ * @internal What the request bodies a service's HTTP API is reading hold: `pendingBytes` (never over
+ * `http.maxPendingBodyBytes`), `activeBodies`, their peaks, and the bodies refused (503) and timed out (408).
+ */
+export function httpBodyUsage(service: UnifiedWebSocketService): BodyUsage | undefined {
+  return bodyReaders.get(service)?.usage();
 }
 
 /** @internal */
@@ -47,10 +60,8 @@ export function createHttpApi(service: UnifiedWebSocketService, options: HttpOpt
   if (new Set(Object.values(paths)).size !== Object.keys(paths).length) {
     throw new TypeError(`http.paths must all differ, got ${JSON.stringify(paths)}`);
   }
-  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) {
-    throw new TypeError(`http.maxBodyBytes must be a positive integer, got ${String(options.maxBodyBytes)}`);
-  }
+  const bodies = new BodyReader(resolveBodyLimits(options));
+  bodyReaders.set(service, bodies);
   if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey.length === 0)) {
     throw new TypeError('http.apiKey must be a non-empty string');
   }
@@ -89,7 +100,7 @@ export function createHttpApi(service: UnifiedWebSocketService, options: HttpOpt
             error: ErrorCode.FORBIDDEN,
             message: `POST ${paths.broadcast} is disabled: set http.apiKey (API_KEY) to enable it`,
           });
-          drain(req);
+          bodies.discard(req, res);
           return;
         }
         const header = req.headers.authorization ?? '';
@@ -100,13 +111,18 @@ export function createHttpApi(service: UnifiedWebSocketService, options: HttpOpt
             error: ErrorCode.UNAUTHORIZED,
             message: 'a valid API key is required: send "Authorization: Bearer <api key>"',
           });
-          drain(req);
+          bodies.discard(req, res);
           return;
         }
-        readJson(req, maxBodyBytes).then(
+        readJson(req, res, bodies).then(
           (body) => publishBody(service, body, res),
-          (error: HttpError) => {
-            if (error.status === 413) res.setHeader('Connection', 'close');
+          (error: unknown) => {
+            if (!(error instanceof HttpError)) {
+              json(res, 500, { error: ErrorCode.INTERNAL, message: `reading the body failed: ${error instanceof Error ? error.message : String(error)}` });
+              return;
+            }
+            if (error.close) closeAfterAnswer(req, res);
+            if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
             json(res, error.status, { error: error.code, message: error.message });
           },
         );
@@ -131,7 +147,7 @@ export function createHttpApi(service: UnifiedWebSocketService, options: HttpOpt
     json(res, 404, { error: ErrorCode.NOT_FOUND, message: `no route for ${req.method ?? 'GET'} ${path}` });
   };
 
-  return { paths, handler, handle };
+  return { paths, handler, handle, bodyUsage: () => bodies.usage() };
 }
 
 interface BroadcastItem {
@@ -194,33 +210,21 @@ function validateItem(item: unknown): string | undefined {
   return undefined;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
- * Reads a JSON body up to `limit` bytes. A body a framework already parsed (`req.body`: Express `express.json()`,
- * or Fastify's when passed on) is used as it is; the content type must still be JSON.
+ * Reads a JSON body within the body limits (see `BodyReader`). A body a framework already parsed (`req.body`:
+ * Express `express.json()`, or Fastify's when passed on) is used as it is; the content type must still be JSON, and a
+ * declared `Content-Length` over `http.maxBodyBytes` is still refused.
  */
-function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+function readJson(req: IncomingMessage, res: ServerResponse, bodies: BodyReader): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
-    drain(req);
+    bodies.discard(req, res);
     return Promise.reject(
       new HttpError(415, ErrorCode.BAD_REQUEST, `send the body as Content-Type: application/json (got ${JSON.stringify(type)})`),
     );
   }
-  const declared = Number(req.headers['content-length'] ?? -1);
-  if (declared > limit) {
-    drain(req);
-    return Promise.reject(new HttpError(413, ErrorCode.PAYLOAD_TOO_LARGE, `the body is larger than ${limit} bytes`));
-  }
+  const tooLarge = bodies.checkDeclared(req);
+  if (tooLarge !== undefined) return Promise.reject(tooLarge);
   // a JSON body a framework already parsed (any JSON value, a string included), or read raw (a Buffer)
   const parsed = (req as { body?: unknown }).body;
   if (Buffer.isBuffer(parsed)) return parseJsonText(parsed.toString('utf8'));
@@ -228,29 +232,7 @@ function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   if (req.readableEnded) {
     return Promise.reject(new HttpError(400, ErrorCode.BAD_REQUEST, 'the request body was already consumed and not passed on as req.body'));
   }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        chunks.length = 0;
-        reject(new HttpError(413, ErrorCode.PAYLOAD_TOO_LARGE, `the body is larger than ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('error', (error) => {
-      if (!failed) reject(new HttpError(400, ErrorCode.BAD_REQUEST, error.message));
-      failed = true;
-    });
-    req.on('end', () => {
-      if (!failed) parseJsonText(Buffer.concat(chunks).toString('utf8')).then(resolve, reject);
-    });
-  });
+  return bodies.read(req).then((body) => parseJsonText(body.toString('utf8')));
 }
 
 function parseJsonText(text: string): Promise<unknown> {
@@ -262,11 +244,6 @@ function parseJsonText(text: string): Promise<unknown> {
   } catch (error) {
     return Promise.reject(new HttpError(400, ErrorCode.BAD_REQUEST, `the body is not valid JSON: ${(error as Error).message}`));
   }
-}
-
-/** Discards an unread request body so the connection can be reused. */
-function drain(req: IncomingMessage): void {
-  if (!req.readableEnded) req.resume();
 }
 
 interface ResolvedCors {

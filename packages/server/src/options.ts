@@ -326,16 +326,45 @@ export interface HttpOptions {
   /** Paths of the endpoints. */
   paths?: Partial<HttpPaths>;
   /**
-   * The largest accepted request body, in bytes; larger bodies get 413.
+   * The largest accepted request body, in bytes; larger bodies get 413 (at once when `Content-Length` says so,
+   * else as soon as the streamed bytes pass it) and the connection is closed.
    * @default 1_048_576 (1 MiB)
    */
   maxBodyBytes?: number;
+  /**
+   * The most bytes all request bodies being read at once may hold together, across this service's HTTP API. A body
+   * counts its declared `Content-Length` from the start (a chunked body, its bytes as they arrive) until it is read,
+   * fails or its connection closes. A body that would go over gets 503 with `Retry-After: 1` and the connection is
+   * closed, so many slow or concurrent bodies cannot grow the server's memory. Must be at least `maxBodyBytes`.
+   * @default 16_777_216 (16 MiB), or `maxBodyBytes` when that is larger
+   */
+  maxPendingBodyBytes?: number;
+  /**
+   * The most request bodies read at once; a further one gets 503 with `Retry-After: 1` and the connection is closed.
+   * @default 256
+   */
+  maxConcurrentBodies?: number;
+  /**
+   * How long a request body may take to arrive in full, in ms, from the moment it starts being read (a total, not an
+   * idle timeout: a trickling body is cut too). A body not complete in time gets 408 and its connection is closed.
+   * The same bound applies to bodies discarded after an early answer (401, 403, 415).
+   * @default 10_000
+   */
+  bodyTimeoutMs?: number;
   /**
    * CORS for the HTTP API endpoints (maps `CORS_ORIGIN`): `Access-Control-Allow-Origin` for allowed origins and
    * answers to preflight `OPTIONS` requests. Off by default (same-origin only).
    */
   cors?: CorsOptions;
 }
+
+/** Defaults of the HTTP API's body limits ({@link HttpOptions}). */
+export const DEFAULT_HTTP_BODY_LIMITS = {
+  maxBodyBytes: 1_048_576,
+  maxPendingBodyBytes: 16_777_216,
+  maxConcurrentBodies: 256,
+  bodyTimeoutMs: 10_000,
+} as const;
 
 /** CORS for the HTTP API. */
 export interface CorsOptions {
