@@ -1,13 +1,7 @@
-import {
-  BROADCAST_CHANNEL,
-  CHANNEL_NAME_PATTERN,
-  CloseCode,
-  ErrorCode,
-  MAX_EVENT_LENGTH,
-  MESSAGE_ID_PATTERN,
-} from './protocol/constants';
+import { CloseCode, ErrorCode } from './protocol/constants';
 import { UnisocketError } from './protocol/errors';
 import type { ClientCommand, Ref, ServerFrame, StreamPosition } from './protocol/types';
+import { checkChannelName, checkMessageId, isValidEventName, isValidMessageId, checkEventName } from './protocol/validate';
 
 /** Bounds applied while decoding client commands. */
 export interface DecodeLimits {
@@ -154,9 +148,7 @@ export function validateCommand(raw: unknown, limits: DecodeLimits = DEFAULT_DEC
       const channel = readChannel(raw, bad);
       if (channel instanceof UnisocketError) return channel;
       const event = ownValue(raw, 'event');
-      if (typeof event !== 'string' || event.length === 0 || event.length > MAX_EVENT_LENGTH) {
-        return bad(`"event" must be a non-empty string of at most ${MAX_EVENT_LENGTH} characters`);
-      }
+      if (!isValidEventName(event)) return bad(checkEventName(event)!);
       const data = ownValue(raw, 'data');
       if (data !== undefined && exceedsDepth(data, limits.maxDepth)) {
         return bad(`"data" is nested deeper than ${limits.maxDepth} levels`, ErrorCode.PAYLOAD_TOO_LARGE);
@@ -165,9 +157,7 @@ export function validateCommand(raw: unknown, limits: DecodeLimits = DEFAULT_DEC
       if (ref !== undefined) cmd.ref = ref;
       const id = ownValue(raw, 'id');
       if (id !== undefined) {
-        if (typeof id !== 'string' || !MESSAGE_ID_PATTERN.test(id)) {
-          return bad('"id" must be 1-64 characters of [A-Za-z0-9_.:=@-]');
-        }
+        if (!isValidMessageId(id)) return bad(checkMessageId(id)!);
         cmd.id = id;
       }
       return cmd;
@@ -203,14 +193,8 @@ function readChannel(
   bad: (message: string) => UnisocketError,
 ): string | UnisocketError {
   const channel = ownValue(raw, 'channel');
-  if (typeof channel !== 'string') return bad('"channel" must be a string');
-  if (channel === BROADCAST_CHANNEL) {
-    return bad('"*" is reserved for broadcasts to every connection; it needs no subscription');
-  }
-  if (!CHANNEL_NAME_PATTERN.test(channel)) {
-    return bad(`invalid channel name "${truncate(channel, 40)}": use 1-200 characters of [A-Za-z0-9_.:=@-]`);
-  }
-  return channel;
+  const problem = checkChannelName(channel);
+  return problem === undefined ? (channel as string) : bad(problem);
 }
 
 function readPosition(value: unknown): StreamPosition | undefined {

@@ -1,51 +1,15 @@
-import type { Backlog } from './backpressure';
-import type { SubscriptionList } from './channel-state';
-import type { ChannelName, ClientCommand, ConnectionId, ServerFrame, UserId } from './protocol/types';
+import type { Backlog } from './backlog';
+import type { ChannelPolicy } from './backpressure';
+import type { Reply } from './hub/reply';
+import type { Deliverable } from './message';
+import type { PreparedBatch } from './prepared-batch';
+import type { ChannelKind } from './protocol/channel';
+import type { ChannelName, ClientCommand, ConnectionId, PresenceMember, Ref, ServerFrame, UserId } from './protocol/types';
+
+export { PreparedBatch } from './prepared-batch';
 
 /** Which transport a connection uses. */
 export type TransportKind = 'native' | 'socketio' | (string & {});
-
-/**
- * A batch of message lines for one channel, prepared once per flush and written to every subscriber.
- * Transports cache their encoding of it (a WebSocket frame, a Socket.IO packet) in {@link encoded} so it is
- * built once per batch, never per subscriber.
- */
-export class PreparedBatch {
-  /** Per-transport encodings, filled lazily by the transports. */
-  readonly encoded: Record<string, unknown> = {};
-  /** @internal `coalesce-latest` keys of the lines, computed once when a subscriber is backed up */
-  keys: (string | number | undefined)[] | undefined = undefined;
-  /** @internal UTF-8 sizes of the lines, computed once when a subscriber is backed up */
-  lineBytes: number[] | undefined = undefined;
-  #text: string | undefined;
-  #bytes = -1;
-
-  constructor(
-    readonly channel: ChannelName,
-    /** The JSON text of each frame in the batch. */
-    readonly lines: readonly string[],
-  ) {}
-
-  /** The number of frames in the batch. */
-  get count(): number {
-    return this.lines.length;
-  }
-
-  /** The batch as one text frame: the lines joined with `\n`. */
-  get text(): string {
-    return (this.#text ??= this.lines.length === 1 ? this.lines[0]! : this.lines.join('\n'));
-  }
-
-  /** The UTF-8 size of {@link text}. Transports that encode the text set it to avoid measuring twice. */
-  get byteLength(): number {
-    if (this.#bytes < 0) this.#bytes = Buffer.byteLength(this.text);
-    return this.#bytes;
-  }
-
-  set byteLength(bytes: number) {
-    this.#bytes = bytes;
-  }
-}
 
 /**
  * What a transport gives the Hub for one client socket: write a control frame, write a prepared batch,
@@ -90,11 +54,70 @@ export interface ConnectionInit {
   identity?: Identity;
 }
 
+// The per-connection state the Hub's parts keep on a Connection, grouped by the part that writes it. The fields stay
+// flat on the connection (one object per client keeps the memory per connection low); these types say who owns which.
+
+/** Counters monitoring reads: lines and bytes written (delivery), commands received (the command router). */
+export interface ConnectionCounters {
+  delivered: number;
+  bytesOut: number;
+  commandsIn: number;
+}
+
+/** The rate limiter's token bucket (hub/rate-limiter.ts). */
+export interface RateLimitState {
+  /** Tokens left; one per command, refilled at `limits.messagesPerSecond`. */
+  tokens: number;
+  /** When tokens were last refilled (epoch ms): the time of the last command. */
+  refilledAt: number;
+  /** Consecutive commands refused. */
+  violations: number;
+}
+
+/** The session clock's state: when the identity expires and the one timer that enforces it (hub/session-clock.ts). */
+export interface SessionState {
+  authExpiresAt: number | undefined;
+  /** The refresh / expiry timer (one per connection, re-armed, never per message). */
+  authTimer: NodeJS.Timeout | undefined;
+  /** When the `refresh` frame is due (epoch ms). */
+  authRefreshAt: number;
+  /** `true` once the `refresh` frame for the current identity was sent. */
+  refreshRequested: boolean;
+}
+
+/** Backpressure's state: what waits while the connection is backed up (hub/backpressure.ts). */
+export interface BacklogState {
+  /** What waits while the connection is backed up on drop-oldest / coalesce-latest channels. */
+  backlog: Backlog | undefined;
+  /** `true` once the Hub registered its drain listener on the socket. */
+  drainHooked: boolean;
+}
+
+/** The command router's state (hub/router.ts). */
+export interface CommandQueueState {
+  /** Commands that arrived while an `auth` was being verified; they run after it, in order. */
+  held: [ClientCommand, Reply][] | undefined;
+}
+
+/** The subscriptions' state (hub/subscriptions.ts). */
+export interface SubscriptionState {
+  /** Subscriptions by channel, created with the first one. */
+  subs: SubscriptionList | undefined;
+}
+
+/** The server's admission state (set by `@unisocket/server`, never by the Hub). */
+export interface AdmissionState {
+  /** `true` when an admission check reserved a slot for this connection: it is released at close. */
+  admitted: boolean;
+}
+
 /**
  * One client on one transport. Created by the Hub ({@link Hub.addConnection}); transports keep it to pass
  * inbound frames on. Application code reads it in hooks (`authorizeChannel(conn, channel)`).
  */
-export class Connection {
+export class Connection
+  implements ConnectionCounters, RateLimitState, SessionState, BacklogState, CommandQueueState, SubscriptionState, AdmissionState
+{
   readonly id: ConnectionId;
   readonly transport: TransportKind;
   readonly ip: string;
@@ -140,7 +163,7 @@ export class Connection {
   /** @internal `true` when an admission check reserved a slot for this connection: it is released at close */
   admitted = false;
   /** @internal commands that arrived while an `auth` was being verified; they run after it, in order */
-  held: [ClientCommand, ((frame: ServerFrame) => void) | undefined][] | undefined = undefined;
+  held: [ClientCommand, Reply][] | undefined = undefined;
 
   /** @internal */
   constructor(
@@ -187,5 +210,137 @@ export class Connection {
   /** Writes a control frame unless the connection is closed. */
   send(frame: ServerFrame): void {
     if (!this.closed) this.socket.sendFrame(frame);
+  }
+}
+
+// What the Hub keeps per subscription and per channel. They live here, with the connection, because they refer to
+// each other: a connection holds its subscriptions, a subscription its channel, a channel its connections.
+
+/**
+ * A channel that has local subscribers: who gets its messages and where its stream stands on this node.
+ * @internal
+ */
+export class ChannelState {
+  /** Subscribers receiving live batches. */
+  readonly live: Set<Connection>;
+  /** Subscribers still replaying history; they receive live messages into their own buffer. */
+  syncing: Set<Subscription> | undefined = undefined;
+  /** Subscriptions holding the channel (pending, syncing, live). At zero the channel is released. */
+  refs = 0;
+  /** The stream's epoch on this node. */
+  epoch = '';
+  /** The offset of the last message written to the live subscribers. */
+  flushed = 0;
+  /** `true` once the broker subscription is in place and `epoch`/`flushed` are known. */
+  active = false;
+  /** Callbacks waiting for activation. */
+  waiters: { ok: () => void; fail: (error: unknown) => void }[] | undefined = undefined;
+  /** What arrived since the last flush. */
+  pending: Deliverable[] = [];
+  /** `true` while queued for the next flush. */
+  dirty = false;
+  /** Publish time (`ts`) of the oldest stream message in `pending`, `0` when none (publish→flush latency). */
+  oldestTs = 0;
+
+  constructor(
+    readonly name: ChannelName,
+    readonly kind: ChannelKind,
+    /** The channel's backpressure policy; `null` for `disconnect` (the plain delivery path). */
+    readonly policy: ChannelPolicy | null,
+    live?: Set<Connection>,
+  ) {
+    this.live = live ?? new Set();
+  }
+}
+
+/**
+ * One connection's subscription to one channel.
+ * - `pending`: being authorized, or waiting for the channel to activate;
+ * - `syncing`: replaying history; live messages are buffered and sent once it has caught up;
+ * - `live`: in the channel's live set;
+ * - `closed`: unsubscribed.
+ * @internal
+ */
+export class Subscription {
+  state: 'pending' | 'syncing' | 'live' | 'closed' = 'pending';
+  channel: ChannelState | undefined = undefined;
+  /** Offset of the last message sent to this subscriber (filters the seam between replay and live). */
+  lastSent = 0;
+  /** Live messages received while syncing. */
+  buffer: Deliverable[] | undefined = undefined;
+  /** `true` once the history replay was written. */
+  replayed = false;
+  /** The presence member this subscription added, when on a presence channel. */
+  member: PresenceMember | undefined = undefined;
+  /**
+   * The reply the subscribe command is still owed (its ref and the reply callback), until it is acked or refused;
+   * a subscription ended before then (unsubscribed while authorizing or replaying) answers it with an error.
+   */
+  owed: { ref: Ref | undefined; reply: Reply } | undefined = undefined;
+
+  constructor(
+    readonly conn: Connection,
+    readonly name: ChannelName,
+  ) {}
+}
+
+/**
+ * A connection's subscriptions by channel: the subset of `Map` the Hub uses, on a plain array. A connection holds a
+ * handful of subscriptions (at most `limits.maxSubscriptionsPerConnection`), where a linear scan is as fast as hashing,
+ * and an idle connection with one subscription costs ~150 bytes less than with a `Map`.
+ * @internal
+ */
+export class SubscriptionList {
+  // created with its first element: `[]` followed by a push would allocate room for 17
+  #items: Subscription[];
+
+  constructor(first: Subscription) {
+    this.#items = [first];
+  }
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  get(name: ChannelName): Subscription | undefined {
+    const items = this.#items;
+    for (let i = 0; i < items.length; i++) if (items[i]!.name === name) return items[i];
+    return undefined;
+  }
+
+  has(name: ChannelName): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  /** Adds `sub`, replacing the subscription of the same channel if there is one. */
+  set(name: ChannelName, sub: Subscription): this {
+    const items = this.#items;
+    for (let i = 0; i < items.length; i++) {
+      if (items[i]!.name === name) {
+        items[i] = sub;
+        return this;
+      }
+    }
+    items.push(sub);
+    return this;
+  }
+
+  delete(name: ChannelName): boolean {
+    const items = this.#items;
+    for (let i = 0; i < items.length; i++) {
+      if (items[i]!.name === name) {
+        items.splice(i, 1);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  keys(): IterableIterator<ChannelName> {
+    return this.#items.map((sub) => sub.name).values();
+  }
+
+  values(): IterableIterator<Subscription> {
+    return this.#items.values();
   }
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { Backlog } from './backlog';
 import {
-  Backlog,
   type BackpressureOptions,
   type ChannelPolicy,
   type DropReason,
@@ -9,9 +9,9 @@ import {
   resolveBackpressure,
 } from './backpressure';
 import type { Broker, BrokerHost } from './broker';
-import { ChannelState, Subscription, SubscriptionList } from './channel-state';
 import { type DecodeLimits, decodeFrame } from './codec';
-import { Connection, type ConnectionInit, type Identity, PreparedBatch } from './connection';
+import { ChannelState, Connection, type ConnectionInit, type Identity, Subscription, SubscriptionList } from './connection';
+import { PreparedBatch } from './prepared-batch';
 import { LatencyRecorder, type LatencyRecorderOptions } from './latency';
 import { MemoryBroker } from './memory-broker';
 import { type Deliverable, type StreamMessage, messageHead } from './message';

@@ -51,9 +51,9 @@ export {
   resolveBrokerOptions,
 } from './broker';
 export { MemoryBroker, MemoryBus, type MemoryBrokerOptions, type MemoryBusOptions } from './memory-broker';
+export { PreparedBatch } from './prepared-batch';
 export {
   Connection,
-  PreparedBatch,
   type TransportSocket,
   type TransportKind,
   type Identity,

@@ -105,7 +105,7 @@ export interface MemoryBrokerOptions extends BrokerOptions, MemoryBusOptions {
 export class MemoryBroker extends Broker {
   readonly kind = 'memory';
   readonly bus: MemoryBus;
-  protected override readonly batchSubscriptions = false;
+  protected override readonly batchSubscriptions: boolean = false;
 
   constructor(options: MemoryBrokerOptions = {}) {
     super(options);

@@ -1,11 +1,7 @@
-import {
-  BROADCAST_CHANNEL,
-  CHANNEL_NAME_PATTERN,
-  PRESENCE_PREFIX,
-  PRIVATE_PREFIX,
-  USER_PREFIX,
-} from './constants';
+import { BROADCAST_CHANNEL, PRESENCE_PREFIX, PRIVATE_PREFIX, USER_PREFIX } from './constants';
 import type { ChannelName, UserId } from './types';
+
+export { isValidChannelName } from './validate';
 
 /**
  * What a channel name means:
@@ -16,11 +12,6 @@ import type { ChannelName, UserId } from './types';
  * - `broadcast`: the reserved `*`, reaches every connection without a subscription.
  */
 export type ChannelKind = 'public' | 'private' | 'presence' | 'user' | 'broadcast';
-
-/** `true` when `name` is a valid channel name a client may use (`*` is not). */
-export function isValidChannelName(name: unknown): name is ChannelName {
-  return typeof name === 'string' && CHANNEL_NAME_PATTERN.test(name);
-}
 
 /** The kind of a channel, by name. The name is assumed valid. */
 export function channelKind(name: ChannelName): ChannelKind {

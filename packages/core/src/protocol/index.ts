@@ -7,4 +7,14 @@
 export * from './constants';
 export * from './types';
 export * from './channel';
+export {
+  CHANNEL_NAME_RULE,
+  MESSAGE_ID_RULE,
+  isValidEventName,
+  isValidMessageId,
+  checkChannelName,
+  checkEventName,
+  checkMessageId,
+  type ChannelCheckOptions,
+} from './validate';
 export { UnisocketError, isUnisocketError, type UnisocketErrorOptions } from './errors';

@@ -1,0 +1,43 @@
+import type { ChannelName } from './protocol/types';
+
+/**
+ * A batch of message lines for one channel, prepared once per flush and written to every subscriber.
+ * Transports cache their encoding of it (a WebSocket frame, a Socket.IO packet) in {@link encoded} so it is
+ * built once per batch, never per subscriber.
+ */
+export class PreparedBatch {
+  /** Per-transport encodings, filled lazily by the transports. */
+  readonly encoded: Record<string, unknown> = {};
+  /** @internal `coalesce-latest` keys of the lines, computed once when a subscriber is backed up */
+  keys: (string | number | undefined)[] | undefined = undefined;
+  /** @internal UTF-8 sizes of the lines, computed once when a subscriber is backed up */
+  lineBytes: number[] | undefined = undefined;
+  #text: string | undefined;
+  #bytes = -1;
+
+  constructor(
+    readonly channel: ChannelName,
+    /** The JSON text of each frame in the batch. */
+    readonly lines: readonly string[],
+  ) {}
+
+  /** The number of frames in the batch. */
+  get count(): number {
+    return this.lines.length;
+  }
+
+  /** The batch as one text frame: the lines joined with `\n`. */
+  get text(): string {
+    return (this.#text ??= this.lines.length === 1 ? this.lines[0]! : this.lines.join('\n'));
+  }
+
+  /** The UTF-8 size of {@link text}. Transports that encode the text set it to avoid measuring twice. */
+  get byteLength(): number {
+    if (this.#bytes < 0) this.#bytes = Buffer.byteLength(this.text);
+    return this.#bytes;
+  }
+
+  set byteLength(bytes: number) {
+    this.#bytes = bytes;
+  }
+}
