@@ -22,8 +22,9 @@ import {
 import { backoffDelay } from './backoff';
 import { ChannelEntry } from './channel';
 import { Emitter, safeCall, type Unsubscribe } from './emitter';
-import { utf8Length } from './frames';
+import { encodeCommand as outgoing } from './frames';
 import { PUBLISH_ID_PATTERN, PublishIdGenerator } from './ids';
+import { Link } from './link';
 import { nativeTransport } from './native-transport';
 import { type ConnectionSharingSnapshot, SharingState, sharedTransportFactory } from './sharing';
 import { socketioTransport } from './socketio-transport';
@@ -41,7 +42,7 @@ import {
   SubscriptionSink,
   unsubscribedSnapshot,
 } from './subscription';
-import type { OutgoingCommand, Transport, TransportFactory, TransportHandlers } from './transport';
+import type { OutgoingCommand, TransportFactory } from './transport';
 import type {
   ChannelMessage,
   ChannelSnapshot,
@@ -58,24 +59,6 @@ import type {
 
 type Timer = ReturnType<typeof setTimeout>;
 
-/** One connection attempt and, once it succeeds, the connection. */
-interface Link {
-  readonly id: number;
-  transport: Transport | undefined;
-  welcome: WelcomeFrame | undefined;
-  /** `true` once welcomed (and authenticated): commands flow. */
-  ready: boolean;
-  lastInbound: number;
-  heartbeatTimeoutMs: number;
-  connectTimer: Timer | undefined;
-  heartbeatTimer: Timer | undefined;
-  stableTimer: Timer | undefined;
-  /** The last transport error, kept as the cause of the close that follows. */
-  lastTransportError: Error | undefined;
-  /** Frames reported before the transport factory returned. */
-  early?: ServerFrame[] | undefined;
-}
-
 interface PendingPublish {
   readonly id: string;
   readonly ref: number;
@@ -84,8 +67,8 @@ interface PendingPublish {
   readonly resolve: (result: PublishResult) => void;
   readonly reject: (error: UnisocketError) => void;
   timer: Timer | undefined;
-  /** The link it was last sent on (`0`: not sent on the current connection). */
-  sentOn: number;
+  /** The link it was last sent on (`undefined`: not sent on the current connection). */
+  sentOn: Link | undefined;
   /** Sent at least once: the server may have published it. */
   everSent: boolean;
 }
@@ -117,8 +100,6 @@ export interface ClientStats {
 }
 
 const RETRYABLE_SUBSCRIBE_ERRORS = new Set<string>([ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL]);
-/** The close code the client sends when it abandons a connection (timeouts): in the range applications may use. */
-const CLIENT_GIVING_UP = 4000;
 
 /**
  * The unisocket client: one connection (reconnected automatically), channel subscriptions that recover what they
@@ -173,11 +154,10 @@ export class UnisocketClient {
   /** Consecutive attempts without a stable connection: the backoff exponent. */
   #failures = 0;
   #link: Link | undefined;
-  #linkIds = 0;
   #reconnectTimer: Timer | undefined;
+  /** Resets the backoff once a connection stayed up for `reconnect.stableAfterMs`. */
+  #stableTimer: Timer | undefined;
   #nextRef = 1;
-  #outbox: OutgoingCommand[] = [];
-  #flushScheduled = false;
   #connectWaiters: { resolve: () => void; reject: (error: UnisocketError) => void }[] = [];
 
   // store
@@ -286,7 +266,7 @@ export class UnisocketClient {
     const link = this.#link;
     if (link !== undefined) {
       this.#detach(link);
-      link.transport?.close(CloseCode.NORMAL, 'client disconnect');
+      link.close(CloseCode.NORMAL, 'client disconnect');
       this.#events.emit('disconnected', { code: CloseCode.NORMAL, reason: 'client disconnect', willReconnect: false });
     }
     this.#stop('disconnected', null, new UnisocketError(ErrorCode.UNAVAILABLE, 'disconnect() was called'));
@@ -299,18 +279,22 @@ export class UnisocketClient {
 
   #startAttempt(): void {
     this.#clearReconnectTimer();
-    const link: Link = {
-      id: ++this.#linkIds,
-      transport: undefined,
-      welcome: undefined,
-      ready: false,
-      lastInbound: Date.now(),
-      heartbeatTimeoutMs: 0,
-      connectTimer: undefined,
-      heartbeatTimer: undefined,
-      stableTimer: undefined,
-      lastTransportError: undefined,
-    };
+    const ms = this.options.connectTimeoutMs;
+    const link: Link = new Link(
+      {
+        factory: this.#factory,
+        limits: { maxPayloadBytes: this.options.maxPayloadBytes, maxCommandsPerFrame: this.options.maxCommandsPerFrame },
+        heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
+        readyDeadline: { ms, reason: `no welcome within connectTimeoutMs (${ms} ms)` },
+        // channels left during the turn first: a subscribe still in the outbox is dropped instead of sent and undone
+        beforeFlush: () => this.#leaveReleased(),
+      },
+      {
+        frame: (frame) => this.#onFrame(link, frame),
+        closed: (code, reason) => this.#lost(link, code, reason),
+        openFailed: (error) => this.#openFailed(link, error),
+      },
+    );
     this.#link = link;
     this.#attempt++;
     this.#setStatus(this.#everConnected ? 'reconnecting' : 'connecting');
@@ -322,46 +306,7 @@ export class UnisocketClient {
       this.#fatal(link, error);
       return;
     }
-    link.connectTimer = setTimeout(() => {
-      const ms = this.options.connectTimeoutMs;
-      this.#abandon(link, `no welcome within connectTimeoutMs (${ms} ms)`);
-    }, this.options.connectTimeoutMs);
-    const handlers: TransportHandlers = {
-      onOpen: () => undefined,
-      onFrame: (frame) => {
-        if (this.#link !== link) return;
-        // a transport that reports frames before its factory returned: hold them until there is a transport to answer on
-        if (link.transport === undefined) (link.early ??= []).push(frame);
-        else this.#onFrame(link, frame);
-      },
-      onClose: (code, reason) => {
-        if (this.#link === link) this.#lost(link, code, reason);
-      },
-      onError: (error) => {
-        if (this.#link === link) link.lastTransportError = error;
-      },
-    };
-    const limits = { maxPayloadBytes: this.options.maxPayloadBytes, maxCommandsPerFrame: this.options.maxCommandsPerFrame };
-    let opened: Transport | Promise<Transport>;
-    try {
-      opened = this.#factory(url, handlers, limits);
-    } catch (error) {
-      this.#openFailed(link, error);
-      return;
-    }
-    Promise.resolve(opened).then(
-      (transport) => {
-        if (this.#link !== link) {
-          transport.close(CloseCode.NORMAL, 'superseded');
-          return;
-        }
-        link.transport = transport;
-        const early = link.early;
-        link.early = undefined;
-        if (early !== undefined) for (const frame of early) if (this.#link === link) this.#onFrame(link, frame);
-      },
-      (error: unknown) => this.#openFailed(link, error),
-    );
+    link.open(url);
   }
 
   #openFailed(link: Link, error: unknown): void {
@@ -374,7 +319,7 @@ export class UnisocketClient {
   #fatal(link: Link, error: unknown): void {
     if (this.#link !== link) return;
     this.#detach(link);
-    link.transport?.close(CloseCode.NORMAL, 'configuration error');
+    link.close(CloseCode.NORMAL, 'configuration error');
     const message = error instanceof Error ? error.message : String(error);
     const err = new UnisocketError(ErrorCode.BAD_REQUEST, message, { cause: error });
     this.#stop('disconnected', err, err);
@@ -382,17 +327,14 @@ export class UnisocketClient {
 
   /** Gives up on a connection that went silent or never completed its handshake. */
   #abandon(link: Link, reason: string): void {
-    if (this.#link !== link) return;
-    link.transport?.close(CLIENT_GIVING_UP, reason.slice(0, 100));
-    this.#lost(link, 1006, reason);
+    if (this.#link === link) link.abandon(reason);
   }
 
   /** Forgets a link: timers, requests, outbox; channels wait for the next connection. */
   #detach(link: Link): void {
     if (this.#link === link) this.#link = undefined;
-    clearTimeout(link.connectTimer);
-    clearTimeout(link.heartbeatTimer);
-    clearTimeout(link.stableTimer);
+    link.detach();
+    clearTimeout(this.#stableTimer);
     const lost = new UnisocketError(ErrorCode.UNAVAILABLE, 'the connection was lost before the server answered');
     for (const request of this.#requests.values()) {
       if (request.kind === 'auth') clearTimeout(request.timer);
@@ -402,8 +344,7 @@ export class UnisocketClient {
       }
     }
     this.#requests.clear();
-    this.#outbox = [];
-    for (const p of this.#publishes.values()) p.sentOn = 0;
+    for (const p of this.#publishes.values()) p.sentOn = undefined;
     for (const entry of this.#channels.values()) {
       clearTimeout(entry.retryTimer);
       entry.retryTimer = undefined;
@@ -423,7 +364,7 @@ export class UnisocketClient {
     const wasReady = link.ready;
     if (code === CloseCode.TOO_LARGE) this.#rejectLargestPublish(link);
     this.#detach(link);
-    const error = closeError(code, reason, cause ?? link.lastTransportError);
+    const error = closeError(code, reason, cause ?? link.lastError);
     const reconnect = this.options.reconnect;
     let stop: ConnectionStatus | undefined;
     if (!this.#wanted || reconnect === false) stop = 'disconnected';
@@ -494,14 +435,12 @@ export class UnisocketClient {
   // inbound
   // ------------------------------------------------------------------------------------------------
 
+  /** A frame of the current link (which recorded the `welcome`, watches the heartbeat and answered a `ping`). */
   #onFrame(link: Link, frame: ServerFrame): void {
-    link.lastInbound = Date.now();
+    if (this.#link !== link) return;
     switch (frame.type) {
       case 'message':
         this.#onMessage(frame);
-        return;
-      case 'ping':
-        link.transport?.send([outgoing({ type: 'pong' })]);
         return;
       case 'ack':
         this.#onAck(frame);
@@ -523,32 +462,17 @@ export class UnisocketClient {
         if (link.ready && this.options.getToken !== undefined) this.#authenticate(link, 'refresh');
         return;
       default:
-        // pong, and frame types of later protocol versions
+        // ping (answered by the link), pong, and frame types of later protocol versions
         return;
     }
   }
 
   #onWelcome(link: Link, welcome: WelcomeFrame): void {
-    if (link.welcome !== undefined) return;
-    link.welcome = welcome;
     this.#connectionId = welcome.connectionId;
     this.#userId = welcome.userId ?? null;
-    const heartbeatMs = typeof welcome.heartbeatMs === 'number' && welcome.heartbeatMs > 0 ? welcome.heartbeatMs : 25_000;
-    link.heartbeatTimeoutMs = this.options.heartbeatTimeoutMs ?? heartbeatMs * 2 + 1_000;
-    this.#armHeartbeat(link, link.heartbeatTimeoutMs);
     this.#changed();
     if (this.options.token !== undefined || this.options.getToken !== undefined) this.#authenticate(link, 'connect');
     else this.#ready(link);
-  }
-
-  #armHeartbeat(link: Link, delay: number): void {
-    link.heartbeatTimer = setTimeout(() => {
-      if (this.#link !== link) return;
-      const silent = Date.now() - link.lastInbound;
-      if (silent >= link.heartbeatTimeoutMs) {
-        this.#abandon(link, `nothing received for ${silent} ms (heartbeat timeout)`);
-      } else this.#armHeartbeat(link, link.heartbeatTimeoutMs - silent);
-    }, delay);
   }
 
   #authenticate(link: Link, purpose: 'connect' | 'refresh'): void {
@@ -583,7 +507,7 @@ export class UnisocketClient {
           else this.#reportError(error);
         }, this.options.requestTimeoutMs);
         this.#requests.set(ref, { kind: 'auth', link, purpose, timer });
-        link.transport?.send([outgoing({ type: 'auth', token: value, ref })]);
+        link.send([outgoing({ type: 'auth', token: value, ref })]);
       },
       (error: unknown) => {
         if (this.#link === link) this.#authFailed(link, purpose, tokenError(error));
@@ -599,14 +523,13 @@ export class UnisocketClient {
       return;
     }
     this.#lastError = error;
-    link.transport?.close(CloseCode.NORMAL, 'unauthorized');
+    link.close(CloseCode.NORMAL, 'unauthorized');
     this.#lost(link, CloseCode.UNAUTHORIZED, error.message, error);
   }
 
   /** Welcomed and authenticated: resubscribe every channel from its position, then resend pending publishes. */
   #ready(link: Link): void {
-    link.ready = true;
-    clearTimeout(link.connectTimer);
+    link.markReady();
     const reconnected = this.#everConnected;
     if (reconnected) this.stats.reconnects++;
     this.#everConnected = true;
@@ -615,16 +538,16 @@ export class UnisocketClient {
     this.#setStatus('connected');
     this.#changed();
     const reconnect = this.options.reconnect;
-    if (reconnect !== false) link.stableTimer = setTimeout(() => (this.#failures = 0), reconnect.stableAfterMs);
+    if (reconnect !== false) this.#stableTimer = setTimeout(() => (this.#failures = 0), reconnect.stableAfterMs);
     const out: OutgoingCommand[] = [];
     for (const entry of this.#channels.values()) out.push(this.#subscribeCommand(entry));
     for (const p of this.#publishes.values()) {
       if (p.everSent) this.stats.publishesResent++;
-      p.sentOn = link.id;
+      p.sentOn = link;
       p.everSent = true;
       out.push(p.out);
     }
-    link.transport?.send(out);
+    link.send(out);
     this.#events.emit('connected', { connectionId: link.welcome!.connectionId, userId: this.#userId, reconnected });
     const waiters = this.#connectWaiters;
     this.#connectWaiters = [];
@@ -840,20 +763,9 @@ export class UnisocketClient {
   // outbound
   // ------------------------------------------------------------------------------------------------
 
-  /** Queues a command for the current connection; what one turn of the event loop queues goes out batched. */
+  /** Queues a command on the current connection; what one turn of the event loop queues goes out batched. */
   #enqueue(command: OutgoingCommand): void {
-    this.#outbox.push(command);
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    queueMicrotask(() => {
-      this.#flushScheduled = false;
-      // channels left during the turn first: a subscribe still in the outbox is dropped instead of sent and undone
-      this.#leaveReleased();
-      const out = this.#outbox;
-      this.#outbox = [];
-      const link = this.#link;
-      if (out.length > 0 && link?.ready === true) link.transport?.send(out);
-    });
+    this.#link?.enqueue(command);
   }
 
   #subscribeCommand(entry: ChannelEntry): OutgoingCommand {
@@ -972,12 +884,8 @@ export class UnisocketClient {
     if (ref !== undefined) {
       // a subscribe in flight is answered for an entry the client no longer holds: its ack is ignored
       this.#requests.delete(ref);
-      const queued = this.#outbox.findIndex((out) => out.command.type === 'subscribe' && out.command.ref === ref);
-      if (queued !== -1) {
-        // never sent: nothing to undo at the server
-        this.#outbox.splice(queued, 1);
-        return;
-      }
+      // never sent: nothing to undo at the server
+      if (this.#link?.unqueue((out) => out.command.type === 'subscribe' && out.command.ref === ref) === true) return;
     }
     if (this.#link?.ready === true) {
       const ref = this.#nextRef++;
@@ -1077,12 +985,12 @@ export class UnisocketClient {
       );
     }
     return new Promise<PublishResult>((resolve, reject) => {
-      const pending: PendingPublish = { id, ref, channel, out, resolve, reject, timer: undefined, sentOn: 0, everSent: false };
+      const pending: PendingPublish = { id, ref, channel, out, resolve, reject, timer: undefined, sentOn: undefined, everSent: false };
       pending.timer = setTimeout(() => this.#publishTimedOut(pending), this.options.publishTimeoutMs);
       this.#publishes.set(ref, pending);
       this.#changed();
       if (ready) {
-        pending.sentOn = link.id;
+        pending.sentOn = link;
         pending.everSent = true;
         this.#enqueue(out);
       }
@@ -1132,7 +1040,7 @@ export class UnisocketClient {
   #rejectLargestPublish(link: Link): void {
     let largest: PendingPublish | undefined;
     for (const p of this.#publishes.values()) {
-      if (p.sentOn === link.id && (largest === undefined || p.out.bytes > largest.out.bytes)) largest = p;
+      if (p.sentOn === link && (largest === undefined || p.out.bytes > largest.out.bytes)) largest = p;
     }
     if (largest === undefined) return;
     this.#settlePublish(largest);
@@ -1273,11 +1181,6 @@ function sameChannels(a: Readonly<Record<string, ChannelSnapshot>>, b: Readonly<
   if (keys.length !== Object.keys(b).length) return false;
   for (const key of keys) if (a[key] !== b[key]) return false;
   return true;
-}
-
-function outgoing(command: ClientCommand): OutgoingCommand {
-  const json = JSON.stringify(command);
-  return { command, json, bytes: utf8Length(json) };
 }
 
 function tokenError(error: unknown): UnisocketError {

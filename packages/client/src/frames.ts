@@ -1,4 +1,4 @@
-import type { ServerFrame } from '@unisocket/core/protocol';
+import type { ClientCommand, ServerFrame } from '@unisocket/core/protocol';
 import type { OutgoingCommand } from './transport';
 
 /** The frames of one text WebSocket message, and the lines that could not be read. */
@@ -66,6 +66,12 @@ export function batchCommands(commands: readonly OutgoingCommand[], maxBytes: nu
   }
   if (lines.length > 0) out.push(lines.join('\n'));
   return out;
+}
+
+/** A command ready to send: its JSON text, computed once, and that text's UTF-8 size. */
+export function encodeCommand(command: ClientCommand): OutgoingCommand {
+  const json = JSON.stringify(command);
+  return { command, json, bytes: utf8Length(json) };
 }
 
 /** The UTF-8 byte length of a string, without allocating. */

@@ -11,8 +11,9 @@ import {
   type WelcomeFrame,
   channelKind,
 } from '@unisocket/core/protocol';
-import { utf8Length } from './frames';
-import type { OutgoingCommand, Transport, TransportFactory, TransportHandlers, TransportLimits } from './transport';
+import { encodeCommand } from './frames';
+import { Link } from './link';
+import type { TransportFactory, TransportLimits } from './transport';
 
 /** Where the multiplexer delivers one virtual connection's frames. */
 export interface VirtualSink {
@@ -75,14 +76,6 @@ type Route =
   | { kind: 'subscribe'; channel: MuxChannel; request: SubscribeRequest }
   | { kind: 'internal' };
 
-interface RealLink {
-  transport: Transport | undefined;
-  welcome: WelcomeFrame | undefined;
-  lastInbound: number;
-  heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
-  closed: boolean;
-}
-
 /**
  * One real connection shared by several virtual ones (the clients of the tabs of a browser, through the tab that
  * holds the connection). Each virtual connection speaks protocol v1 as if it had the server to itself: it gets a
@@ -100,12 +93,10 @@ export class Multiplexer {
   readonly #virtuals = new Map<string, Virtual>();
   readonly #channels = new Map<ChannelName, MuxChannel>();
   readonly #routes = new Map<number, Route>();
-  #link: RealLink | undefined;
+  #link: Link | undefined;
   #limits: TransportLimits | undefined;
   #userId: string | null = null;
   #nextRef = 1;
-  #outbox: OutgoingCommand[] = [];
-  #flushScheduled = false;
   #deliverScheduled = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #shutdown = false;
@@ -121,7 +112,7 @@ export class Multiplexer {
 
   /** `true` while the real connection is open and welcomed. */
   get connected(): boolean {
-    return this.#link?.welcome !== undefined && !this.#link.closed;
+    return this.#link?.ready === true && !this.#link.closed;
   }
 
   /** Opens a virtual connection; its `welcome` follows once the real connection is up (opened if needed). */
@@ -138,7 +129,7 @@ export class Multiplexer {
     this.#limits ??= limits;
     const link = this.#link;
     if (link?.welcome !== undefined) this.#welcome(vc, link.welcome);
-    else if (link === undefined) this.#connect(url);
+    else if (link === undefined) this.#connect(url, this.#limits);
   }
 
   /** Commands from a virtual connection. */
@@ -177,54 +168,26 @@ export class Multiplexer {
   // the real connection
   // ------------------------------------------------------------------------------------------------
 
-  #connect(url: string): void {
-    const link: RealLink = { transport: undefined, welcome: undefined, lastInbound: Date.now(), heartbeatTimer: undefined, closed: false };
-    this.#link = link;
-    const early: ServerFrame[] = [];
-    const handlers: TransportHandlers = {
-      onOpen: () => undefined,
-      onFrame: (frame) => {
-        if (link.closed) return;
-        if (link.transport === undefined) early.push(frame);
-        else this.#onFrame(link, frame);
-      },
-      onClose: (code, reason) => this.#lost(link, code, reason),
-      onError: () => undefined,
-    };
-    const limits = this.#limits ?? { maxPayloadBytes: 65_536, maxCommandsPerFrame: 50 };
-    let opened: Transport | Promise<Transport>;
-    try {
-      opened = this.#options.factory(url, handlers, limits);
-    } catch (error) {
-      this.#lost(link, 1006, error instanceof Error ? error.message : String(error));
-      return;
-    }
-    Promise.resolve(opened).then(
-      (transport) => {
-        if (link.closed) {
-          transport.close(CloseCode.NORMAL, 'superseded');
-          return;
-        }
-        link.transport = transport;
-        for (const frame of early.splice(0)) if (!link.closed) this.#onFrame(link, frame);
-      },
-      (error: unknown) => this.#lost(link, 1006, error instanceof Error ? error.message : String(error)),
+  #connect(url: string, limits: TransportLimits): void {
+    const link: Link = new Link(
+      { factory: this.#options.factory, limits },
+      { frame: (frame) => this.#onFrame(link, frame), closed: (code, reason) => this.#lost(link, code, reason) },
     );
+    this.#link = link;
+    link.open(url);
   }
 
-  #closeLink(link: RealLink, code: number, reason: string): void {
-    link.transport?.close(code, reason);
+  #closeLink(link: Link, code: number, reason: string): void {
+    link.close(code, reason);
     this.#lost(link, code, reason);
   }
 
   /** The real connection ended: every virtual connection ends with it (its client reconnects and recovers). */
-  #lost(link: RealLink, code: number, reason: string): void {
-    if (link.closed) return;
-    link.closed = true;
-    clearTimeout(link.heartbeatTimer);
-    if (this.#link === link) this.#link = undefined;
+  #lost(link: Link, code: number, reason: string): void {
+    if (this.#link !== link) return;
+    this.#link = undefined;
+    link.detach();
     this.#routes.clear();
-    this.#outbox = [];
     this.#userId = null;
     for (const ch of this.#channels.values()) {
       ch.holders.clear();
@@ -248,47 +211,24 @@ export class Multiplexer {
     vc.sink.close(code, reason);
   }
 
-  #armHeartbeat(link: RealLink, timeoutMs: number, delay = timeoutMs): void {
-    link.heartbeatTimer = setTimeout(() => {
-      if (link.closed) return;
-      const silent = Date.now() - link.lastInbound;
-      if (silent >= timeoutMs) this.#closeLink(link, 4000, `nothing received for ${silent} ms (heartbeat timeout)`);
-      else this.#armHeartbeat(link, timeoutMs, timeoutMs - silent);
-    }, delay);
-  }
-
+  /** Queues a command on the real connection: what one turn queues goes out together, once welcomed. */
   #send(command: ClientCommand): void {
-    const json = JSON.stringify(command);
-    this.#outbox.push({ command, json, bytes: utf8Length(json) });
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    queueMicrotask(() => {
-      this.#flushScheduled = false;
-      const out = this.#outbox;
-      this.#outbox = [];
-      const link = this.#link;
-      if (out.length > 0 && link?.welcome !== undefined && !link.closed) link.transport?.send(out);
-    });
+    this.#link?.enqueue(encodeCommand(command));
   }
 
   // ------------------------------------------------------------------------------------------------
   // inbound
   // ------------------------------------------------------------------------------------------------
 
-  #onFrame(link: RealLink, frame: ServerFrame): void {
-    link.lastInbound = Date.now();
+  /** A frame of the real connection (its link recorded the `welcome`, watches the heartbeat and answered a `ping`). */
+  #onFrame(link: Link, frame: ServerFrame): void {
     switch (frame.type) {
-      case 'welcome': {
-        if (link.welcome !== undefined) return;
-        link.welcome = frame;
+      case 'welcome':
+        link.markReady();
         this.#userId = frame.userId ?? null;
-        const heartbeatMs = typeof frame.heartbeatMs === 'number' && frame.heartbeatMs > 0 ? frame.heartbeatMs : 25_000;
-        this.#armHeartbeat(link, heartbeatMs * 2 + 1_000);
         for (const vc of this.#virtuals.values()) if (!vc.welcomed) this.#welcome(vc, frame);
         return;
-      }
       case 'ping':
-        link.transport?.send([{ command: { type: 'pong' }, json: '{"type":"pong"}', bytes: 15 }]);
         // the clients judge the connection by what reaches them: pass the heartbeat on
         this.#toAll(frame);
         return;
