@@ -25,6 +25,7 @@ import { Emitter, safeCall, type Unsubscribe } from './emitter';
 import { encodeCommand as outgoing } from './frames';
 import { PUBLISH_ID_PATTERN, PublishIdGenerator } from './ids';
 import { Link } from './link';
+import { RequestTable } from './requests';
 import { nativeTransport } from './native-transport';
 import { type ConnectionSharingSnapshot, SharingState, sharedTransportFactory } from './sharing';
 import { socketioTransport } from './socketio-transport';
@@ -66,24 +67,11 @@ interface PendingPublish {
   readonly out: OutgoingCommand;
   readonly resolve: (result: PublishResult) => void;
   readonly reject: (error: UnisocketError) => void;
-  timer: Timer | undefined;
   /** The link it was last sent on (`undefined`: not sent on the current connection). */
   sentOn: Link | undefined;
   /** Sent at least once: the server may have published it. */
   everSent: boolean;
 }
-
-type PendingRequest =
-  | { kind: 'subscribe'; entry: ChannelEntry; since: StreamPosition | undefined }
-  | { kind: 'unsubscribe' }
-  | { kind: 'auth'; link: Link; purpose: 'connect' | 'refresh'; timer: Timer }
-  | {
-      kind: 'presence';
-      channel: ChannelName;
-      resolve: (members: PresenceMember[]) => void;
-      reject: (error: UnisocketError) => void;
-      timer: Timer;
-    };
 
 /** Counters of what the client did (diagnostics and tests; not part of the store). */
 export interface ClientStats {
@@ -140,7 +128,7 @@ export class UnisocketClient {
   readonly #released = new Map<ChannelName, ChannelEntry>();
   #releaseScheduled = false;
   readonly #publishes = new Map<number, PendingPublish>();
-  readonly #requests = new Map<number, PendingRequest>();
+  readonly #requests = new RequestTable();
   readonly #host: SubscriptionHost;
 
   #status: ConnectionStatus = 'idle';
@@ -157,7 +145,6 @@ export class UnisocketClient {
   #reconnectTimer: Timer | undefined;
   /** Resets the backoff once a connection stayed up for `reconnect.stableAfterMs`. */
   #stableTimer: Timer | undefined;
-  #nextRef = 1;
   #connectWaiters: { resolve: () => void; reject: (error: UnisocketError) => void }[] = [];
 
   // store
@@ -335,16 +322,7 @@ export class UnisocketClient {
     if (this.#link === link) this.#link = undefined;
     link.detach();
     clearTimeout(this.#stableTimer);
-    const lost = new UnisocketError(ErrorCode.UNAVAILABLE, 'the connection was lost before the server answered');
-    for (const request of this.#requests.values()) {
-      if (request.kind === 'auth') clearTimeout(request.timer);
-      else if (request.kind === 'presence') {
-        clearTimeout(request.timer);
-        request.reject(lost);
-      }
-    }
-    this.#requests.clear();
-    for (const p of this.#publishes.values()) p.sentOn = undefined;
+    this.#requests.detach(new UnisocketError(ErrorCode.UNAVAILABLE, 'the connection was lost before the server answered'));
     for (const entry of this.#channels.values()) {
       clearTimeout(entry.retryTimer);
       entry.retryTimer = undefined;
@@ -443,11 +421,14 @@ export class UnisocketClient {
         this.#onMessage(frame);
         return;
       case 'ack':
-        this.#onAck(frame);
+        // an ack answers a command of ours, or nothing the client waits for
+        this.#requests.ack(frame);
         return;
-      case 'error':
-        this.#onErrorFrame(frame);
+      case 'error': {
+        const error = UnisocketError.fromFrame(frame);
+        if (!this.#requests.refused(frame, error)) this.#reportError(error);
         return;
+      }
       case 'presence':
         this.#onPresence(frame);
         return;
@@ -495,18 +476,28 @@ export class UnisocketClient {
           );
           return;
         }
-        const ref = this.#nextRef++;
-        const timer = setTimeout(() => {
-          if (this.#requests.get(ref)?.kind !== 'auth') return;
-          this.#requests.delete(ref);
-          const error = new UnisocketError(
-            ErrorCode.UNAVAILABLE,
-            `no answer to auth within requestTimeoutMs (${this.options.requestTimeoutMs} ms)`,
-          );
-          if (purpose === 'connect') this.#abandon(link, error.message);
-          else this.#reportError(error);
-        }, this.options.requestTimeoutMs);
-        this.#requests.set(ref, { kind: 'auth', link, purpose, timer });
+        const ref = this.#requests.nextRef();
+        this.#requests.add(
+          ref,
+          {
+            ack: (ack) => {
+              if (this.#link !== link) return;
+              if (ack.userId !== undefined) this.#userId = ack.userId;
+              this.#changed();
+              if (purpose === 'connect') this.#ready(link);
+            },
+            refused: (error) => this.#authFailed(link, purpose, error),
+            timedOut: () => {
+              const error = new UnisocketError(
+                ErrorCode.UNAVAILABLE,
+                `no answer to auth within requestTimeoutMs (${this.options.requestTimeoutMs} ms)`,
+              );
+              if (purpose === 'connect') this.#abandon(link, error.message);
+              else this.#reportError(error);
+            },
+          },
+          this.options.requestTimeoutMs,
+        );
         link.send([outgoing({ type: 'auth', token: value, ref })]);
       },
       (error: unknown) => {
@@ -577,49 +568,6 @@ export class UnisocketClient {
     if (this.#events.has('message')) this.#events.emit('message', Object.freeze(frame) as ChannelMessage);
   }
 
-  #onAck(ack: AckFrame): void {
-    if (typeof ack.ref !== 'number') return;
-    const publish = this.#publishes.get(ack.ref);
-    if (publish !== undefined) {
-      this.#settlePublish(publish);
-      publish.resolve({
-        id: ack.id ?? publish.id,
-        channel: publish.channel,
-        offset: ack.offset ?? -1,
-        duplicate: ack.duplicate === true,
-      });
-      return;
-    }
-    const request = this.#requests.get(ack.ref);
-    if (request === undefined) return;
-    this.#requests.delete(ack.ref);
-    switch (request.kind) {
-      case 'subscribe':
-        this.#onSubscribed(request.entry, ack.ref, request.since, ack);
-        return;
-      case 'auth':
-        clearTimeout(request.timer);
-        if (this.#link !== request.link) return;
-        if (ack.userId !== undefined) this.#userId = ack.userId;
-        this.#changed();
-        if (request.purpose === 'connect') this.#ready(request.link);
-        return;
-      case 'presence': {
-        clearTimeout(request.timer);
-        const members = ack.members ?? [];
-        const entry = this.#channels.get(request.channel);
-        if (entry !== undefined && entry.members !== null && entry.ref === undefined) {
-          entry.members = [...members];
-          this.#channelChanged(entry);
-        }
-        request.resolve(members);
-        return;
-      }
-      case 'unsubscribe':
-        return;
-    }
-  }
-
   #onSubscribed(entry: ChannelEntry, ref: number, since: StreamPosition | undefined, ack: AckFrame): void {
     if (this.#channels.get(entry.name) !== entry || entry.ref !== ref) return;
     entry.ref = undefined;
@@ -649,40 +597,6 @@ export class UnisocketClient {
     const snapshot = entry.snapshot();
     for (const w of waiters) w.resolve(snapshot);
     if (gap !== undefined) this.#emitGap(entry, gap);
-  }
-
-  #onErrorFrame(frame: ErrorFrame): void {
-    const error = UnisocketError.fromFrame(frame);
-    const ref = frame.ref;
-    if (typeof ref === 'number') {
-      const publish = this.#publishes.get(ref);
-      if (publish !== undefined) {
-        this.#settlePublish(publish);
-        publish.reject(error);
-        return;
-      }
-      const request = this.#requests.get(ref);
-      if (request !== undefined) {
-        this.#requests.delete(ref);
-        switch (request.kind) {
-          case 'subscribe':
-            this.#onSubscribeError(request.entry, ref, error);
-            return;
-          case 'auth':
-            clearTimeout(request.timer);
-            this.#authFailed(request.link, request.purpose, error);
-            return;
-          case 'presence':
-            clearTimeout(request.timer);
-            request.reject(error);
-            return;
-          case 'unsubscribe':
-            // e.g. the personal channel cannot be left while authenticated: nothing the app holds depends on it
-            return;
-        }
-      }
-    }
-    this.#reportError(error);
   }
 
   #onSubscribeError(entry: ChannelEntry, ref: number, error: UnisocketError): void {
@@ -771,7 +685,7 @@ export class UnisocketClient {
   #subscribeCommand(entry: ChannelEntry): OutgoingCommand {
     clearTimeout(entry.retryTimer);
     entry.retryTimer = undefined;
-    const ref = this.#nextRef++;
+    const ref = this.#requests.nextRef();
     const since = entry.position;
     const command: SubscribeCommand = { type: 'subscribe', channel: entry.name, ref };
     if (since !== undefined) command.since = since;
@@ -780,7 +694,10 @@ export class UnisocketClient {
     entry.since = since;
     entry.status = since === undefined ? 'subscribing' : 'recovering';
     this.#channelChanged(entry);
-    this.#requests.set(ref, { kind: 'subscribe', entry, since });
+    this.#requests.add(ref, {
+      ack: (ack) => this.#onSubscribed(entry, ref, since, ack),
+      refused: (error) => this.#onSubscribeError(entry, ref, error),
+    });
     return outgoing(command);
   }
 
@@ -888,8 +805,9 @@ export class UnisocketClient {
       if (this.#link?.unqueue((out) => out.command.type === 'subscribe' && out.command.ref === ref) === true) return;
     }
     if (this.#link?.ready === true) {
-      const ref = this.#nextRef++;
-      this.#requests.set(ref, { kind: 'unsubscribe' });
+      const ref = this.#requests.nextRef();
+      // a refusal (e.g. the personal channel cannot be left while authenticated) concerns nothing the app holds
+      this.#requests.add(ref, { ack: () => undefined, refused: () => undefined });
       this.#enqueue(outgoing({ type: 'unsubscribe', channel: entry.name, ref }));
     }
   }
@@ -945,7 +863,7 @@ export class UnisocketClient {
         new UnisocketError(ErrorCode.BAD_REQUEST, 'options.id must be 1-64 characters of [A-Za-z0-9_.:=@-]', { channel }),
       );
     }
-    const ref = this.#nextRef++;
+    const ref = this.#requests.nextRef();
     const command: PublishCommand = { type: 'publish', channel, event, ref, id };
     if (data !== undefined) command.data = data;
     let out: OutgoingCommand;
@@ -985,8 +903,27 @@ export class UnisocketClient {
       );
     }
     return new Promise<PublishResult>((resolve, reject) => {
-      const pending: PendingPublish = { id, ref, channel, out, resolve, reject, timer: undefined, sentOn: undefined, everSent: false };
-      pending.timer = setTimeout(() => this.#publishTimedOut(pending), this.options.publishTimeoutMs);
+      const pending: PendingPublish = { id, ref, channel, out, resolve, reject, sentOn: undefined, everSent: false };
+      this.#requests.add(
+        ref,
+        {
+          ack: (ack) => {
+            this.#settlePublish(pending);
+            resolve({ id: ack.id ?? id, channel, offset: ack.offset ?? -1, duplicate: ack.duplicate === true });
+          },
+          refused: (error) => {
+            this.#settlePublish(pending);
+            reject(error);
+          },
+          timedOut: () => this.#publishTimedOut(pending),
+          // kept: sent again, with the same ref and id, on the next connection
+          detached: () => {
+            pending.sentOn = undefined;
+            return true;
+          },
+        },
+        this.options.publishTimeoutMs,
+      );
       this.#publishes.set(ref, pending);
       this.#changed();
       if (ready) {
@@ -1031,7 +968,7 @@ export class UnisocketClient {
   }
 
   #settlePublish(p: PendingPublish): void {
-    clearTimeout(p.timer);
+    this.#requests.delete(p.ref);
     this.#publishes.delete(p.ref);
     this.#changed();
   }
@@ -1073,13 +1010,28 @@ export class UnisocketClient {
       return Promise.reject(new UnisocketError(ErrorCode.UNAVAILABLE, 'not connected: await client.connect() first', { channel }));
     }
     return new Promise((resolve, reject) => {
-      const ref = this.#nextRef++;
-      const timer = setTimeout(() => {
-        if (this.#requests.get(ref)?.kind !== 'presence') return;
-        this.#requests.delete(ref);
-        reject(new UnisocketError(ErrorCode.UNAVAILABLE, `no answer within requestTimeoutMs (${this.options.requestTimeoutMs} ms)`, { channel }));
-      }, this.options.requestTimeoutMs);
-      this.#requests.set(ref, { kind: 'presence', channel, resolve, reject, timer });
+      const ref = this.#requests.nextRef();
+      this.#requests.add(
+        ref,
+        {
+          ack: (ack) => {
+            const members = ack.members ?? [];
+            const entry = this.#channels.get(channel);
+            if (entry !== undefined && entry.members !== null && entry.ref === undefined) {
+              entry.members = [...members];
+              this.#channelChanged(entry);
+            }
+            resolve(members);
+          },
+          refused: reject,
+          timedOut: () =>
+            reject(new UnisocketError(ErrorCode.UNAVAILABLE, `no answer within requestTimeoutMs (${this.options.requestTimeoutMs} ms)`, { channel })),
+          detached: (lost) => {
+            reject(lost);
+          },
+        },
+        this.options.requestTimeoutMs,
+      );
       this.#enqueue(outgoing({ type: 'presence', channel, ref }));
     });
   }
