@@ -21,6 +21,7 @@ import {
 } from '@unisocket/core/protocol';
 import { backoffDelay } from './backoff';
 import { ChannelEntry } from './channel';
+import { ClientStore } from './client-store';
 import { Emitter, safeCall, type Unsubscribe } from './emitter';
 import { encodeCommand as outgoing } from './frames';
 import { PUBLISH_ID_PATTERN, PublishIdGenerator } from './ids';
@@ -130,6 +131,7 @@ export class UnisocketClient {
   readonly #publishes = new Map<number, PendingPublish>();
   readonly #requests = new RequestTable();
   readonly #host: SubscriptionHost;
+  readonly #store: ClientStore;
 
   #status: ConnectionStatus = 'idle';
   #connectionId: string | null = null;
@@ -146,17 +148,6 @@ export class UnisocketClient {
   /** Resets the backoff once a connection stayed up for `reconnect.stableAfterMs`. */
   #stableTimer: Timer | undefined;
   #connectWaiters: { resolve: () => void; reject: (error: UnisocketError) => void }[] = [];
-
-  // store
-  readonly #listeners = new Set<() => void>();
-  #version = 0;
-  /** The snapshot listeners were last told about. */
-  #notified: ClientSnapshot | undefined;
-  #notifyScheduled = false;
-  #snapshot: ClientSnapshot | undefined;
-  #snapshotVersion = -1;
-  #channelsRecord: Readonly<Record<ChannelName, ChannelSnapshot>> | undefined;
-  #channelsDirty = true;
 
   constructor(options: UnisocketClientOptions) {
     this.options = resolveClientOptions(options);
@@ -176,34 +167,19 @@ export class UnisocketClient {
       this.connectionSharing = state.store;
       this.#factory = sharedTransportFactory(base, share, state);
     }
-    this.store = {
-      subscribe: (listener) => {
-        const entry = (): void => listener();
-        // nobody was listening: a new listener starts from the current snapshot, not from the last one announced
-        if (this.#listeners.size === 0 && !this.#notifyScheduled) this.#notified = this.#getSnapshot();
-        this.#listeners.add(entry);
-        return () => this.#listeners.delete(entry);
-      },
-      getSnapshot: () => this.#getSnapshot(),
-    };
-    let connection: ConnectionSnapshot | undefined;
-    const getConnection = (): ConnectionSnapshot => {
-      const { channels: _, ...next } = this.#getSnapshot();
-      if (connection === undefined || !sameConnection(connection, next)) connection = Object.freeze(next);
-      return connection;
-    };
-    this.connectionStore = {
-      getSnapshot: getConnection,
-      subscribe: (listener) => {
-        let last = getConnection();
-        return this.store.subscribe(() => {
-          const next = getConnection();
-          if (next === last) return;
-          last = next;
-          listener();
-        });
-      },
-    };
+    this.#store = new ClientStore({
+      connection: () => ({
+        status: this.#status,
+        connectionId: this.#connectionId,
+        userId: this.#userId,
+        attempt: this.#attempt,
+        lastError: this.#lastError,
+        pendingPublishes: this.#publishes.size,
+      }),
+      channels: () => [...this.#channels.values()].map((entry) => entry.snapshot()),
+    });
+    this.store = this.#store.store;
+    this.connectionStore = this.#store.connectionStore;
     this.#host = {
       release: (channel, sink) => this.#release(channel, sink),
       channelStore: (channel) => this.channelStore(channel),
@@ -734,8 +710,7 @@ export class UnisocketClient {
         this.#released.delete(channel);
         this.#channels.set(channel, entry);
         // its snapshot is unchanged: the channel record (and so the client snapshot) keeps its identity
-        this.#channelsDirty = true;
-        this.#changed();
+        this.#store.channelsChanged();
       } else {
         entry = new ChannelEntry(channel, options.token, options.since);
         this.#channels.set(channel, entry);
@@ -777,8 +752,7 @@ export class UnisocketClient {
     if (entry.sinks.size > 0) return;
     this.#channels.delete(channel);
     this.#released.set(channel, entry);
-    this.#channelsDirty = true;
-    this.#changed();
+    this.#store.channelsChanged();
     if (this.#releaseScheduled) return;
     this.#releaseScheduled = true;
     queueMicrotask(() => this.#leaveReleased());
@@ -1042,7 +1016,7 @@ export class UnisocketClient {
 
   /** The current snapshot (same as `client.store.getSnapshot()`). */
   getSnapshot(): ClientSnapshot {
-    return this.#getSnapshot();
+    return this.#store.getSnapshot();
   }
 
   /**
@@ -1051,88 +1025,17 @@ export class UnisocketClient {
    * snapshot.
    */
   channelStore(channel: ChannelName): ExternalStore<ChannelSnapshot> {
-    const owner = {};
-    const get = (): ChannelSnapshot => this.#getSnapshot().channels[channel] ?? unsubscribedSnapshot(channel, owner);
-    return {
-      getSnapshot: get,
-      subscribe: (listener) => {
-        let last = get();
-        return this.store.subscribe(() => {
-          const next = get();
-          if (next === last) return;
-          last = next;
-          listener();
-        });
-      },
-    };
+    return this.#store.channelStore(channel);
   }
 
   #channelChanged(entry: ChannelEntry): void {
     entry.invalidate();
-    this.#channelsDirty = true;
-    this.#changed();
+    this.#store.channelsChanged();
   }
 
   #changed(): void {
-    this.#version++;
-    if (this.#notifyScheduled || this.#listeners.size === 0) return;
-    this.#notifyScheduled = true;
-    queueMicrotask(() => {
-      this.#notifyScheduled = false;
-      // listeners hear of real changes only: a burst that ended where it started is not one
-      const next = this.#getSnapshot();
-      if (next === this.#notified) return;
-      this.#notified = next;
-      for (const listener of [...this.#listeners]) safeCall(listener);
-    });
+    this.#store.changed();
   }
-
-  #getSnapshot(): ClientSnapshot {
-    if (this.#snapshot !== undefined && this.#snapshotVersion === this.#version) return this.#snapshot;
-    let channels = this.#channelsRecord;
-    if (channels === undefined || this.#channelsDirty) {
-      const record = Object.create(null) as Record<ChannelName, ChannelSnapshot>;
-      for (const entry of this.#channels.values()) record[entry.name] = entry.snapshot();
-      if (channels === undefined || !sameChannels(channels, record)) channels = this.#channelsRecord = Object.freeze(record);
-      this.#channelsDirty = false;
-    }
-    const previous = this.#snapshot;
-    const next: ClientSnapshot = {
-      status: this.#status,
-      connectionId: this.#connectionId,
-      userId: this.#userId,
-      attempt: this.#attempt,
-      lastError: this.#lastError,
-      pendingPublishes: this.#publishes.size,
-      channels,
-    };
-    this.#snapshotVersion = this.#version;
-    if (previous !== undefined && shallowEqual(previous, next)) return previous;
-    this.#snapshot = Object.freeze(next);
-    return this.#snapshot;
-  }
-}
-
-function shallowEqual(a: ClientSnapshot, b: ClientSnapshot): boolean {
-  return sameConnection(a, b) && a.channels === b.channels;
-}
-
-function sameConnection(a: ConnectionSnapshot, b: ConnectionSnapshot): boolean {
-  return (
-    a.status === b.status &&
-    a.connectionId === b.connectionId &&
-    a.userId === b.userId &&
-    a.attempt === b.attempt &&
-    a.lastError === b.lastError &&
-    a.pendingPublishes === b.pendingPublishes
-  );
-}
-
-function sameChannels(a: Readonly<Record<string, ChannelSnapshot>>, b: Readonly<Record<string, ChannelSnapshot>>): boolean {
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  for (const key of keys) if (a[key] !== b[key]) return false;
-  return true;
 }
 
 function tokenError(error: unknown): UnisocketError {
