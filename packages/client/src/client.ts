@@ -20,8 +20,9 @@ import {
   isValidChannelName,
 } from '@unisocket/core/protocol';
 import { backoffDelay } from './backoff';
-import { ChannelEntry } from './channel';
+import { ChannelRegistry } from './channel-registry';
 import { ClientStore } from './client-store';
+import type { ClientContext } from './context';
 import { Emitter, safeCall, type Unsubscribe } from './emitter';
 import { encodeCommand as outgoing } from './frames';
 import { PUBLISH_ID_PATTERN, PublishIdGenerator } from './ids';
@@ -50,6 +51,7 @@ import type {
   ChannelSnapshot,
   ClientEvents,
   ClientSnapshot,
+  ClientStats,
   ConnectionSnapshot,
   ConnectionStatus,
   EventMap,
@@ -73,22 +75,6 @@ interface PendingPublish {
   /** Sent at least once: the server may have published it. */
   everSent: boolean;
 }
-
-/** Counters of what the client did (diagnostics and tests; not part of the store). */
-export interface ClientStats {
-  /** Messages delivered to handlers. */
-  messages: number;
-  /** Messages dropped because their offset was not past the channel's last one. */
-  duplicates: number;
-  /** Successful reconnections. */
-  reconnects: number;
-  /** Publishes sent again after a reconnect (same idempotency id). */
-  publishesResent: number;
-  /** Gaps reported (recovery failed, or the server resynced a channel). */
-  gaps: number;
-}
-
-const RETRYABLE_SUBSCRIBE_ERRORS = new Set<string>([ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL]);
 
 /**
  * The unisocket client: one connection (reconnected automatically), channel subscriptions that recover what they
@@ -120,18 +106,10 @@ export class UnisocketClient {
   readonly #events = new Emitter<ClientEvents>();
   readonly #factory: TransportFactory;
   readonly #ids = new PublishIdGenerator();
-  readonly #channels = new Map<ChannelName, ChannelEntry>();
-  /**
-   * Channels whose last handle left during this turn: the server unsubscribe waits for a microtask, so a handle that
-   * comes straight back (a React StrictMode effect re-run, a component re-keyed in the same commit) takes the
-   * subscription over — position, last message and the server subscription — instead of leaving and rejoining.
-   */
-  readonly #released = new Map<ChannelName, ChannelEntry>();
-  #releaseScheduled = false;
   readonly #publishes = new Map<number, PendingPublish>();
   readonly #requests = new RequestTable();
-  readonly #host: SubscriptionHost;
   readonly #store: ClientStore;
+  readonly #channels: ChannelRegistry;
 
   #status: ConnectionStatus = 'idle';
   #connectionId: string | null = null;
@@ -176,15 +154,19 @@ export class UnisocketClient {
         lastError: this.#lastError,
         pendingPublishes: this.#publishes.size,
       }),
-      channels: () => [...this.#channels.values()].map((entry) => entry.snapshot()),
+      channels: () => this.#channels.snapshots(),
     });
     this.store = this.#store.store;
     this.connectionStore = this.#store.connectionStore;
-    this.#host = {
-      release: (channel, sink) => this.#release(channel, sink),
-      channelStore: (channel) => this.channelStore(channel),
-      whenSubscribed: (channel, sink) => this.#whenSubscribed(channel, sink),
+    const context: ClientContext = {
+      options: this.options,
+      events: this.#events,
+      stats: this.stats,
+      requests: this.#requests,
+      store: this.#store,
+      readyLink: () => (this.#link?.ready === true ? this.#link : undefined),
     };
+    this.#channels = new ChannelRegistry(context);
     if (this.options.autoConnect) this.connect().catch(() => undefined);
   }
 
@@ -250,7 +232,7 @@ export class UnisocketClient {
         heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
         readyDeadline: { ms, reason: `no welcome within connectTimeoutMs (${ms} ms)` },
         // channels left during the turn first: a subscribe still in the outbox is dropped instead of sent and undone
-        beforeFlush: () => this.#leaveReleased(),
+        beforeFlush: () => this.#channels.leaveReleased(),
       },
       {
         frame: (frame) => this.#onFrame(link, frame),
@@ -299,14 +281,7 @@ export class UnisocketClient {
     link.detach();
     clearTimeout(this.#stableTimer);
     this.#requests.detach(new UnisocketError(ErrorCode.UNAVAILABLE, 'the connection was lost before the server answered'));
-    for (const entry of this.#channels.values()) {
-      clearTimeout(entry.retryTimer);
-      entry.retryTimer = undefined;
-      entry.ref = undefined;
-      entry.since = undefined;
-      if (entry.status !== 'error') entry.status = entry.position === undefined ? 'subscribing' : 'recovering';
-      this.#channelChanged(entry);
-    }
+    this.#channels.detached();
     this.#connectionId = null;
     this.#userId = null;
     this.#changed();
@@ -394,7 +369,7 @@ export class UnisocketClient {
     if (this.#link !== link) return;
     switch (frame.type) {
       case 'message':
-        this.#onMessage(frame);
+        this.#channels.message(frame);
         return;
       case 'ack':
         // an ack answers a command of ours, or nothing the client waits for
@@ -406,10 +381,10 @@ export class UnisocketClient {
         return;
       }
       case 'presence':
-        this.#onPresence(frame);
+        this.#channels.presence(frame);
         return;
       case 'resync':
-        this.#onResync(frame);
+        this.#channels.resync(frame);
         return;
       case 'welcome':
         this.#onWelcome(link, frame);
@@ -506,8 +481,7 @@ export class UnisocketClient {
     this.#changed();
     const reconnect = this.options.reconnect;
     if (reconnect !== false) this.#stableTimer = setTimeout(() => (this.#failures = 0), reconnect.stableAfterMs);
-    const out: OutgoingCommand[] = [];
-    for (const entry of this.#channels.values()) out.push(this.#subscribeCommand(entry));
+    const out = this.#channels.subscribeCommands();
     for (const p of this.#publishes.values()) {
       if (p.everSent) this.stats.publishesResent++;
       p.sentOn = link;
@@ -519,128 +493,6 @@ export class UnisocketClient {
     const waiters = this.#connectWaiters;
     this.#connectWaiters = [];
     for (const w of waiters) w.resolve();
-  }
-
-  #onMessage(frame: MessageFrame): void {
-    const entry = this.#channels.get(frame.channel);
-    if (entry !== undefined) {
-      const verdict = entry.accepts(frame.offset);
-      if (verdict === 'duplicate') {
-        this.stats.duplicates++;
-        return;
-      }
-      if (verdict === 'early') return;
-      const message = Object.freeze(frame) as ChannelMessage;
-      entry.offset = frame.offset;
-      entry.lastMessage = message;
-      this.#channelChanged(entry);
-      this.stats.messages++;
-      for (const sink of entry.sinks) sink.deliver(message);
-      if (this.#events.has('message')) this.#events.emit('message', message);
-      return;
-    }
-    // `*` broadcasts and channels the app did not subscribe to (its personal `user:` channel)
-    this.stats.messages++;
-    if (this.#events.has('message')) this.#events.emit('message', Object.freeze(frame) as ChannelMessage);
-  }
-
-  #onSubscribed(entry: ChannelEntry, ref: number, since: StreamPosition | undefined, ack: AckFrame): void {
-    if (this.#channels.get(entry.name) !== entry || entry.ref !== ref) return;
-    entry.ref = undefined;
-    entry.since = undefined;
-    entry.retryAttempt = 0;
-    entry.status = 'subscribed';
-    entry.error = null;
-    const epoch = ack.epoch ?? '';
-    const offset = ack.offset ?? 0;
-    let gap: GapInfo | undefined;
-    if (since === undefined) {
-      entry.epoch = epoch;
-      entry.offset = offset;
-    } else if (ack.recovered === true && ack.epoch === since.epoch) {
-      // every message after `since` follows this ack, in order: keep the position so none is taken for a duplicate
-      entry.recovered = true;
-    } else {
-      entry.epoch = epoch;
-      entry.offset = offset;
-      entry.recovered = false;
-      gap = { channel: entry.name, reason: 'not-recovered', previous: since, position: { epoch, offset } };
-    }
-    if (ack.members !== undefined && entry.members !== null) entry.members = [...ack.members];
-    this.#channelChanged(entry);
-    const waiters = entry.waiters;
-    entry.waiters = [];
-    const snapshot = entry.snapshot();
-    for (const w of waiters) w.resolve(snapshot);
-    if (gap !== undefined) this.#emitGap(entry, gap);
-  }
-
-  #onSubscribeError(entry: ChannelEntry, ref: number, error: UnisocketError): void {
-    if (this.#channels.get(entry.name) !== entry || entry.ref !== ref) return;
-    entry.ref = undefined;
-    entry.since = undefined;
-    entry.status = 'error';
-    entry.error = error;
-    this.#channelChanged(entry);
-    for (const sink of entry.sinks) sink.emitter.emit('error', error);
-    this.#events.emit('error', error);
-    if (RETRYABLE_SUBSCRIBE_ERRORS.has(error.code)) {
-      const reconnect = this.options.reconnect === false ? DEFAULT_RECONNECT_OPTIONS : this.options.reconnect;
-      entry.retryAttempt++;
-      entry.retryTimer = setTimeout(() => {
-        entry.retryTimer = undefined;
-        if (this.#channels.get(entry.name) === entry && this.#link?.ready === true && entry.ref === undefined) {
-          this.#enqueue(this.#subscribeCommand(entry));
-        }
-      }, Math.max(50, backoffDelay(entry.retryAttempt, reconnect)));
-      return;
-    }
-    const waiters = entry.waiters;
-    entry.waiters = [];
-    for (const w of waiters) w.reject(error);
-  }
-
-  #onPresence(frame: PresenceEventFrame): void {
-    const entry = this.#channels.get(frame.channel);
-    if (entry === undefined || entry.members === null || entry.ref !== undefined || frame.member === undefined) return;
-    const userId = frame.member.userId;
-    const existing = entry.members.find((m) => m.userId === userId);
-    // the server also announces the client's own join, which its subscribe ack already listed: not a change
-    if (frame.action === 'join' ? existing !== undefined && sameMember(existing, frame.member) : existing === undefined) return;
-    const others = entry.members.filter((m) => m.userId !== userId);
-    entry.members = frame.action === 'join' ? [...others, frame.member] : others;
-    this.#channelChanged(entry);
-    const change = {
-      channel: entry.name,
-      action: frame.action,
-      member: frame.member,
-      members: entry.snapshot().members ?? [],
-    };
-    for (const sink of entry.sinks) sink.emitter.emit('presence', change);
-    this.#events.emit('presence', change);
-  }
-
-  #onResync(frame: ResyncFrame): void {
-    const entry = this.#channels.get(frame.channel);
-    // while a subscribe is in flight its ack decides the position
-    if (entry === undefined || entry.ref !== undefined) return;
-    const previous = entry.position ?? null;
-    entry.epoch = frame.epoch;
-    entry.offset = frame.offset;
-    entry.recovered = false;
-    this.#channelChanged(entry);
-    this.#emitGap(entry, {
-      channel: entry.name,
-      reason: 'resync',
-      previous,
-      position: { epoch: frame.epoch, offset: frame.offset },
-    });
-  }
-
-  #emitGap(entry: ChannelEntry, gap: GapInfo): void {
-    this.stats.gaps++;
-    for (const sink of entry.sinks) sink.emitter.emit('gap', gap);
-    this.#events.emit('gap', gap);
   }
 
   #reportError(error: UnisocketError): void {
@@ -656,25 +508,6 @@ export class UnisocketClient {
   /** Queues a command on the current connection; what one turn of the event loop queues goes out batched. */
   #enqueue(command: OutgoingCommand): void {
     this.#link?.enqueue(command);
-  }
-
-  #subscribeCommand(entry: ChannelEntry): OutgoingCommand {
-    clearTimeout(entry.retryTimer);
-    entry.retryTimer = undefined;
-    const ref = this.#requests.nextRef();
-    const since = entry.position;
-    const command: SubscribeCommand = { type: 'subscribe', channel: entry.name, ref };
-    if (since !== undefined) command.since = since;
-    if (entry.token !== undefined) command.token = entry.token;
-    entry.ref = ref;
-    entry.since = since;
-    entry.status = since === undefined ? 'subscribing' : 'recovering';
-    this.#channelChanged(entry);
-    this.#requests.add(ref, {
-      ack: (ack) => this.#onSubscribed(entry, ref, since, ack),
-      refused: (error) => this.#onSubscribeError(entry, ref, error),
-    });
-    return outgoing(command);
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -696,111 +529,12 @@ export class UnisocketClient {
    * @throws {UnisocketError} `BAD_REQUEST` for an invalid channel name
    */
   subscribe<TEvents extends EventMap = EventMap>(channel: ChannelName, options: SubscribeOptions<TEvents> = {}): Subscription<TEvents> {
-    if (!isValidChannelName(channel)) {
-      throw new UnisocketError(
-        ErrorCode.BAD_REQUEST,
-        `invalid channel name ${JSON.stringify(String(channel)).slice(0, 60)}: use 1-200 characters of [A-Za-z0-9_.:=@-] (broadcasts on "*" arrive without a subscription: listen with client.on('message'))`,
-      );
-    }
-    let entry = this.#channels.get(channel);
-    if (entry === undefined) {
-      entry = this.#released.get(channel);
-      if (entry !== undefined) {
-        // left and taken again within one turn: nothing went to the server
-        this.#released.delete(channel);
-        this.#channels.set(channel, entry);
-        // its snapshot is unchanged: the channel record (and so the client snapshot) keeps its identity
-        this.#store.channelsChanged();
-      } else {
-        entry = new ChannelEntry(channel, options.token, options.since);
-        this.#channels.set(channel, entry);
-        this.#channelChanged(entry);
-        if (this.#link?.ready === true) this.#enqueue(this.#subscribeCommand(entry));
-      }
-    }
-    const sink = new SubscriptionSink();
-    entry.sinks.add(sink);
-    const sub = new Subscription<TEvents>(channel, sink, this.#host);
-    if (options.events !== undefined) {
-      for (const [event, handler] of Object.entries(options.events)) {
-        if (typeof handler === 'function') sub.on(event as keyof TEvents & string, handler as never);
-      }
-    }
-    if (options.onMessage !== undefined) sub.onMessage(options.onMessage);
-    if (options.onGap !== undefined) sub.onGap(options.onGap);
-    if (options.onPresence !== undefined) sub.onPresence(options.onPresence);
-    const { onJoin, onLeave } = options;
-    if (onJoin !== undefined || onLeave !== undefined) {
-      sub.onPresence((change) => {
-        if (change.action === 'join') onJoin?.(change.member, change.members);
-        else onLeave?.(change.member, change.members);
-      });
-    }
-    if (options.onError !== undefined) {
-      sub.onError(options.onError);
-      // a refusal that came before this handle existed
-      if (entry.status === 'error' && entry.error !== null) safeCall(options.onError, entry.error);
-    }
-    return sub;
-  }
-
-  #release(channel: ChannelName, sink: SubscriptionSink): void {
-    const entry = this.#channels.get(channel);
-    if (entry === undefined || !entry.sinks.delete(sink)) return;
-    const unsubscribed = new UnisocketError(ErrorCode.UNAVAILABLE, `unsubscribed from "${channel}" before the server confirmed it`);
-    entry.waiters = entry.waiters.filter((w) => (w.sink === sink ? (w.reject(unsubscribed), false) : true));
-    if (entry.sinks.size > 0) return;
-    this.#channels.delete(channel);
-    this.#released.set(channel, entry);
-    this.#store.channelsChanged();
-    if (this.#releaseScheduled) return;
-    this.#releaseScheduled = true;
-    queueMicrotask(() => this.#leaveReleased());
-  }
-
-  #leaveReleased(): void {
-    this.#releaseScheduled = false;
-    if (this.#released.size === 0) return;
-    const released = [...this.#released.values()];
-    this.#released.clear();
-    for (const left of released) this.#leave(left);
-  }
-
-  /** The last handle of a channel left (and none came back within the turn): unsubscribe at the server. */
-  #leave(entry: ChannelEntry): void {
-    clearTimeout(entry.retryTimer);
-    entry.retryTimer = undefined;
-    const ref = entry.ref;
-    entry.ref = undefined;
-    if (ref !== undefined) {
-      // a subscribe in flight is answered for an entry the client no longer holds: its ack is ignored
-      this.#requests.delete(ref);
-      // never sent: nothing to undo at the server
-      if (this.#link?.unqueue((out) => out.command.type === 'subscribe' && out.command.ref === ref) === true) return;
-    }
-    if (this.#link?.ready === true) {
-      const ref = this.#requests.nextRef();
-      // a refusal (e.g. the personal channel cannot be left while authenticated) concerns nothing the app holds
-      this.#requests.add(ref, { ack: () => undefined, refused: () => undefined });
-      this.#enqueue(outgoing({ type: 'unsubscribe', channel: entry.name, ref }));
-    }
-  }
-
-  #whenSubscribed(channel: ChannelName, sink: SubscriptionSink): Promise<ChannelSnapshot> {
-    const entry = this.#channels.get(channel);
-    if (entry === undefined || !entry.sinks.has(sink)) {
-      return Promise.reject(new UnisocketError(ErrorCode.BAD_REQUEST, `this handle unsubscribed from "${channel}"`));
-    }
-    if (entry.status === 'subscribed') return Promise.resolve(entry.snapshot());
-    if (entry.status === 'error' && entry.error !== null && !RETRYABLE_SUBSCRIBE_ERRORS.has(entry.error.code)) {
-      return Promise.reject(entry.error);
-    }
-    return new Promise((resolve, reject) => entry.waiters.push({ sink, resolve, reject }));
+    return this.#channels.subscribe(channel, options);
   }
 
   /** The channels the client holds. */
   get channels(): ChannelName[] {
-    return [...this.#channels.keys()];
+    return this.#channels.names();
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -990,11 +724,7 @@ export class UnisocketClient {
         {
           ack: (ack) => {
             const members = ack.members ?? [];
-            const entry = this.#channels.get(channel);
-            if (entry !== undefined && entry.members !== null && entry.ref === undefined) {
-              entry.members = [...members];
-              this.#channelChanged(entry);
-            }
+            this.#channels.membersListed(channel, members);
             resolve(members);
           },
           refused: reject,
@@ -1026,11 +756,6 @@ export class UnisocketClient {
    */
   channelStore(channel: ChannelName): ExternalStore<ChannelSnapshot> {
     return this.#store.channelStore(channel);
-  }
-
-  #channelChanged(entry: ChannelEntry): void {
-    entry.invalidate();
-    this.#store.channelsChanged();
   }
 
   #changed(): void {
@@ -1082,8 +807,4 @@ function closeError(code: number, reason: string, cause: unknown): UnisocketErro
  */
 export function createClient(options: UnisocketClientOptions): UnisocketClient {
   return new UnisocketClient(options);
-}
-
-function sameMember(a: PresenceMember, b: PresenceMember): boolean {
-  return a.userId === b.userId && (a.info === b.info || JSON.stringify(a.info) === JSON.stringify(b.info));
 }

@@ -3,7 +3,7 @@
  * acknowledged idempotent publishes, automatic reconnect with backoff, presence, and a store for UI bindings.
  * @packageDocumentation
  */
-export { UnisocketClient, createClient, type ClientStats } from './client';
+export { UnisocketClient, createClient } from './client';
 export {
   type UnisocketClientOptions,
   type ReconnectOptions,
@@ -34,6 +34,7 @@ export type {
   ChannelStatus,
   ClientEvents,
   ClientSnapshot,
+  ClientStats,
   ConnectionSnapshot,
   ConnectionStatus,
   EventHandler,

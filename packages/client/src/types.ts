@@ -159,6 +159,20 @@ export interface ExternalStore<T> {
   getSnapshot(): T;
 }
 
+/** Counters of what the client did (diagnostics and tests; not part of the store). */
+export interface ClientStats {
+  /** Messages delivered to handlers. */
+  messages: number;
+  /** Messages dropped because their offset was not past the channel's last one. */
+  duplicates: number;
+  /** Successful reconnections. */
+  reconnects: number;
+  /** Publishes sent again after a reconnect (same idempotency id). */
+  publishesResent: number;
+  /** Gaps reported (recovery failed, or the server resynced a channel). */
+  gaps: number;
+}
+
 /** Events of the client (`client.on(event, listener)`). */
 export interface ClientEvents {
   /** Connected (after `welcome`, and `auth` when a token is used); channels are being resubscribed. */
