@@ -570,6 +570,15 @@ export interface UnifiedWebSocketServiceOptions {
    * @default 5_000
    */
   shutdownTimeoutMs?: number;
+  /**
+   * How long an HTTP upgrade request may stay unanswered before it is answered (408 on the service's own paths, 404
+   * elsewhere) and its socket closed, in ms. Node's header and request timeouts stop applying once a socket is
+   * handed to `upgrade` handlers; this bounds it again for every path, your own upgrade handlers' included (an
+   * upgrade they answer in time is theirs). `0` turns the deadline off. An upgrade on a path nothing serves is
+   * answered with 404 at once when the service's transports are the server's only `upgrade` listeners.
+   * @default 10_000
+   */
+  upgradeTimeoutMs?: number;
 }
 
 /** Defaults of the admission limits. */
@@ -609,6 +618,7 @@ const KNOWN_OPTIONS = new Set([
   'http',
   'monitoring',
   'shutdownTimeoutMs',
+  'upgradeTimeoutMs',
 ]);
 
 /** Resolves the transports, rejecting contradictions and unknown names with a `TypeError`. */

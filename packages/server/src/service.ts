@@ -40,6 +40,7 @@ import { type ResolvedAuth, resolveAuth } from './auth';
 import { type ConnectEmitterOptions, type DisconnectEmitter, type EmitterLike, connectEmitter } from './event-source';
 import { type HttpApi, type HttpEndpoint, type HttpHandler, createHttpApi } from './http';
 import { MemorySupervisor, type ServiceMemoryAnalysis, extendMemoryAnalysis, validateMemoryOptions } from './memory';
+import { UpgradeGuard } from './upgrade-guard';
 import {
   type BrokerConfig,
   DEFAULT_ADMISSION_LIMITS,
@@ -129,7 +130,9 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
   /** Upgrades admitted and not yet open or abandoned (count against maxConnections). */
   #inFlight = 0;
   /** Upgrades refused, by reason (monitoring). */
-  readonly refusedUpgrades = { origin: 0, unauthorized: 0, overloaded: 0, perIp: 0 };
+  readonly refusedUpgrades = { origin: 0, unauthorized: 0, overloaded: 0, perIp: 0, unknownPath: 0, unanswered: 0 };
+  /** Guards every upgrade of the attached server: error listener, answer-or-close deadline. */
+  readonly #upgradeGuard: UpgradeGuard;
   readonly #http: HttpApi;
   readonly #emitters = new Set<DisconnectEmitter>();
   readonly #statsChannel: { channel: string; intervalMs: number } | undefined;
@@ -171,6 +174,19 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
     if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
       throw new TypeError(`shutdownTimeoutMs must be an integer >= 0, got ${String(options.shutdownTimeoutMs)}`);
     }
+    const upgradeTimeoutMs = options.upgradeTimeoutMs ?? 10_000;
+    if (!Number.isInteger(upgradeTimeoutMs) || upgradeTimeoutMs < 0) {
+      throw new TypeError(
+        `upgradeTimeoutMs must be an integer number of ms >= 0 (0 turns the deadline off), got ${String(options.upgradeTimeoutMs)}`,
+      );
+    }
+    this.#upgradeGuard = new UpgradeGuard({
+      timeoutMs: upgradeTimeoutMs,
+      ownsPath: (pathname) =>
+        (this.#native?.handles(pathname) ?? false) || (this.#socketio?.handles(pathname) ?? false),
+      onRefused: (status) =>
+        status === 408 ? this.#refused('unanswered', 'unanswered') : this.#refused('unknownPath', 'unknown_path'),
+    });
     if (options.security !== undefined && (typeof options.security !== 'object' || options.security === null)) {
       throw new TypeError('security must be an object');
     }
@@ -284,6 +300,9 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
     // one admission function for every transport: the same limits (and authentication) wherever a client connects
     const admit = (request: IncomingMessage, context: AdmissionContext): MaybePromise<Admission> =>
       this.#admit(request, context);
+    // the guard listens first: every upgrade socket has an error listener before anything else runs
+    this.#upgradeGuard.attach(server);
+    const upgradeListenersBefore = new Set(server.listeners('upgrade'));
     if (this.transports.includes('socketio')) {
       const { SocketIoTransport } = await importOptional<typeof import('@unisocket/transport-socketio')>(
         () => import('@unisocket/transport-socketio'),
@@ -301,6 +320,7 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
       try {
         await socketio.attach(server);
       } catch (error) {
+        this.#upgradeGuard.detach();
         this.#memory?.stop();
         hub.close();
         await hub.broker.close();
@@ -311,6 +331,7 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
       this.#native = new NativeTransport(hub, { path: o.path ?? '/ws', admit });
       this.#native.attach(server);
     }
+    this.#upgradeGuard.own(server.listeners('upgrade').filter((l) => !upgradeListenersBefore.has(l)));
     this.monitor.start();
     this.#startStatsChannel();
     this.emit('ready');
@@ -501,6 +522,7 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
     }
     native?.terminateAll();
     await socketio?.dispose();
+    this.#upgradeGuard.detach();
     await hub.broker.close();
   }
 

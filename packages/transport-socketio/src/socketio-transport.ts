@@ -181,6 +181,15 @@ export class SocketIoTransport {
     this.io.on('connection', this.#onConnection);
   }
 
+  /** `true` for a request URL (or path) this transport serves: its path and everything under it. */
+  handles(url: string | undefined): boolean {
+    if (url === undefined) return false;
+    const q = url.indexOf('?');
+    const pathname = q === -1 ? url : url.slice(0, q);
+    const base = this.path.endsWith('/') ? this.path.slice(0, -1) : this.path;
+    return pathname === base || pathname.startsWith(`${base}/`);
+  }
+
   /** The number of open Socket.IO connections of this transport. */
   get size(): number {
     return this.#context.sockets.size;

@@ -131,7 +131,7 @@ export class NativeTransport {
   }
 
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (!this.#matches(request.url)) return;
+    if (!this.handles(request.url)) return;
     // the socket may error while admission runs; without a listener that would crash the process
     socket.on('error', noop);
     if (this.#closed || this.#hub.closed) {
@@ -161,7 +161,8 @@ export class NativeTransport {
     }
   };
 
-  #matches(url: string | undefined): boolean {
+  /** `true` for a request URL (or path) this transport serves: its path, with or without a trailing slash. */
+  handles(url: string | undefined): boolean {
     if (url === undefined) return false;
     const q = url.indexOf('?');
     const pathname = q === -1 ? url : url.slice(0, q);
@@ -249,6 +250,9 @@ function refuse(socket: Duplex, error: UnisocketError): void {
     `Content-Length: ${Buffer.byteLength(body)}`,
   ];
   if (status === 503 || status === 429) headers.push('Retry-After: 5');
+  // closed once the answer is flushed, and after a second at most: a peer that never closes holds no descriptor
+  socket.once('finish', () => socket.destroy());
+  setTimeout(() => socket.destroy(), 1_000).unref();
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }
 

@@ -1,0 +1,126 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+
+/** Options of {@link UpgradeGuard}. */
+export interface UpgradeGuardOptions {
+  /** `true` for a request path one of the service's transports serves (`/ws`, `/socket.io/…`). */
+  ownsPath(pathname: string): boolean;
+  /**
+   * How long an upgrade may stay unanswered (no byte written back) before it is answered with an HTTP error and
+   * closed, in ms; `0` turns the deadline off (the error guard stays).
+   */
+  timeoutMs: number;
+  /** Called for each upgrade the guard answered itself, with the HTTP status it sent. */
+  onRefused?(status: number): void;
+}
+
+const noop = (): void => {};
+/** How long a refused socket may take to flush its answer before it is destroyed. */
+const FLUSH_MS = 1_000;
+
+/**
+ * Makes the server's `upgrade` event safe for everyone who listens to it.
+ *
+ * Node removes its own socket error handler before it emits `upgrade`, and the HTTP header and request timeouts no
+ * longer apply to a socket handed over: a client that resets an upgrade nobody took would crash the process with an
+ * unhandled `error`, and one that sends an upgrade nobody answers would hold a descriptor forever. The guard listens
+ * first, gives every upgrade socket an error listener, answers at once (404) an upgrade for a path nothing serves
+ * when the service's transports are the only `upgrade` listeners, and otherwise answers and closes, after
+ * `timeoutMs`, an upgrade that nobody has written a byte to (404 on a foreign path, 408 on the service's own). The
+ * application's own `upgrade` handlers keep working: they see every upgrade, as before.
+ */
+export class UpgradeGuard {
+  readonly #options: UpgradeGuardOptions;
+  /** The `upgrade` listeners of the service (the guard's own included): the rest are the application's. */
+  readonly #own = new Set<unknown>();
+  #server: HttpServer | HttpsServer | undefined;
+
+  constructor(options: UpgradeGuardOptions) {
+    this.#options = options;
+    this.#own.add(this.#onUpgrade);
+  }
+
+  /** Starts guarding `server`'s upgrades; the guard's listener runs before every other one. */
+  attach(server: HttpServer | HttpsServer): void {
+    this.#server = server;
+    server.prependListener('upgrade', this.#onUpgrade);
+  }
+
+  /** Marks `upgrade` listeners as the service's own (the transports'), so they do not count as the application's. */
+  own(listeners: readonly unknown[]): void {
+    for (const listener of listeners) this.#own.add(listener);
+  }
+
+  /** Stops guarding (the listener leaves the server). */
+  detach(): void {
+    this.#server?.off('upgrade', this.#onUpgrade);
+    this.#server = undefined;
+  }
+
+  readonly #onUpgrade = (request: IncomingMessage, socket: Duplex): void => {
+    socket.on('error', noop);
+    const pathname = pathOf(request.url);
+    if (!this.#options.ownsPath(pathname) && !this.#foreignListeners()) {
+      this.#refuse(socket, 404, `nothing serves WebSocket upgrades on ${JSON.stringify(pathname.slice(0, 100))}`);
+      return;
+    }
+    const timeoutMs = this.#options.timeoutMs;
+    if (timeoutMs === 0) return;
+    const own = this.#options.ownsPath(pathname);
+    const timer = setTimeout(() => {
+      if (socket.destroyed) return;
+      if ((socket as { bytesWritten?: number }).bytesWritten === 0) {
+        this.#refuse(
+          socket,
+          own ? 408 : 404,
+          own
+            ? `the upgrade was not completed within ${timeoutMs} ms`
+            : `no handler answered this upgrade within ${timeoutMs} ms`,
+        );
+        return;
+      }
+      // answered: whoever took the socket listens for its errors now
+      if (socket.listenerCount('error') > 1) socket.off('error', noop);
+    }, timeoutMs);
+    timer.unref();
+  };
+
+  #foreignListeners(): boolean {
+    const server = this.#server;
+    if (server === undefined) return false;
+    for (const listener of server.listeners('upgrade')) if (!this.#own.has(listener)) return true;
+    return false;
+  }
+
+  #refuse(socket: Duplex, status: number, message: string): void {
+    this.#options.onRefused?.(status);
+    refuseUpgrade(socket, status, message);
+  }
+}
+
+/**
+ * Answers an upgrade request with an HTTP error and closes the socket once the answer is flushed (destroyed after a
+ * second even if the peer never reads it).
+ */
+export function refuseUpgrade(socket: Duplex, status: number, message: string, headers: string[] = []): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify({ error: STATUS_CODES[status] ?? 'Error', message });
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'Connection: close',
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...headers,
+  ];
+  socket.once('finish', () => socket.destroy());
+  setTimeout(() => socket.destroy(), FLUSH_MS).unref();
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}

@@ -1,0 +1,115 @@
+/**
+ * The HTTP `upgrade` surface under attack: an upgrade nobody takes, reset by the client, used to crash the process
+ * (Node removes its own socket error handler before it emits `upgrade`), and an upgrade nobody answers used to hold its
+ * descriptor forever (the header and request timeouts stop applying once a socket is handed over). The server runs in
+ * a child process, so a crash is an exit code here.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { UpgradeServer, rawSocket, readUntilClosed, sleep, upgradeRequest } from './upgrade-surface';
+
+const servers: UpgradeServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+
+async function start(options: object): Promise<UpgradeServer> {
+  const server = await UpgradeServer.start(options);
+  servers.push(server);
+  return server;
+}
+
+/** Sends an upgrade request, waits `afterMs`, then resets the connection (RST). */
+async function resetAfterUpgrade(port: number, path: string, upgrade: string, afterMs: number): Promise<void> {
+  const socket = await rawSocket(port);
+  socket.on('error', () => {});
+  socket.write(upgradeRequest(path, upgrade));
+  await sleep(afterMs);
+  socket.resetAndDestroy();
+}
+
+async function echo(port: number): Promise<string> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/custom`);
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  const reply = new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString())));
+  ws.send('hi');
+  const text = await reply;
+  ws.close();
+  return text;
+}
+
+describe('upgrades on paths unisocket does not serve', () => {
+  for (const userUpgrade of [false, true]) {
+    it(`a reset after the upgrade request never crashes the server (${userUpgrade ? 'with' : 'without'} an upgrade handler of the application's own)`, async () => {
+      const server = await start({ transports: ['native', 'socketio'], userUpgrade, upgradeTimeoutMs: 1_000 });
+      for (const [path, upgrade] of [
+        ['/', 'h2c'],
+        ['/nowhere', 'websocket'],
+        ['/ws2', 'websocket'],
+        ['/socket.io', 'h2c'],
+      ] as const) {
+        for (const afterMs of [0, 5, 50, 200]) await resetAfterUpgrade(server.port, path, upgrade, afterMs);
+      }
+      await sleep(300);
+      expect(server.alive, `exit ${JSON.stringify(server.exit)}: ${server.stderr}`).toBe(true);
+      // the service's own paths and the application's own handler still work
+      const native = new WebSocket(`ws://127.0.0.1:${server.port}/ws`);
+      const welcome = await new Promise<string>((resolve, reject) => {
+        native.once('message', (d: Buffer) => resolve(d.toString()));
+        native.once('error', reject);
+      });
+      expect(JSON.parse(welcome)).toMatchObject({ type: 'welcome' });
+      native.close();
+      if (userUpgrade) expect(await echo(server.port)).toBe('echo:hi');
+    }, 30_000);
+  }
+
+  it('answers 404 at once when the service is the only upgrade listener', async () => {
+    const server = await start({});
+    const socket = await rawSocket(server.port);
+    socket.write(upgradeRequest('/elsewhere'));
+    const answer = await readUntilClosed(socket, 5_000);
+    expect(answer.timedOut).toBe(false);
+    expect(answer.data).toMatch(/^HTTP\/1\.1 404 /);
+    expect(answer.data).toMatch(/nothing serves WebSocket upgrades on \\"\/elsewhere\\"/);
+    expect(answer.ms).toBeLessThan(2_000);
+  });
+
+  it('with an upgrade handler of the application’s own, answers 404 and closes after upgradeTimeoutMs what nobody answered', async () => {
+    const server = await start({ userUpgrade: true, upgradeTimeoutMs: 500 });
+    const socket = await rawSocket(server.port);
+    socket.write(upgradeRequest('/elsewhere'));
+    const answer = await readUntilClosed(socket, 10_000);
+    expect(answer.timedOut).toBe(false);
+    expect(answer.data).toMatch(/^HTTP\/1\.1 404 /);
+    expect(answer.ms).toBeGreaterThanOrEqual(400);
+    // what the application's handler takes stays open past the deadline
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/custom`);
+    await new Promise((resolve) => ws.once('open', resolve));
+    await sleep(1_000);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    ws.close();
+  });
+
+  for (const userUpgrade of [false, true]) {
+    it(`hundreds of idle unanswered upgrades are closed in bounded time: descriptors back to baseline (${userUpgrade ? 'with' : 'without'} an application handler)`, async () => {
+      const server = await start({ userUpgrade, upgradeTimeoutMs: 1_000 });
+      const baseline = await server.fds();
+      const sockets = await Promise.all(Array.from({ length: 300 }, () => rawSocket(server.port)));
+      const closed = sockets.map((s) => readUntilClosed(s, 15_000));
+      // a request that promises to upgrade but never completes its headers is Node's to time out (headersTimeout);
+      // these complete them, so they are the upgrade handlers' problem
+      for (const [i, s] of sockets.entries()) s.write(upgradeRequest(`/idle/${i}`));
+      const answers = await Promise.all(closed);
+      expect(answers.filter((a) => a.timedOut)).toHaveLength(0);
+      for (const a of answers) expect(a.data).toMatch(/^HTTP\/1\.1 404 /);
+      await sleep(200);
+      expect(await server.fds()).toBeLessThanOrEqual(baseline + 5);
+      expect(server.alive).toBe(true);
+      expect((await server.refusedUpgrades()).unknownPath).toBe(300);
+    }, 60_000);
+  }
+});
