@@ -30,6 +30,8 @@ export {
   MEMORY_LEVELS,
   DEFAULT_MEMORY_THRESHOLDS,
   resolveThresholds,
+  resolveMemoryManagerOptions,
+  type ResolvedMemoryManagerOptions,
   rank as levelRank,
 } from './memory-manager';
 export {
@@ -46,5 +48,7 @@ export {
   type LeakDetectorEvents,
   type LeakAnalysis,
   type SuspectTrend,
+  resolveLeakDetectorOptions,
+  type ResolvedLeakDetectorOptions,
   linearFit,
 } from './leak-detector';

@@ -137,26 +137,11 @@ export class LeakDetector extends EventEmitter<LeakDetectorEvents> {
 
   constructor(options: LeakDetectorOptions = {}) {
     super();
-    this.windowMs = positive('windowMs', options.windowMs ?? 600_000);
-    const buckets = positive('buckets', options.buckets ?? 20);
-    if (buckets < 3) throw new TypeError(`buckets must be at least 3, got ${buckets}`);
-    this.bucketMs = Math.max(1, Math.floor(this.windowMs / buckets));
-    const minBuckets = positive('minBuckets', options.minBuckets ?? buckets);
-    if (minBuckets < 3 || minBuckets > buckets) {
-      throw new TypeError(`minBuckets must be from 3 to buckets (${buckets}), got ${minBuckets}`);
-    }
-    const minR2 = options.minR2 ?? 0.8;
-    if (!(minR2 >= 0 && minR2 <= 1)) throw new TypeError(`minR2 must be from 0 to 1, got ${String(options.minR2)}`);
-    this.#o = {
-      minBuckets,
-      minGrowthBytes: nonNegative('minGrowthBytes', options.minGrowthBytes ?? 8 * 1024 * 1024),
-      minGrowthPercent: nonNegative('minGrowthPercent', options.minGrowthPercent ?? 10),
-      minR2,
-      sampleIntervalMs: positive('sampleIntervalMs', options.sampleIntervalMs ?? Math.max(1, Math.floor(this.bucketMs / 4))),
-    };
-    if (options.suspects !== undefined && typeof options.suspects !== 'function') {
-      throw new TypeError('suspects must be a function returning { name: size }');
-    }
+    const settings = resolveLeakDetectorOptions(options);
+    const { windowMs, buckets, bucketMs, ...thresholds } = settings;
+    this.windowMs = windowMs;
+    this.bucketMs = bucketMs;
+    this.#o = thresholds;
     this.#suspects = options.suspects;
     this.#read = options.read ?? oldGenerationUsed;
     this.#gc = options.gc ?? onMajorGc;
@@ -367,4 +352,46 @@ function nonNegative(name: string, value: number): number {
     throw new TypeError(`${name} must be a number >= 0, got ${String(value)}`);
   }
   return value;
+}
+
+/** The settings of a {@link LeakDetector}, validated and with their defaults. */
+export interface ResolvedLeakDetectorOptions {
+  windowMs: number;
+  buckets: number;
+  bucketMs: number;
+  minBuckets: number;
+  minGrowthBytes: number;
+  minGrowthPercent: number;
+  minR2: number;
+  sampleIntervalMs: number;
+}
+
+/**
+ * Validates {@link LeakDetectorOptions} and fills their defaults without creating a detector (what the constructor
+ * does first), throwing a `TypeError` that names the bad field.
+ */
+export function resolveLeakDetectorOptions(options: LeakDetectorOptions = {}): ResolvedLeakDetectorOptions {
+  const windowMs = positive('windowMs', options.windowMs ?? 600_000);
+  const buckets = positive('buckets', options.buckets ?? 20);
+  if (buckets < 3) throw new TypeError(`buckets must be at least 3, got ${buckets}`);
+  const bucketMs = Math.max(1, Math.floor(windowMs / buckets));
+  const minBuckets = positive('minBuckets', options.minBuckets ?? buckets);
+  if (minBuckets < 3 || minBuckets > buckets) {
+    throw new TypeError(`minBuckets must be from 3 to buckets (${buckets}), got ${minBuckets}`);
+  }
+  const minR2 = options.minR2 ?? 0.8;
+  if (!(minR2 >= 0 && minR2 <= 1)) throw new TypeError(`minR2 must be from 0 to 1, got ${String(options.minR2)}`);
+  if (options.suspects !== undefined && typeof options.suspects !== 'function') {
+    throw new TypeError('suspects must be a function returning { name: size }');
+  }
+  return {
+    windowMs,
+    buckets,
+    bucketMs,
+    minBuckets,
+    minGrowthBytes: nonNegative('minGrowthBytes', options.minGrowthBytes ?? 8 * 1024 * 1024),
+    minGrowthPercent: nonNegative('minGrowthPercent', options.minGrowthPercent ?? 10),
+    minR2,
+    sampleIntervalMs: positive('sampleIntervalMs', options.sampleIntervalMs ?? Math.max(1, Math.floor(bucketMs / 4))),
+  };
 }

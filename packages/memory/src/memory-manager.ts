@@ -127,12 +127,12 @@ export class MemoryManager extends EventEmitter<MemoryManagerEvents> {
 
   constructor(options: MemoryManagerOptions = {}) {
     super();
-    this.thresholds = resolveThresholds(options.thresholds);
-    this.hysteresis = finite('hysteresis', options.hysteresis ?? 5, 0, 50);
-    this.sampleIntervalMs = integer('sampleIntervalMs', options.sampleIntervalMs ?? 5_000, 1);
-    this.heapLimitBytes = integer('heapLimitBytes', options.heapLimitBytes ?? heapPressureLimit(), 1);
-    this.rssLimitBytes =
-      options.rssLimitBytes === undefined ? undefined : integer('rssLimitBytes', options.rssLimitBytes, 1);
+    const settings = resolveMemoryManagerOptions(options);
+    this.thresholds = settings.thresholds;
+    this.hysteresis = settings.hysteresis;
+    this.sampleIntervalMs = settings.sampleIntervalMs;
+    this.heapLimitBytes = settings.heapLimitBytes;
+    this.rssLimitBytes = settings.rssLimitBytes;
     this.#useGc = options.useGcReadings ?? true;
     this.#read = options.read ?? readMemory;
     this.#gcSource = options.gc ?? onMajorGc;
@@ -231,6 +231,29 @@ export class MemoryManager extends EventEmitter<MemoryManagerEvents> {
 /** The position of a level in {@link MEMORY_LEVELS} (normal = 0). */
 export function rank(level: MemoryLevel): number {
   return MEMORY_LEVELS.indexOf(level);
+}
+
+/** The numeric settings of a {@link MemoryManager}, validated and with their defaults. */
+export interface ResolvedMemoryManagerOptions {
+  thresholds: MemoryThresholds;
+  hysteresis: number;
+  sampleIntervalMs: number;
+  heapLimitBytes: number;
+  rssLimitBytes: number | undefined;
+}
+
+/**
+ * Validates {@link MemoryManagerOptions} and fills their defaults without creating a manager (what the constructor
+ * does first), throwing a `TypeError` that names the bad field.
+ */
+export function resolveMemoryManagerOptions(options: MemoryManagerOptions = {}): ResolvedMemoryManagerOptions {
+  return {
+    thresholds: resolveThresholds(options.thresholds),
+    hysteresis: finite('hysteresis', options.hysteresis ?? 5, 0, 50),
+    sampleIntervalMs: integer('sampleIntervalMs', options.sampleIntervalMs ?? 5_000, 1),
+    heapLimitBytes: integer('heapLimitBytes', options.heapLimitBytes ?? heapPressureLimit(), 1),
+    rssLimitBytes: options.rssLimitBytes === undefined ? undefined : integer('rssLimitBytes', options.rssLimitBytes, 1),
+  };
 }
 
 /** Validates thresholds over the defaults, throwing a `TypeError` that says what to change. */

@@ -1,5 +1,5 @@
 import type { EventLoopMonitor } from './event-loop';
-import { type MemoryLevelSource, type MemoryStatus, assertMemorySource, readMemory, resolveMemoryThresholds } from './memory';
+import { type MemoryLevelSource, type MemorySnapshot, assertMemorySource, readMemorySnapshot, resolveMemoryThresholds } from './memory';
 import { type EventLoopLag, type HealthStatus, type HubSource, type MemoryThresholds, resolveHub } from './types';
 
 /** Event-loop delay thresholds (p99 over the monitor's window, beyond the timer resolution). */
@@ -90,8 +90,8 @@ export class HealthChecker {
   }
 
   /** The memory level and heap figures now. */
-  memory(): MemoryStatus {
-    return readMemory(this.#options.memory, this.memoryThresholds);
+  memory(): MemorySnapshot {
+    return readMemorySnapshot(this.#options.memory, this.memoryThresholds);
   }
 
   /** Event-loop delay over the last window (zeros without a monitor). */

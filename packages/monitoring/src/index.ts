@@ -25,13 +25,14 @@ export {
 } from './prometheus';
 export {
   type MemoryLevelSource,
-  type MemoryStatus,
+  type MemorySnapshot,
   DEFAULT_MEMORY_THRESHOLDS,
   analyzeMemory,
-  readMemory,
+  readMemorySnapshot,
   resolveMemoryThresholds,
   memoryLevelValue,
 } from './memory';
+export { type MemoryStatus, readMemory } from './compat';
 export { summarizeLatency } from './latency';
 export type {
   HubSource,

@@ -1,7 +1,17 @@
-import { getHeapStatistics } from 'node:v8';
 import type { Hub } from '@unisocket/core';
+import {
+  DEFAULT_MEMORY_THRESHOLDS,
+  MEMORY_LEVELS,
+  type MemoryLevel,
+  type MemoryThresholds,
+  levelRank,
+  readMemory as readProcessMemory,
+  resolveThresholds,
+} from '@unisocket/memory';
 import { round } from './latency';
-import type { MemoryAnalysis, MemoryLevel, MemoryThresholds } from './types';
+import type { MemoryAnalysis } from './types';
+
+export { DEFAULT_MEMORY_THRESHOLDS };
 
 /**
  * Where the memory level comes from: an object with a `level` (such as `MemoryManager` from `@unisocket/memory`)
@@ -9,18 +19,17 @@ import type { MemoryAnalysis, MemoryLevel, MemoryThresholds } from './types';
  */
 export type MemoryLevelSource = { readonly level: MemoryLevel } | (() => MemoryLevel);
 
-/** Defaults of {@link MemoryThresholds} (the unified-service seed's). */
-export const DEFAULT_MEMORY_THRESHOLDS: Readonly<MemoryThresholds> = { warning: 70, critical: 85, emergency: 95 };
-
-const LEVELS: readonly MemoryLevel[] = ['normal', 'warning', 'critical', 'emergency'];
-
 /** A memory level as a number: normal 0, warning 1, critical 2, emergency 3 (`unisocket_memory_level`). */
 export function memoryLevelValue(level: MemoryLevel): number {
-  return LEVELS.indexOf(level);
+  return levelRank(level);
 }
 
-/** The current memory picture. */
-export interface MemoryStatus {
+/**
+ * What monitoring reports about memory at one moment: the level (from the level source, or heap used vs the heap
+ * limit) and the heap figures it was judged on. Not the `MemoryStatus` of `@unisocket/memory`, which is one sample of
+ * a `MemoryManager`.
+ */
+export interface MemorySnapshot {
   level: MemoryLevel;
   levelSource: 'source' | 'heap';
   heapUsed: number;
@@ -30,21 +39,16 @@ export interface MemoryStatus {
   rss: number;
 }
 
-/** Validates thresholds and fills defaults; throws a `TypeError` that names the bad field. */
+/**
+ * Validates thresholds and fills defaults (`resolveThresholds` of `@unisocket/memory`); throws a `TypeError` that
+ * names the bad field.
+ */
 export function resolveMemoryThresholds(given: Partial<MemoryThresholds> | undefined): MemoryThresholds {
-  const t = { ...DEFAULT_MEMORY_THRESHOLDS, ...given };
-  for (const key of ['warning', 'critical', 'emergency'] as const) {
-    const v = t[key];
-    if (typeof v !== 'number' || !(v > 0) || v > 100) {
-      throw new TypeError(`memoryThresholds.${key} must be a percentage in (0, 100], got ${String(v)}`);
-    }
+  try {
+    return resolveThresholds(given);
+  } catch (error) {
+    throw new TypeError(`memoryThresholds: ${(error as Error).message}`);
   }
-  if (!(t.warning < t.critical && t.critical < t.emergency)) {
-    throw new TypeError(
-      `memoryThresholds must increase: warning (${t.warning}) < critical (${t.critical}) < emergency (${t.emergency})`,
-    );
-  }
-  return t;
 }
 
 /** Validates a memory source. */
@@ -55,23 +59,23 @@ export function assertMemorySource(source: unknown): asserts source is MemoryLev
   }
 }
 
-/** Reads the memory level and heap figures (one `process.memoryUsage()` call). */
-export function readMemory(source: MemoryLevelSource | undefined, thresholds: MemoryThresholds): MemoryStatus {
-  const mem = process.memoryUsage();
-  const heapLimit = getHeapStatistics().heap_size_limit;
-  const pct = heapLimit > 0 ? (mem.heapUsed / heapLimit) * 100 : 0;
+/** Reads the memory level and heap figures (one reading of `@unisocket/memory`'s `readMemory`). */
+export function readMemorySnapshot(source: MemoryLevelSource | undefined, thresholds: MemoryThresholds): MemorySnapshot {
+  const reading = readProcessMemory();
+  const heapLimit = reading.heapLimit;
+  const pct = heapLimit > 0 ? (reading.heapUsed / heapLimit) * 100 : 0;
   let level: MemoryLevel | undefined;
   if (source !== undefined) {
     const given = typeof source === 'function' ? source() : source.level;
-    if (LEVELS.includes(given)) level = given;
+    if (MEMORY_LEVELS.includes(given)) level = given;
   }
   return {
     level: level ?? levelOf(pct, thresholds),
     levelSource: level === undefined ? 'heap' : 'source',
-    heapUsed: mem.heapUsed,
+    heapUsed: reading.heapUsed,
     heapLimit,
     heapUsedPercent: round(pct, 1),
-    rss: mem.rss,
+    rss: reading.rss,
   };
 }
 
@@ -79,13 +83,13 @@ function levelOf(pct: number, t: MemoryThresholds): MemoryLevel {
   return pct >= t.emergency ? 'emergency' : pct >= t.critical ? 'critical' : pct >= t.warning ? 'warning' : 'normal';
 }
 
-/** The seed's `forceMemoryAnalysis()`: process memory, what the service holds, and the level. */
+/** `forceMemoryAnalysis()`: process memory, what the service holds, and the level. */
 export function analyzeMemory(
   hub: Hub | undefined,
   source: MemoryLevelSource | undefined,
   thresholds: MemoryThresholds = DEFAULT_MEMORY_THRESHOLDS,
 ): MemoryAnalysis {
-  const status = readMemory(source, thresholds);
+  const status = readMemorySnapshot(source, thresholds);
   const history = hub?.broker.history as { messageCount?: unknown } | undefined;
   return {
     process: { ...process.memoryUsage(), heapLimit: status.heapLimit },

@@ -2,7 +2,7 @@ import type { Hub } from '@unisocket/core';
 import type { Registry } from 'prom-client';
 import { EventLoopMonitor, type EventLoopMonitorOptions } from './event-loop';
 import { type EventLoopThresholds, HealthChecker } from './health';
-import { type MemoryLevelSource, type MemoryStatus, analyzeMemory } from './memory';
+import { type MemoryLevelSource, type MemorySnapshot, analyzeMemory } from './memory';
 import { PrometheusMetrics } from './prometheus';
 import { type StatsSample, StatisticsCollector } from './statistics';
 import type {
@@ -47,7 +47,7 @@ export interface MonitorOptions {
 
 /** A stats sample with the memory level, event-loop lag and health (what the stats channel publishes). */
 export interface MonitorSample extends Omit<StatsSample, 'memory'> {
-  memory: MemoryStatus;
+  memory: MemorySnapshot;
   eventLoopLag: EventLoopLag;
   health: HealthStatus['status'];
 }

@@ -1,7 +1,7 @@
 import { type BrokerHealth, type BrokerState, DEFAULT_LATENCY_BUCKETS_MS, type HubStats, type LatencyRecorder } from '@unisocket/core';
 import { Counter, Gauge, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HealthChecker } from './health';
-import { type MemoryStatus, memoryLevelValue } from './memory';
+import { type MemorySnapshot, memoryLevelValue } from './memory';
 import type { StatisticsCollector } from './statistics';
 import type { EventLoopLag, HealthStatus, TransportStats } from './types';
 
@@ -79,7 +79,7 @@ interface Snapshot {
   errors: Record<string, number>;
   refusedUpgrades: Record<string, number>;
   latency: LatencyRecorder | undefined;
-  memory: MemoryStatus | undefined;
+  memory: MemorySnapshot | undefined;
   lag: EventLoopLag | undefined;
   health: HealthStatus | undefined;
 }

@@ -1,4 +1,8 @@
 import type { BrokerHealth, BrokerStats, Hub, HubStats } from '@unisocket/core';
+import type { MemoryLevel, MemoryThresholds } from '@unisocket/memory';
+
+/** Memory pressure levels and their thresholds are `@unisocket/memory`'s; re-exported for compatibility. */
+export type { MemoryLevel, MemoryThresholds };
 
 /** A Hub, or a function returning it once it exists (a service creates its Hub in `initialize`). */
 export type HubSource = Hub | (() => Hub | undefined);
@@ -7,9 +11,6 @@ export type HubSource = Hub | (() => Hub | undefined);
 export function resolveHub(source: HubSource): Hub | undefined {
   return typeof source === 'function' ? source() : source;
 }
-
-/** Memory pressure levels (the unified-service seed's thresholds: warning 70 %, critical 85 %, emergency 95 %). */
-export type MemoryLevel = 'normal' | 'warning' | 'critical' | 'emergency';
 
 /** Publish→flush latency over the recent window (see `LatencyRecorder` in `@unisocket/core`). */
 export interface LatencySummary {
@@ -169,14 +170,4 @@ export interface MemoryAnalysis {
     levelSource: 'source' | 'heap';
     thresholds: MemoryThresholds;
   };
-}
-
-/** Heap-used percentages of the V8 heap limit at which each memory level starts (the fallback source). */
-export interface MemoryThresholds {
-  /** @default 70 */
-  warning: number;
-  /** @default 85 */
-  critical: number;
-  /** @default 95 */
-  emergency: number;
 }
