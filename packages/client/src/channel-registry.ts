@@ -6,12 +6,14 @@ import {
   type PresenceMember,
   type ResyncFrame,
   UnisocketError,
+  channelKind,
   isValidChannelName,
 } from '@unisocket/core/protocol';
 import { DEFAULT_RECONNECT_OPTIONS } from './options';
 import { ChannelEntry, type ChannelHost } from './channel';
 import type { ClientContext } from './context';
 import { safeCall } from './emitter';
+import { encodeCommand } from './frames';
 import { type SubscribeOptions, Subscription, type SubscriptionHost, SubscriptionSink } from './subscription';
 import type { OutgoingCommand } from './transport';
 import type { ChannelMessage, ChannelSnapshot, EventMap, ExternalStore } from './types';
@@ -168,8 +170,38 @@ export class ChannelRegistry implements SubscriptionHost {
     this.#channels.get(frame.channel)?.resync(frame);
   }
 
-  /** The members the server listed for `channel` (`client.presence()`). */
-  membersListed(channel: ChannelName, members: readonly PresenceMember[]): void {
-    this.#channels.get(channel)?.membersListed(members);
+  /** Asks the server for the members of a presence channel, and refreshes them in its snapshot (`client.presence`). */
+  members(channel: ChannelName): Promise<PresenceMember[]> {
+    if (!isValidChannelName(channel) || channelKind(channel) !== 'presence') {
+      return Promise.reject(
+        new UnisocketError(ErrorCode.BAD_REQUEST, `"${String(channel).slice(0, 60)}" is not a presence channel (presence channels start with "presence-")`),
+      );
+    }
+    const link = this.#context.readyLink();
+    if (link === undefined) {
+      return Promise.reject(new UnisocketError(ErrorCode.UNAVAILABLE, 'not connected: await client.connect() first', { channel }));
+    }
+    const { requests, options } = this.#context;
+    return new Promise((resolve, reject) => {
+      const ref = requests.nextRef();
+      requests.add(
+        ref,
+        {
+          ack: (ack) => {
+            const members = ack.members ?? [];
+            this.#channels.get(channel)?.membersListed(members);
+            resolve(members);
+          },
+          refused: reject,
+          timedOut: () =>
+            reject(new UnisocketError(ErrorCode.UNAVAILABLE, `no answer within requestTimeoutMs (${options.requestTimeoutMs} ms)`, { channel })),
+          detached: (lost) => {
+            reject(lost);
+          },
+        },
+        options.requestTimeoutMs,
+      );
+      link.enqueue(encodeCommand({ type: 'presence', channel, ref }));
+    });
   }
 }

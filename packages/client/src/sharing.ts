@@ -1,5 +1,4 @@
 import { Emitter, type Unsubscribe } from './emitter';
-import type { TransportFactory } from './transport';
 import type { ExternalStore } from './types';
 
 /** A `BroadcastChannel` (the browser's, Node's, or a test double). */
@@ -86,18 +85,4 @@ export class SharingState {
     this.#snapshot = Object.freeze({ role, tabId, leaderId });
     this.#emitter.emit('change');
   }
-}
-
-/**
- * The transport factory of a client with `shareConnection`: the first attempt loads the shared-connection module
- * (a separate chunk: clients without `shareConnection` never load it) and joins the tab's group.
- * @internal
- */
-export function sharedTransportFactory(
-  base: TransportFactory,
-  options: SharedConnectionOptions,
-  state: SharingState,
-): TransportFactory {
-  return (url, handlers, limits) =>
-    import('./shared-connection').then((m) => m.openSharedTransport(base, options, state, url, handlers, limits));
 }
