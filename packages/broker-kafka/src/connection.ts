@@ -63,6 +63,20 @@ export function createKafkaClient(options: KafkaConnectionOptions, what: string)
     if (!(options.kafka instanceof Kafka)) throw new TypeError(`${what}: kafka must be a kafkajs Kafka instance`);
     return options.kafka;
   }
+  return new Kafka(kafkaConfig(options, what));
+}
+
+/**
+ * A client for liveness checks: the same connection as {@link createKafkaClient} but without retries, so a request
+ * to a Kafka that refuses connections fails at once instead of after the retry policy (about 5 s). `undefined` when
+ * an existing `kafka` client was given (its settings cannot be copied).
+ */
+export function createProbeClient(options: KafkaConnectionOptions, what: string): Kafka | undefined {
+  if (options.kafka !== undefined) return undefined;
+  return new Kafka({ ...kafkaConfig(options, what), retry: { retries: 0 } });
+}
+
+function kafkaConfig(options: KafkaConnectionOptions, what: string): KafkaConfig {
   const brokers = options.brokers ?? ['127.0.0.1:9092'];
   if (!Array.isArray(brokers) || brokers.length === 0 || brokers.some((b) => typeof b !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(b))) {
     throw new TypeError(`${what}: brokers must be a non-empty array of "host:port" strings, got ${JSON.stringify(options.brokers)}`);
@@ -100,7 +114,7 @@ export function createKafkaClient(options: KafkaConnectionOptions, what: string)
   };
   if (options.ssl !== undefined && options.ssl !== false) config.ssl = options.ssl;
   if (sasl !== undefined) config.sasl = sasl;
-  return new Kafka(config);
+  return config;
 }
 
 function positive(value: number, name: string, what: string): number {

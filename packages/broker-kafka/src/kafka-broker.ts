@@ -6,6 +6,7 @@ import {
   ErrorCode,
   type HistoryOptions,
   IdWindow,
+  type MaybePromise,
   MemoryPresenceStore,
   type PublishRequest,
   type PublishResult,
@@ -15,7 +16,15 @@ import {
 } from '@unisocket/core';
 import { LRUCache } from '@unisocket/memory';
 import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { CONSUMER_RESILIENCE, type KafkaConnectionOptions, createKafkaClient, describeError, kafkaErrorType, retrying } from './connection';
+import {
+  CONSUMER_RESILIENCE,
+  type KafkaConnectionOptions,
+  createKafkaClient,
+  createProbeClient,
+  describeError,
+  kafkaErrorType,
+  retrying,
+} from './connection';
 import { EpochStore } from './epochs';
 import { KafkaHistory } from './history';
 import { ProduceBatcher } from './producer';
@@ -84,7 +93,9 @@ export interface KafkaBrokerOptions extends BrokerOptions, KafkaConnectionOption
   maxBatchBytes?: number;
   /**
    * How long Kafka may leave a produce unconfirmed, or the consumer without an answer, before the broker reports
-   * `degraded` (publishes then queue, bounded by `maxPendingPublishes`), in ms.
+   * `degraded` (publishes then queue, bounded by `maxPendingPublishes`), in ms. This is the bound for a Kafka that
+   * stops answering without closing its connections (host down, network cut); a Kafka that refuses connections
+   * (crashed, stopped, restarting) is reported within about a second by a liveness check.
    * @default 5_000
    */
   unavailableAfterMs?: number;
@@ -160,6 +171,12 @@ const REPORT_INTERVAL_MS = 10_000;
 /** Markers are re-committed this often so Kafka's offset retention never expires them under a running cluster. */
 const MARKER_REFRESH_MS = 6 * 60 * 60_000;
 
+/** The health watchdog's period at most (a quarter of `unavailableAfterMs` when that is shorter), in ms. */
+const WATCHDOG_TICK_MS = 250;
+
+/** A consumer quiet this long (at least; twice `fetchMaxWaitMs` when longer) makes the watchdog ask Kafka, in ms. */
+const QUIET_BEFORE_PROBE_MS = 500;
+
 /**
  * Nodes exchange messages over one Kafka topic, partitioned by channel: a channel's messages keep their order, and
  * its offsets are its partition's offsets + 1 (increasing, not contiguous: partitions are shared by channels), in an
@@ -193,6 +210,8 @@ export class KafkaBroker extends Broker {
   readonly #settings: typeof DEFAULT_KAFKA_BROKER_OPTIONS;
   readonly #readBackOptions: Required<ReadBackOptions> | undefined;
   readonly #admin: Admin;
+  /** Liveness checks only: without retries, so a refused connection fails at once (see {@link createProbeClient}). */
+  readonly #probeAdmin: Admin;
   readonly #producer: Producer;
   readonly #batcher: ProduceBatcher;
   readonly #epochs: EpochStore;
@@ -205,6 +224,11 @@ export class KafkaBroker extends Broker {
   #gate: Promise<void> | undefined;
   #lastAnswer = 0;
   #consumerProblem: string | undefined;
+  #probing = false;
+  /** The last liveness check failed: when it started, and why. */
+  #probeFailure: { startedAt: number; message: string } | undefined;
+  /** When each publish was accepted (`publish()`), so it is answered within `pendingPublishTimeoutMs` of that. */
+  readonly #acceptedAt = new WeakMap<PublishRequest, number>();
   #topicVanished = false;
   #restartTimer: NodeJS.Timeout | undefined;
   #watchdog: NodeJS.Timeout | undefined;
@@ -236,6 +260,7 @@ export class KafkaBroker extends Broker {
     this.history = new KafkaHistory(resolveHistoryOptions(options.history ?? {}));
     this.#kafka = createKafkaClient(options, 'KafkaBroker');
     this.#admin = this.#kafka.admin();
+    this.#probeAdmin = (createProbeClient(options, 'KafkaBroker') ?? this.#kafka).admin();
     this.#producer = this.#kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -276,6 +301,7 @@ export class KafkaBroker extends Broker {
     const deadline = Date.now() + startTimeoutMs;
     try {
       await retrying(() => this.#admin.connect(), deadline);
+      await retrying(() => this.#probeAdmin.connect(), deadline);
       const count = await retrying(() => this.#ensureTopic(), deadline);
       this.history.setPartitionCount(count);
       const markers = await this.#epochs.ensure(count, Math.max(1_000, deadline - Date.now()));
@@ -316,8 +342,11 @@ export class KafkaBroker extends Broker {
       );
     }
     this.#lastAnswer = Date.now();
-    const tick = Math.max(50, Math.min(500, Math.floor(this.#settings.unavailableAfterMs / 4)));
-    this.#watchdog = setInterval(() => this.#checkHealth(), tick);
+    const tick = Math.max(50, Math.min(WATCHDOG_TICK_MS, Math.floor(this.#settings.unavailableAfterMs / 4)));
+    this.#watchdog = setInterval(() => {
+      this.#probe();
+      this.#checkHealth();
+    }, tick);
     this.#watchdog.unref();
     this.#topologyTimer = setInterval(() => this.#checkTopology('periodic'), this.#settings.topologyCheckMs);
     this.#topologyTimer.unref();
@@ -347,7 +376,7 @@ export class KafkaBroker extends Broker {
 
   async #disconnectAll(): Promise<void> {
     await Promise.allSettled([this.#consumer?.disconnect(), this.#readBack?.close()]);
-    await Promise.allSettled([this.#producer.disconnect(), this.#admin.disconnect()]);
+    await Promise.allSettled([this.#producer.disconnect(), this.#admin.disconnect(), this.#probeAdmin.disconnect()]);
   }
 
   /** Creates the topic when it is missing (and allowed); returns its partition count. */
@@ -600,12 +629,38 @@ export class KafkaBroker extends Broker {
   // health
   // ------------------------------------------------------------------------------------------------
 
+  /**
+   * Asks Kafka whether it is there (one metadata request, no retries) when the consumer has been quiet for a moment —
+   * a healthy consumer hears from Kafka at least every `fetchMaxWaitMs`. A Kafka that crashed or stopped refuses the
+   * connection, so this fails at once: the outage is reported within about a second instead of after
+   * `unavailableAfterMs` of silence. One check at a time, at most one per watchdog tick.
+   */
+  #probe(): void {
+    const now = Date.now();
+    const quietMs = Math.max(QUIET_BEFORE_PROBE_MS, 2 * this.#settings.fetchMaxWaitMs);
+    if (this.#probing || this.#closing || this.state === 'closed' || now - this.#lastAnswer < quietMs) return;
+    this.#probing = true;
+    this.#probeAdmin.describeCluster().then(
+      () => {
+        this.#probeFailure = undefined;
+      },
+      (error: unknown) => {
+        this.#probeFailure = { startedAt: now, message: `Kafka does not answer: ${describeError(error)}` };
+      },
+    ).finally(() => {
+      this.#probing = false;
+      this.#checkHealth();
+    });
+  }
+
   #checkHealth(): void {
     if (this.state === 'closed' || this.state === 'connecting') return;
     const now = Date.now();
-    this.#batcher.expire(now);
     const limit = this.#settings.unavailableAfterMs;
     let problem = this.#consumerProblem;
+    // a failed check counts until the consumer hears from Kafka again: one broker of several refusing is no outage
+    const failure = this.#probeFailure;
+    if (problem === undefined && failure !== undefined && this.#lastAnswer <= failure.startedAt) problem = failure.message;
     if (problem === undefined && now - this.#lastAnswer > limit) {
       problem = `Kafka has not answered the consumer for ${now - this.#lastAnswer} ms`;
     }
@@ -633,6 +688,15 @@ export class KafkaBroker extends Broker {
   // publishing
   // ------------------------------------------------------------------------------------------------
 
+  /**
+   * Notes when the publish was accepted, then publishes as every broker does: whether it waits in the base class's
+   * queue (while `degraded`) or for Kafka's confirmation, it is answered within `pendingPublishTimeoutMs` of now.
+   */
+  override publish(request: PublishRequest): MaybePromise<PublishResult> {
+    this.#acceptedAt.set(request, Date.now());
+    return super.publish(request);
+  }
+
   protected doPublish(request: PublishRequest): Promise<PublishResult> {
     const id = request.id;
     if (request.idempotent) {
@@ -642,15 +706,20 @@ export class KafkaBroker extends Broker {
       }
     }
     const partition = this.history.partitionOf(request.channel);
+    // answered by this deadline whatever Kafka does (refused as not sent, or as unconfirmed: it may still be written)
+    const deadline = (this.#acceptedAt.get(request) ?? Date.now()) + this.options.pendingPublishTimeoutMs;
     const result = this.#batcher
-      .send({
-        topic: this.topic,
-        partition,
-        key: request.channel,
-        value: request.head,
-        headers: request.idempotent ? { [HEADER_ID]: id, [HEADER_IDEMPOTENT]: '1' } : { [HEADER_ID]: id },
-        timestamp: String(request.ts),
-      })
+      .send(
+        {
+          topic: this.topic,
+          partition,
+          key: request.channel,
+          value: request.head,
+          headers: request.idempotent ? { [HEADER_ID]: id, [HEADER_IDEMPOTENT]: '1' } : { [HEADER_ID]: id },
+          timestamp: String(request.ts),
+        },
+        deadline,
+      )
       .then((produced) => ({ epoch: this.history.epochOf(partition), offset: produced.offset + 1 }));
     if (request.idempotent) {
       this.#idempotency.set(id, result);

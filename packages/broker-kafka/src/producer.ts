@@ -30,7 +30,10 @@ export interface ProduceBatcherOptions {
   maxBatchBytes: number;
   /** Records waiting behind the request in flight; more are refused with `UNAVAILABLE` at once. */
   maxQueued: number;
-  /** How long a record may wait behind the request in flight before it is refused with `UNAVAILABLE`, in ms. */
+  /**
+   * How long a record may wait for Kafka's confirmation — queued behind the request in flight, or in it — before its
+   * promise is rejected with `UNAVAILABLE`, in ms (unless {@link ProduceBatcher.send} is given an earlier deadline).
+   */
   queueTimeoutMs: number;
   /** Pause between two attempts of a request that Kafka did not confirm, in ms. */
   resendDelayMs: number;
@@ -43,10 +46,17 @@ export interface ProduceBatcherOptions {
 interface Item {
   record: OutgoingRecord;
   bytes: number;
-  queuedAt: number;
+  /** Epoch ms after which the caller is answered `UNAVAILABLE` if Kafka has not confirmed the record. */
+  deadline: number;
+  /** The caller has its answer (the record may still be in the request in flight). */
+  settled: boolean;
   resolve: (produced: ProducedRecord) => void;
   reject: (error: unknown) => void;
 }
+
+/** How often deadlines are checked, at most and at least (a fraction of the timeout in between), in ms. */
+const MAX_EXPIRY_TICK_MS = 250;
+const MIN_EXPIRY_TICK_MS = 25;
 
 /**
  * Turns many small sends into few produce requests, with exactly one request in flight and a bounded queue behind
@@ -55,10 +65,20 @@ interface Item {
  * A request Kafka does not confirm (broker down, leader moving) is sent again, unchanged, until it is confirmed: with
  * the idempotent producer, kafkajs gives a re-sent batch the same sequence numbers, so Kafka writes it once however
  * many attempts reached it. Nothing else is sent meanwhile (a different batch with those sequence numbers would be
- * taken for a duplicate); records queued behind it wait up to `queueTimeoutMs` and are then refused.
+ * taken for a duplicate).
+ *
+ * Every record's caller is answered by its deadline (`queueTimeoutMs` after `send`, or the one given), whatever
+ * Kafka does: a record still queued is refused as not sent; a record in the unconfirmed request is refused as
+ * unconfirmed — the request keeps being re-sent, so it may still be written (once) when Kafka returns. The batcher
+ * checks deadlines by itself (a timer runs while anything waits).
  */
 export class ProduceBatcher {
-  readonly stats = { records: 0, requests: 0, resends: 0, refused: 0, failed: 0 };
+  /**
+   * `records` confirmed by Kafka; `requests` sent (attempts); `resends` of an unconfirmed request; `refused` before
+   * they were sent (queue full, deadline, closed); `unconfirmed`: answered `UNAVAILABLE` at their deadline while in
+   * an unconfirmed request (they may still be written); `failed`: refused by Kafka for good.
+   */
+  readonly stats = { records: 0, requests: 0, resends: 0, refused: 0, unconfirmed: 0, failed: 0 };
   readonly #producer: Producer;
   readonly #options: ProduceBatcherOptions;
   #queue: Item[] = [];
@@ -69,6 +89,7 @@ export class ProduceBatcher {
   #scheduled = false;
   #closed = false;
   #resendTimer: NodeJS.Timeout | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
   #drained: (() => void) | undefined;
 
   constructor(producer: Producer, options: ProduceBatcherOptions) {
@@ -91,8 +112,11 @@ export class ProduceBatcher {
     return this.#inFlight !== undefined && this.#attemptFailed;
   }
 
-  /** Queues a record; resolves once Kafka has it. Rejects with `UNAVAILABLE` when the queue is full or closed. */
-  send(record: OutgoingRecord): Promise<ProducedRecord> {
+  /**
+   * Queues a record; resolves once Kafka has it. Rejects with `UNAVAILABLE` when the queue is full or closed, or when
+   * Kafka has not confirmed it by `deadline` (epoch ms; default `queueTimeoutMs` from now).
+   */
+  send(record: OutgoingRecord, deadline = Date.now() + this.#options.queueTimeoutMs): Promise<ProducedRecord> {
     if (this.#closed) {
       this.stats.refused++;
       return Promise.reject(new UnisocketError(ErrorCode.UNAVAILABLE, `${this.#options.what}: the Kafka producer is closed`));
@@ -108,31 +132,66 @@ export class ProduceBatcher {
     }
     return new Promise((resolve, reject) => {
       const bytes = (record.key === null ? 0 : record.key.length) + Buffer.byteLength(record.value);
-      this.#queue.push({ record, bytes, queuedAt: Date.now(), resolve, reject });
+      this.#queue.push({ record, bytes, deadline, settled: false, resolve, reject });
       this.#schedule();
+      this.#armExpiry();
     });
   }
 
-  /** Refuses records that waited longer than `queueTimeoutMs` behind an unconfirmed request. Call it periodically. */
+  /**
+   * Answers `UNAVAILABLE` to every record past its deadline: queued ones are dropped (never sent); those in the
+   * unconfirmed request stay in it (it is re-sent unchanged) but their callers stop waiting. Runs by itself while
+   * anything waits; calling it is harmless.
+   */
   expire(now = Date.now()): void {
-    const limit = now - this.#options.queueTimeoutMs;
-    if (this.queued === 0 || this.#queue[this.#head]!.queuedAt > limit) return;
-    const kept: Item[] = [];
-    for (let i = this.#head; i < this.#queue.length; i++) {
-      const item = this.#queue[i]!;
-      if (item.queuedAt > limit) kept.push(item);
-      else {
-        this.stats.refused++;
-        item.reject(
-          new UnisocketError(
-            ErrorCode.UNAVAILABLE,
-            `${this.#options.what}: Kafka did not take it within ${this.#options.queueTimeoutMs} ms; it was not sent`,
-          ),
-        );
+    const timeout = this.#options.queueTimeoutMs;
+    for (const item of this.#inFlight ?? []) {
+      if (item.settled || item.deadline > now) continue;
+      item.settled = true;
+      this.stats.unconfirmed++;
+      item.reject(
+        new UnisocketError(
+          ErrorCode.UNAVAILABLE,
+          `${this.#options.what}: Kafka has not confirmed it within ${timeout} ms${this.#attemptFailed ? ' (Kafka does not answer; still re-sending)' : ''}; ` +
+            'it was sent and may still be written once Kafka is back — to retry, publish again with the same id (repeats are deduplicated)',
+        ),
+      );
+    }
+    if (this.queued > 0) {
+      const kept: Item[] = [];
+      for (let i = this.#head; i < this.#queue.length; i++) {
+        const item = this.#queue[i]!;
+        if (item.deadline > now) kept.push(item);
+        else {
+          item.settled = true;
+          this.stats.refused++;
+          item.reject(
+            new UnisocketError(
+              ErrorCode.UNAVAILABLE,
+              `${this.#options.what}: Kafka did not take it within ${timeout} ms; it was not sent — retry later`,
+            ),
+          );
+        }
+      }
+      if (kept.length !== this.queued) {
+        this.#queue = kept;
+        this.#head = 0;
       }
     }
-    this.#queue = kept;
-    this.#head = 0;
+    this.#armExpiry();
+  }
+
+  /** A timer checks deadlines while a caller waits (queued, or in the request in flight), and only then. */
+  #armExpiry(): void {
+    const waiting = this.queued > 0 || (this.#inFlight?.some((item) => !item.settled) ?? false);
+    if (waiting && this.#expiryTimer === undefined) {
+      const tick = Math.max(MIN_EXPIRY_TICK_MS, Math.min(MAX_EXPIRY_TICK_MS, Math.floor(this.#options.queueTimeoutMs / 10)));
+      this.#expiryTimer = setInterval(() => this.expire(), tick);
+      this.#expiryTimer.unref();
+    } else if (!waiting && this.#expiryTimer !== undefined) {
+      clearInterval(this.#expiryTimer);
+      this.#expiryTimer = undefined;
+    }
   }
 
   /**
@@ -151,10 +210,12 @@ export class ProduceBatcher {
       this.#drained = undefined;
     }
     if (this.#resendTimer !== undefined) clearTimeout(this.#resendTimer);
-    const unconfirmed = this.#inFlight ?? [];
+    clearInterval(this.#expiryTimer);
+    this.#expiryTimer = undefined;
+    const unconfirmed = (this.#inFlight ?? []).filter((item) => !item.settled);
     this.#inFlight = undefined;
     for (const item of unconfirmed) {
-      this.stats.refused++;
+      this.stats.unconfirmed++;
       item.reject(new UnisocketError(ErrorCode.UNAVAILABLE, `${this.#options.what}: shut down before Kafka confirmed it (it may still have been written)`));
     }
     for (let i = this.#head; i < this.#queue.length; i++) {
@@ -174,6 +235,12 @@ export class ProduceBatcher {
   readonly #flush = (): void => {
     this.#scheduled = false;
     if (this.#inFlight !== undefined || this.queued === 0) return;
+    // past their deadline while queued (the next expiry tick has not come yet): refused as not sent, never sent late
+    const now = Date.now();
+    if (this.#queue[this.#head]!.deadline <= now) {
+      this.expire(now);
+      if (this.queued === 0) return;
+    }
     const batch: Item[] = [];
     let bytes = 0;
     while (this.#head < this.#queue.length && batch.length < this.#options.maxBatchMessages) {
@@ -188,7 +255,7 @@ export class ProduceBatcher {
       this.#head = 0;
     }
     this.#inFlight = batch;
-    this.#inFlightSince = Date.now();
+    this.#inFlightSince = now;
     this.#attemptFailed = false;
     this.#attempt(batch, toTopicMessages(batch));
   };
@@ -212,13 +279,17 @@ export class ProduceBatcher {
           }, this.#options.resendDelayMs);
           return;
         }
-        this.stats.failed += batch.length;
         const reason = new UnisocketError(
           ErrorCode.UNAVAILABLE,
           `${this.#options.what}: Kafka refused the request: ${describeError(error)}`,
           { cause: error },
         );
-        for (const item of batch) item.reject(reason);
+        for (const item of batch) {
+          if (item.settled) continue;
+          item.settled = true;
+          this.stats.failed++;
+          item.reject(reason);
+        }
         this.#options.onError?.(error instanceof Error ? error : new Error(String(error)));
         this.#done();
       },
@@ -232,6 +303,7 @@ export class ProduceBatcher {
     for (const item of batch) {
       const { topic, partition } = item.record;
       if (partition === undefined) {
+        item.settled = true;
         item.resolve({ topic, partition: -1, offset: -1 });
         continue;
       }
@@ -239,6 +311,8 @@ export class ProduceBatcher {
       const offset = next.get(key) ?? -1;
       // kafkajs writes a partition's records in the order given: offsets run from the batch's base offset
       if (offset >= 0) next.set(key, offset + 1);
+      // a record answered `UNAVAILABLE` at its deadline was written after all: at least once, as its refusal said
+      item.settled = true;
       item.resolve({ topic, partition, offset });
     }
     this.#done();
@@ -247,6 +321,7 @@ export class ProduceBatcher {
   #done(): void {
     this.#inFlight = undefined;
     this.#attemptFailed = false;
+    this.#armExpiry();
     if (this.#drained !== undefined && this.queued === 0) {
       this.#drained();
       return;

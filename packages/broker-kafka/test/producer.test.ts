@@ -40,7 +40,7 @@ describe('ProduceBatcher', () => {
 
   it('sends an unconfirmed request again unchanged, bounds and expires what waits behind it', async () => {
     const { producer, calls } = scriptedProducer();
-    const b = new ProduceBatcher(producer, { ...options, maxBatchMessages: 1, maxQueued: 2 });
+    const b = new ProduceBatcher(producer, { ...options, maxBatchMessages: 1, maxQueued: 2, queueTimeoutMs: 1_000 });
     const first = b.send({ topic: 't', partition: 0, key: 'k', value: 'a' });
     await tick();
     const waiting = [b.send({ topic: 't', partition: 0, key: 'k', value: 'b' }), b.send({ topic: 't', partition: 0, key: 'k', value: 'c' })];
@@ -50,12 +50,45 @@ describe('ProduceBatcher', () => {
     expect(calls).toHaveLength(2);
     expect(calls[1]!.topicMessages).toBe(calls[0]!.topicMessages); // the very same records: same sequence numbers
     expect(b.retrying).toBe(true);
-    await new Promise((r) => setTimeout(r, 60));
-    b.expire();
+    b.expire(Date.now() + 1_000);
     await expect(waiting[0]).rejects.toMatchObject({ code: 'UNAVAILABLE', message: /was not sent/ });
     await expect(waiting[1]).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    // the caller of the unconfirmed record stops waiting too, told it may still be written
+    await expect(first).rejects.toMatchObject({ code: 'UNAVAILABLE', message: /may still be written/ });
+    expect(b.stats).toMatchObject({ refused: 3, unconfirmed: 1 });
+    // ...and it is: the request is still re-sent unchanged until Kafka confirms it, then the next one goes
     calls[1]!.resolve([{ topicName: 't', partition: 0, baseOffset: '3' }]);
-    expect(await first).toEqual({ topic: 't', partition: 0, offset: 3 });
+    await tick();
+    expect(b.stats.records).toBe(1);
+    expect(b.inFlightAge()).toBe(0);
+    const next = b.send({ topic: 't', partition: 0, key: 'k', value: 'e' });
+    await tick();
+    expect(calls).toHaveLength(3);
+    calls[2]!.resolve([{ topicName: 't', partition: 0, baseOffset: '4' }]);
+    expect(await next).toEqual({ topic: 't', partition: 0, offset: 4 });
+  });
+
+  it('answers every caller by its deadline by itself, in flight or queued, while Kafka stays silent', async () => {
+    const { producer, calls } = scriptedProducer();
+    const b = new ProduceBatcher(producer, { ...options, maxBatchMessages: 1, queueTimeoutMs: 10_000 });
+    const started = Date.now();
+    const settled = (p: Promise<unknown>) =>
+      p.then(
+        () => ({ ms: Date.now() - started, outcome: 'ok' }),
+        (e: { message: string }) => ({ ms: Date.now() - started, outcome: e.message }),
+      );
+    // a given deadline wins over queueTimeoutMs (the broker passes "accepted + pendingPublishTimeoutMs")
+    const inFlight = settled(b.send({ topic: 't', partition: 0, key: 'k', value: 'a' }, started + 60));
+    const queued = settled(b.send({ topic: 't', partition: 0, key: 'k', value: 'b' }, started + 80));
+    await tick();
+    expect(calls).toHaveLength(1); // never answered: no expire() call from outside either
+    const [a, q] = await Promise.all([inFlight, queued]);
+    expect(a.outcome).toMatch(/has not confirmed it within .* may still be written/);
+    expect(q.outcome).toMatch(/it was not sent/);
+    expect(a.ms).toBeGreaterThanOrEqual(55);
+    expect(q.ms).toBeGreaterThanOrEqual(75);
+    expect(Math.max(a.ms, q.ms)).toBeLessThan(1_000);
+    await b.close(1);
   });
 
   it('refuses a request Kafka rejected for good, and reports it', async () => {
