@@ -1,14 +1,5 @@
-import {
-  type ChannelName,
-  ErrorCode,
-  type MessageFrame,
-  type PresenceEventFrame,
-  type PresenceMember,
-  type ResyncFrame,
-  UnisocketError,
-  channelKind,
-  isValidChannelName,
-} from '@unisocket/core/protocol';
+import type { ChannelName, MessageFrame, PresenceEventFrame, PresenceMember, ResyncFrame } from '@unisocket/core/protocol';
+import { ErrorCode, UnisocketError, channelKind, isValidChannelName } from '@unisocket/core/protocol';
 import { DEFAULT_RECONNECT_OPTIONS } from './options';
 import { ChannelEntry, type ChannelHost } from './channel';
 import type { ClientContext } from './context';

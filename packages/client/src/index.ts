@@ -46,6 +46,16 @@ export type {
   PublishResult,
 } from './types';
 export type { Unsubscribe } from './emitter';
+export { deriveStore, watchStore } from './store';
+export {
+  isClient,
+  withChannelFlags,
+  withConnectionFlags,
+  presenceMembers,
+  type ChannelFlags,
+  type ConnectionFlags,
+  type PublishFunction,
+} from './binding-helpers';
 export type { OutgoingCommand, Transport, TransportFactory, TransportHandlers, TransportLimits } from './transport';
 export { nativeTransport, type WebSocketConstructor, type WebSocketLike, type WebSocketEventLike } from './native-transport';
 export {
