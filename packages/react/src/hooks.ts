@@ -1,7 +1,15 @@
 import {
   type ChannelCallbacks,
+  type ChannelFlags,
   type ChannelHandlers as ClientChannelHandlers,
+  type ConnectionFlags,
+  type PublishFunction,
+  deriveStore,
+  isClient,
   liveCallbacks,
+  presenceMembers,
+  withChannelFlags,
+  withConnectionFlags,
 } from '@unisocket/client';
 import type {
   ChannelName,
@@ -9,7 +17,6 @@ import type {
   ConnectionSnapshot,
   EventMap,
   PresenceMember,
-  PublishOptions,
   PublishResult,
   StreamPosition,
   UnisocketClient,
@@ -17,6 +24,8 @@ import type {
 } from '@unisocket/client';
 import { useCallback, useContext, useEffect, useLayoutEffect, useMemo, useRef, useSyncExternalStore } from 'react';
 import { UnisocketContext, useConnection, useOwnedClient } from './provider';
+
+export type { PublishFunction } from '@unisocket/client';
 
 /** Handlers by event name: each gets the event's data (typed by `TEvents`) and the whole message. */
 export type ChannelHandlers<TEvents extends EventMap = EventMap> = ClientChannelHandlers<TEvents>;
@@ -31,10 +40,7 @@ export interface UseChannelOptions<TEvents extends EventMap = EventMap>
 }
 
 /** What {@link useChannel} returns: the channel's snapshot (from the client's store) and `isSubscribed`. */
-export interface ChannelState extends ChannelSnapshot {
-  /** `status === 'subscribed'`. */
-  readonly isSubscribed: boolean;
-}
+export interface ChannelState extends ChannelSnapshot, ChannelFlags {}
 
 /** What {@link usePrivateChannel} returns. */
 export interface PrivateChannelState extends ChannelState {
@@ -54,19 +60,9 @@ export interface UsePresenceOptions<TEvents extends EventMap = EventMap>
     Pick<ChannelCallbacks<TEvents>, 'onJoin' | 'onLeave'> {}
 
 /** What {@link useBroadcast} and {@link useBroadcastContext} return: the client and its connection state. */
-export interface BroadcastState extends ConnectionSnapshot {
+export interface BroadcastState extends ConnectionSnapshot, ConnectionFlags {
   readonly client: UnisocketClient;
-  /** `status === 'connected'`. */
-  readonly isConnected: boolean;
 }
-
-/** The `publish` function {@link usePublish} returns. */
-export type PublishFunction = <TData = unknown>(
-  channel: ChannelName,
-  event: string,
-  data?: TData,
-  options?: PublishOptions,
-) => Promise<PublishResult>;
 
 // ------------------------------------------------------------------------------------------------
 // helpers
@@ -83,16 +79,7 @@ function useLatest<T>(value: T): { readonly current: T } {
   return ref;
 }
 
-function isClient(value: unknown): value is UnisocketClient {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as UnisocketClient).subscribe === 'function' &&
-    typeof (value as UnisocketClient).channelStore === 'function'
-  );
-}
-
-/** The client: the one passed (seed style `useChannel(client, channel, …)`) or the provider's. */
+/** The client: the one passed (`useChannel(client, channel, …)`) or the provider's. */
 function useClientArg(explicit: UnisocketClient | undefined): UnisocketClient {
   const fromContext = useContext(UnisocketContext);
   const client = explicit ?? fromContext;
@@ -146,9 +133,14 @@ function useChannelCore(
     // the client keeps one server subscription per channel: StrictMode's unmount/remount reuses it
     return () => sub.unsubscribe();
   }, [client, channel, token, latest]);
-  const store = useMemo(() => client.channelStore(channel ?? ''), [client, channel]);
-  const snapshot = useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
-  return useMemo(() => ({ ...snapshot, isSubscribed: snapshot.status === 'subscribed' }), [snapshot]);
+  const store = useMemo(() => deriveStore(client.channelStore(channel ?? ''), withChannelFlags), [client, channel]);
+  return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
+}
+
+/** The connection state of `client` with `client` and `isConnected`, re-rendering when the connection changes. */
+function useBroadcastState(client: UnisocketClient): BroadcastState {
+  const connection = useConnectionState(client);
+  return useMemo(() => ({ ...withConnectionFlags(connection), client }), [connection, client]);
 }
 
 function useWhisper(client: UnisocketClient, channel: ChannelName | null | undefined): PrivateChannelState['whisper'] {
@@ -171,7 +163,7 @@ function useWhisper(client: UnisocketClient, channel: ChannelName | null | undef
  * re-rendering when it changes. `handlers` are called by event name; they (and `options`' callbacks) may change
  * between renders without resubscribing. A `null` channel subscribes to nothing.
  *
- * Also callable as `useChannel(client, channel, handlers?, options?)` (the seed's form) without a provider.
+ * Also callable as `useChannel(client, channel, handlers?, options?)`, without a provider.
  *
  * @example
  * ```tsx
@@ -242,10 +234,8 @@ export function usePresence(...args: ChannelArgs): PresenceState {
   const client = useClientArg(explicit);
   const state = useChannelCore(client, channel, handlers, options);
   const whisper = useWhisper(client, channel);
-  return useMemo(() => ({ ...state, members: state.members ?? NO_MEMBERS, whisper }), [state, whisper]);
+  return useMemo(() => ({ ...state, members: presenceMembers(state), whisper }), [state, whisper]);
 }
-
-const NO_MEMBERS: readonly PresenceMember[] = Object.freeze([]);
 
 /**
  * The connection state (`status`, `connectionId`, `userId`, `attempt`, `lastError`, `pendingPublishes`); re-renders
@@ -258,7 +248,7 @@ export function useConnectionState(client?: UnisocketClient): ConnectionSnapshot
 
 /**
  * A stable `publish(channel, event, data?, options?)`: resolves with `{ id, offset, duplicate }` once acknowledged;
- * while offline it waits in the client's bounded queue. (Seed 001's `useBroadcast()` — "send messages".)
+ * while offline it waits in the client's bounded queue.
  */
 export function usePublish(client?: UnisocketClient): PublishFunction {
   const c = useClientArg(client);
@@ -266,9 +256,9 @@ export function usePublish(client?: UnisocketClient): PublishFunction {
 }
 
 /**
- * The main connection (seed 000's meaning): with `options`, a client this component creates, connects on mount and
- * disconnects on unmount (no provider needed); without, the provider's client. Returns the client, `isConnected`
- * and the connection state.
+ * The main connection: with `options`, a client this component creates, connects on mount and disconnects on
+ * unmount (no provider needed); without, the provider's client. Returns the client, `isConnected` and the
+ * connection state.
  *
  * @example
  * ```tsx
@@ -283,24 +273,21 @@ export function useBroadcast(options?: UnisocketClientOptions): BroadcastState {
     throw new Error('useBroadcast() without options needs a <UnisocketProvider> above it; or pass options: useBroadcast({ url: "/ws" })');
   }
   useConnection(client, owned !== undefined, owned !== undefined);
-  const connection = useSyncExternalStore(client.connectionStore.subscribe, client.connectionStore.getSnapshot, client.connectionStore.getSnapshot);
-  return useMemo(() => ({ ...connection, client, isConnected: connection.status === 'connected' }), [connection, client]);
+  return useBroadcastState(client);
 }
 
-/** Seed 001's main connection hook: `useBroadcast({ ...options, url })`. */
+/** {@link useBroadcast} with the URL first: `useBroadcast({ ...options, url })`. */
 export function useBroadcastSocket(url: string, options?: Omit<UnisocketClientOptions, 'url'>): BroadcastState {
   return useBroadcast({ ...options, url });
 }
 
-/** Seed 001's name for {@link useChannel}. */
+/** Another name for {@link useChannel}. */
 export const useSubscription = useChannel;
 
 /**
- * Seed 000's context hook: the provider's client with `isConnected` and the connection state.
+ * The provider's client with `isConnected` and the connection state ({@link useBroadcast} without options).
  * @throws {Error} outside a provider
  */
 export function useBroadcastContext(): BroadcastState {
-  const client = useClientArg(undefined);
-  const connection = useConnectionState(client);
-  return useMemo(() => ({ ...connection, client, isConnected: connection.status === 'connected' }), [connection, client]);
+  return useBroadcastState(useClientArg(undefined));
 }

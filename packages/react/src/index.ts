@@ -38,7 +38,7 @@ export type {
   UnisocketClientOptions,
 } from '@unisocket/client';
 
-/** Seed 000's name for {@link UnisocketProvider} (same props: `client`, `options` or `url`). */
+/** Another name for {@link UnisocketProvider} (same props: `client`, `options` or `url`). */
 export const BroadcastProvider: (props: UnisocketProviderProps) => ReactNode = UnisocketProvider;
 
 /** Props of {@link BroadcastSocketProvider}. */
@@ -52,7 +52,7 @@ export interface BroadcastSocketProviderProps {
   children?: ReactNode;
 }
 
-/** Seed 001's provider: `<BroadcastSocketProvider url="ws://…">` = `<UnisocketProvider options={{ ...options, url }}>`. */
+/** A provider with the URL as its own prop: `<BroadcastSocketProvider url="ws://…">` = `<UnisocketProvider options={{ ...options, url }}>`. */
 export function BroadcastSocketProvider({ url, options, connect, children }: BroadcastSocketProviderProps): ReactNode {
   return createElement(UnisocketProvider, { options: { ...options, url }, ...(connect === undefined ? {} : { connect }) }, children);
 }

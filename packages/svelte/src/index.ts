@@ -7,18 +7,27 @@
  */
 import {
   type ChannelCallbacks,
+  type ChannelFlags,
   type ChannelHandlers as ClientChannelHandlers,
   type ChannelName,
   type ChannelSnapshot,
+  type ConnectionFlags,
   type ConnectionSnapshot,
   type EventMap,
+  type ExternalStore,
   type PresenceMember,
-  type PublishOptions,
+  type PublishFunction,
   type PublishResult,
   type StreamPosition,
   type UnisocketClient,
   type UnisocketClientOptions,
   createClient,
+  deriveStore,
+  isClient,
+  presenceMembers,
+  watchStore,
+  withChannelFlags,
+  withConnectionFlags,
 } from '@unisocket/client';
 import { type Readable, readable } from 'svelte/store';
 
@@ -30,19 +39,11 @@ export type {
   PresenceMember,
   UnisocketClient,
   UnisocketClientOptions,
+  PublishFunction,
 } from '@unisocket/client';
 export type { Readable } from 'svelte/store';
 
 const inBrowser = (): boolean => typeof window !== 'undefined';
-
-function isClient(value: unknown): value is UnisocketClient {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as UnisocketClient).subscribe === 'function' &&
-    typeof (value as UnisocketClient).channelStore === 'function'
-  );
-}
 
 // ------------------------------------------------------------------------------------------------
 // clients created by createBroadcastStore: connected while any store built on them has subscribers
@@ -77,23 +78,33 @@ function release(client: UnisocketClient): void {
   });
 }
 
+/**
+ * A Svelte readable of one of the client's stores. While it has subscribers it follows the store and holds the
+ * client (a created client connects with the first holder); `start` adds what else lives as long (a subscription).
+ * During server-side rendering (`start` given) it is read once: nothing is held.
+ */
+function readableOf<T>(client: UnisocketClient, store: ExternalStore<T>, start?: () => () => void): Readable<T>['subscribe'] {
+  return readable(store.getSnapshot(), (set) => {
+    set(store.getSnapshot());
+    if (start !== undefined && !inBrowser()) return undefined;
+    hold(client);
+    const stop = start?.();
+    const off = watchStore(store, set);
+    if (stop !== undefined) set(store.getSnapshot());
+    return () => {
+      off();
+      stop?.();
+      release(client);
+    };
+  }).subscribe;
+}
+
 // ------------------------------------------------------------------------------------------------
 // the connection
 // ------------------------------------------------------------------------------------------------
 
 /** The value of {@link createBroadcastStore}: the connection state and `isConnected`. */
-export interface BroadcastStoreValue extends ConnectionSnapshot {
-  /** `status === 'connected'`. */
-  readonly isConnected: boolean;
-}
-
-/** The `publish` function of {@link BroadcastStore}. */
-export type PublishFunction = <TData = unknown>(
-  channel: ChannelName,
-  event: string,
-  data?: TData,
-  options?: PublishOptions,
-) => Promise<PublishResult>;
+export interface BroadcastStoreValue extends ConnectionSnapshot, ConnectionFlags {}
 
 /** The store {@link createBroadcastStore} returns. */
 export interface BroadcastStore extends Readable<BroadcastStoreValue> {
@@ -107,7 +118,7 @@ export interface BroadcastStore extends Readable<BroadcastStoreValue> {
 }
 
 /**
- * The main connection (seed 000): `const broadcast = createBroadcastStore({ url: '/ws' })`, then `$broadcast.isConnected`,
+ * The main connection: `const broadcast = createBroadcastStore({ url: '/ws' })`, then `$broadcast.isConnected`,
  * `$broadcast.status`, `broadcast.client`. Given options, the client is created here: it connects when a store built
  * on it (this one, or a channel store of `broadcast.client`) gets its first subscriber in a browser, and disconnects
  * when the last one leaves. Given a client, the store only reads it.
@@ -119,19 +130,8 @@ export function createBroadcastStore(clientOrOptions: UnisocketClient | Unisocke
     client = createClient({ ...clientOrOptions, autoConnect: false });
     owned.set(client, { holders: 0, leaving: null });
   }
-  const store = client.connectionStore;
-  const value = (): BroadcastStoreValue => ({ ...store.getSnapshot(), isConnected: store.getSnapshot().status === 'connected' });
-  const { subscribe } = readable<BroadcastStoreValue>(value(), (set) => {
-    set(value());
-    hold(client);
-    const off = store.subscribe(() => set(value()));
-    return () => {
-      off();
-      release(client);
-    };
-  });
   return {
-    subscribe,
+    subscribe: readableOf<BroadcastStoreValue>(client, deriveStore(client.connectionStore, withConnectionFlags)),
     client,
     connect: () => client.connect(),
     disconnect: () => client.disconnect(),
@@ -142,16 +142,7 @@ export function createBroadcastStore(clientOrOptions: UnisocketClient | Unisocke
 /** A store of the connection state alone (`status`, `connectionId`, `userId`, `attempt`, `lastError`, `pendingPublishes`). */
 export function createConnectionStore(source: UnisocketClient | BroadcastStore): Readable<ConnectionSnapshot> {
   const client = isClient(source) ? source : source.client;
-  const store = client.connectionStore;
-  return readable(store.getSnapshot(), (set) => {
-    set(store.getSnapshot());
-    hold(client);
-    const off = store.subscribe(() => set(store.getSnapshot()));
-    return () => {
-      off();
-      release(client);
-    };
-  });
+  return { subscribe: readableOf(client, client.connectionStore) };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -170,10 +161,7 @@ export interface ChannelStoreOptions<TEvents extends EventMap = EventMap> extend
 }
 
 /** The value of a channel store: the `ChannelSnapshot` and `isSubscribed`. */
-export interface ChannelStoreValue extends ChannelSnapshot {
-  /** `status === 'subscribed'`. */
-  readonly isSubscribed: boolean;
-}
+export interface ChannelStoreValue extends ChannelSnapshot, ChannelFlags {}
 
 /** The value of a presence store. */
 export interface PresenceStoreValue extends ChannelStoreValue {
@@ -205,25 +193,12 @@ function channelStore<TValue extends ChannelStoreValue>(
   map: (snapshot: ChannelSnapshot) => TValue,
 ): ChannelStore<TValue> {
   const client = isClient(source) ? source : source.client;
-  const store = client.channelStore(channel);
-  const { subscribe } = readable<TValue>(map(store.getSnapshot()), (set) => {
-    set(map(store.getSnapshot()));
-    // during server-side rendering a store is read once: nothing to subscribe to
-    if (!inBrowser()) return undefined;
-    hold(client);
+  const subscribe = readableOf(client, deriveStore(client.channelStore(channel), map), () => {
     const sub = client.subscribe(channel, handlers === undefined ? { ...options } : { ...options, events: handlers });
-    const off = store.subscribe(() => set(map(store.getSnapshot())));
-    set(map(store.getSnapshot()));
-    return () => {
-      off();
-      sub.unsubscribe();
-      release(client);
-    };
+    return () => sub.unsubscribe();
   });
   return { subscribe, client, channel };
 }
-
-const channelValue = (s: ChannelSnapshot): ChannelStoreValue => ({ ...s, isSubscribed: s.status === 'subscribed' });
 
 /**
  * A store of a channel: subscribed at the server while the store has subscribers (`$chat` in a component), with
@@ -244,7 +219,7 @@ export function createChannelStore<TEvents extends EventMap = EventMap>(
   handlers?: ChannelHandlers<TEvents>,
   options?: ChannelStoreOptions<TEvents>,
 ): ChannelStore {
-  return channelStore(source, channel, handlers as ChannelHandlers, options as ChannelStoreOptions, channelValue);
+  return channelStore(source, channel, handlers as ChannelHandlers, options as ChannelStoreOptions, withChannelFlags);
 }
 
 /** {@link createChannelStore} for a `private-` (or `presence-`) channel, with `whisper(event, data)`. */
@@ -254,13 +229,13 @@ export function createPrivateChannelStore<TEvents extends EventMap = EventMap>(
   handlers?: ChannelHandlers<TEvents>,
   options?: ChannelStoreOptions<TEvents>,
 ): PrivateChannelStore {
-  const store = channelStore(source, channel, handlers as ChannelHandlers, options as ChannelStoreOptions, channelValue);
+  const store = channelStore(source, channel, handlers as ChannelHandlers, options as ChannelStoreOptions, withChannelFlags);
   return { ...store, whisper: (event, data) => store.client.whisper(channel, event, data) };
 }
 
 /**
  * A store of a `presence-` channel: the channel store's value plus `members` and `memberCount`; `onJoin`/`onLeave`
- * options; `whisper`. `$presence.memberCount` as in the seed.
+ * options; `whisper`: `$presence.members`, `$presence.memberCount`.
  */
 export function createPresenceStore<TEvents extends EventMap = EventMap>(
   source: Source,
@@ -269,8 +244,8 @@ export function createPresenceStore<TEvents extends EventMap = EventMap>(
   options?: ChannelStoreOptions<TEvents>,
 ): PrivateChannelStore<PresenceStoreValue> {
   const store = channelStore<PresenceStoreValue>(source, channel, handlers as ChannelHandlers, options as ChannelStoreOptions, (s) => {
-    const members = s.members ?? [];
-    return { ...s, isSubscribed: s.status === 'subscribed', members, memberCount: members.length };
+    const members = presenceMembers(s);
+    return { ...withChannelFlags(s), members, memberCount: members.length };
   });
   return { ...store, whisper: (event, data) => store.client.whisper(channel, event, data) };
 }

@@ -14,14 +14,19 @@ import {
   type EventMap,
   type ExternalStore,
   type PresenceMember,
-  type PublishOptions,
+  type PublishFunction,
   type PublishResult,
   type StreamPosition,
   type UnisocketClient,
   type UnisocketClientOptions,
   type UnisocketError,
   createClient,
+  isClient,
   liveCallbacks,
+  presenceMembers,
+  watchStore,
+  withChannelFlags,
+  withConnectionFlags,
 } from '@unisocket/client';
 import {
   type App,
@@ -50,6 +55,7 @@ export type {
   PresenceMember,
   UnisocketClient,
   UnisocketClientOptions,
+  PublishFunction,
 } from '@unisocket/client';
 
 /** The injection key of the client. */
@@ -58,15 +64,6 @@ export const UNISOCKET_KEY: InjectionKey<UnisocketClient> = Symbol('unisocket');
 // ------------------------------------------------------------------------------------------------
 // providing a client
 // ------------------------------------------------------------------------------------------------
-
-function isClient(value: unknown): value is UnisocketClient {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as UnisocketClient).subscribe === 'function' &&
-    typeof (value as UnisocketClient).channelStore === 'function'
-  );
-}
 
 const inBrowser = (): boolean => typeof window !== 'undefined';
 
@@ -95,7 +92,7 @@ export function createUnisocket(clientOrOptions: UnisocketClient | UnisocketClie
   };
 }
 
-/** Seed-style name of {@link createUnisocket}. */
+/** Another name for {@link createUnisocket}. */
 export const UnisocketPlugin = createUnisocket;
 
 /**
@@ -137,8 +134,8 @@ function resolveClient(explicit: UnisocketClient | undefined): UnisocketClient {
 /** A shallowRef that follows a store until the current scope ends. */
 function useStoreRef<T>(store: ExternalStore<T>): Readonly<ShallowRef<T>> {
   const state = shallowRef(store.getSnapshot());
-  const off = store.subscribe(() => {
-    state.value = store.getSnapshot();
+  const off = watchStore(store, (value) => {
+    state.value = value;
   });
   if (getCurrentScope() !== undefined) onScopeDispose(off);
   return state;
@@ -169,8 +166,8 @@ export interface BroadcastState {
 }
 
 /**
- * The main connection (seed 000): with options, a client created here (connected on mount, disconnected when the
- * scope ends); without, the provided one. `const { client, isConnected } = useBroadcast({ url: '/ws' })`.
+ * The main connection: with options, a client created here (connected on mount, disconnected when the scope ends);
+ * without, the provided one. `const { client, isConnected } = useBroadcast({ url: '/ws' })`.
  */
 export function useBroadcast(options?: UnisocketClientOptions): BroadcastState {
   const client = options === undefined ? useUnisocketClient() : ownClient(options);
@@ -179,20 +176,12 @@ export function useBroadcast(options?: UnisocketClientOptions): BroadcastState {
     client,
     state,
     status: computed(() => state.value.status),
-    isConnected: computed(() => state.value.status === 'connected'),
+    isConnected: computed(() => withConnectionFlags(state.value).isConnected),
     connectionId: computed(() => state.value.connectionId),
     userId: computed(() => state.value.userId),
     lastError: computed(() => state.value.lastError),
   };
 }
-
-/** The `publish` function {@link usePublish} returns. */
-export type PublishFunction = <TData = unknown>(
-  channel: ChannelName,
-  event: string,
-  data?: TData,
-  options?: PublishOptions,
-) => Promise<PublishResult>;
 
 /** `publish(channel, event, data?, { id? })`: acknowledged, queued while offline (bounded), idempotent. */
 export function usePublish(client?: UnisocketClient): PublishFunction {
@@ -271,8 +260,8 @@ function channelCore(
       ...(options?.token === undefined ? {} : { token: options.token }),
       ...liveCallbacks(() => ({ handlers: toValue(handlers), callbacks: options })),
     });
-    const off = store.subscribe(() => {
-      state.value = store.getSnapshot();
+    const off = watchStore(store, (snapshot) => {
+      state.value = snapshot;
     });
     state.value = store.getSnapshot();
     cleanup = () => {
@@ -296,7 +285,7 @@ function channelCore(
   return {
     state,
     status: computed(() => state.value.status),
-    isSubscribed: computed(() => state.value.status === 'subscribed'),
+    isSubscribed: computed(() => withChannelFlags(state.value).isSubscribed),
     recovered: computed(() => state.value.recovered),
     lastMessage: computed(() => state.value.lastMessage),
     offset: computed(() => state.value.offset),
@@ -376,5 +365,5 @@ export function usePresence(...args: Args): PresenceState {
   const { client: explicit, channel, handlers, options } = splitArgs(args);
   const client = resolveClient(explicit);
   const core = channelCore(client, channel, handlers as ChannelHandlers, options as UseChannelOptions);
-  return { ...core, members: computed(() => core.state.value.members ?? []), whisper: whisperFor(client, channel) };
+  return { ...core, members: computed(() => presenceMembers(core.state.value)), whisper: whisperFor(client, channel) };
 }
