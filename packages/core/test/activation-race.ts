@@ -1,33 +1,43 @@
-import type { Connection, Hub, PreparedBatch, ServerFrame, TransportSocket } from '../src/index';
 
 /**
  * Drives the channel-activation race on any pair of Hubs (any broker): a publish stream into a fresh channel,
  * then several subscribers join on a node where the channel is not active yet. Every subscriber must receive
  * every message after its ack's offset, once and in order (or be told with a `resync`). Shared by the memory,
- * Redis and Kafka suites; it imports types only, so each suite passes its own Hubs.
+ * Redis and Kafka suites; it imports nothing from core, so each suite passes the Hubs of the build it uses.
  */
 
+/**
+ * What the race needs of a Hub, structurally: each suite passes the Hub of the package build it imports (a class
+ * with private fields is nominal, so the type of another copy of it would not do).
+ */
+export interface RaceHub<C extends { id: string }> {
+  publish(channel: string, event: string, data: unknown): PromiseLike<{ offset: number }> | { offset: number };
+  addConnection(init: { socket: RecordingSocket; transport: 'native'; ip: string }): C;
+  handleText(conn: C, text: string): void;
+  removeConnection(conn: C): void;
+}
+
 /** A transport socket that keeps the frames a client would parse. */
-class RecordingSocket implements TransportSocket {
+export class RecordingSocket {
   readonly frames: Record<string, unknown>[] = [];
   bufferedBytes = 0;
 
-  sendFrame(frame: ServerFrame): void {
+  sendFrame(frame: object): void {
     this.frames.push(JSON.parse(JSON.stringify(frame)) as Record<string, unknown>);
   }
 
-  sendBatch(batch: PreparedBatch): void {
+  sendBatch(batch: { text: string }): void {
     for (const line of batch.text.split('\n')) this.frames.push(JSON.parse(line) as Record<string, unknown>);
   }
 
   close(): void {}
 }
 
-export interface ActivationRaceOptions {
+export interface ActivationRaceOptions<C extends { id: string }> {
   /** The node the subscribers join, where the channel is not active yet. */
-  subscriberHub: Hub;
+  subscriberHub: RaceHub<C>;
   /** The node the publishers publish through (the same node or another). */
-  publisherHub: Hub;
+  publisherHub: RaceHub<C>;
   /** Subscribe-at-activation rounds, each on a fresh channel. */
   rounds: number;
   /** Channel name prefix (unique per run when the backend is shared). */
@@ -53,7 +63,7 @@ export interface ActivationRaceResult {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function runActivationRace(options: ActivationRaceOptions): Promise<ActivationRaceResult> {
+export async function runActivationRace<C extends { id: string }>(options: ActivationRaceOptions<C>): Promise<ActivationRaceResult> {
   const { subscriberHub, publisherHub, rounds, prefix } = options;
   const publishers = options.publishers ?? 5;
   const subscribers = options.subscribers ?? 5;
@@ -72,7 +82,7 @@ export async function runActivationRace(options: ActivationRaceOptions): Promise
       }
     });
     await sleep(options.leadMs ?? 5);
-    const clients: { conn: Connection; socket: RecordingSocket }[] = [];
+    const clients: { conn: C; socket: RecordingSocket }[] = [];
     for (let i = 0; i < subscribers; i++) {
       const socket = new RecordingSocket();
       const conn = subscriberHub.addConnection({ socket, transport: 'native', ip: '127.0.0.1' });
