@@ -16,7 +16,7 @@ export interface MemoryThresholds {
   emergency: number;
 }
 
-/** Defaults of {@link MemoryThresholds} (those of the unified-service seed). */
+/** Defaults of {@link MemoryThresholds}. */
 export const DEFAULT_MEMORY_THRESHOLDS: Readonly<MemoryThresholds> = { warning: 70, critical: 85, emergency: 95 };
 
 /** Options of {@link MemoryManager}. */

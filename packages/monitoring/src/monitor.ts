@@ -129,17 +129,17 @@ export class Monitor {
     return typeof this.#hub === 'function' ? this.#hub() : this.#hub;
   }
 
-  /** The seed's `ServiceStats`. */
+  /** Service statistics (`ServiceStats`). */
   getStats(): ServiceStats {
     return this.collector.getStats();
   }
 
-  /** The seed's `HealthStatus`. */
+  /** Health (`HealthStatus`). */
   getHealthStatus(): HealthStatus {
     return this.health.check();
   }
 
-  /** The seed's `ServiceMetrics`: stats, Hub and broker counters, per-transport counters, performance. */
+  /** Detailed metrics (`ServiceMetrics`): stats, Hub and broker counters, per-transport counters, performance. */
   getMetrics(): ServiceMetrics {
     const hub = this.#hubNow;
     const stats = this.collector.getStats();
@@ -163,7 +163,7 @@ export class Monitor {
     };
   }
 
-  /** The seed's `MemoryAnalysis`. */
+  /** Process and service memory (`MemoryAnalysis`). */
   analyzeMemory(): MemoryAnalysis {
     return analyzeMemory(this.#hubNow, this.#memory, this.health.memoryThresholds);
   }

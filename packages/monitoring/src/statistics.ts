@@ -164,7 +164,7 @@ export class StatisticsCollector {
     return summarizeLatency(this.hub?.latency);
   }
 
-  /** The seed's `ServiceStats` (extended). */
+  /** Service statistics (`ServiceStats`). */
   getStats(): ServiceStats {
     const hub = this.hub;
     const now = Date.now();

@@ -50,7 +50,7 @@ export interface TransportStats {
 }
 
 /**
- * Service statistics: every field of the unified-service seed's `ServiceStats`, plus a few more.
+ * Service statistics: connections, messages, broadcasts, drops, duplicates, peaks, latency, memory and uptime.
  * Counters are since the service started.
  */
 export interface ServiceStats {
@@ -105,7 +105,7 @@ export interface ServiceStats {
   errors: Record<string, number>;
 }
 
-/** Health: every field of the unified-service seed's `HealthStatus`, plus the broker, memory level and event loop. */
+/** Health: the status, its checks and warnings, with the broker, memory level and event loop. */
 export interface HealthStatus {
   /** `healthy`; `degraded` (works, but impaired: broker unreachable, critical memory, a stalling event loop, at the
    * connection limit); `unhealthy` (not serving: not started, shutting down, broker closed, memory emergency). */
@@ -135,7 +135,7 @@ export interface HealthStatus {
   lastCheck: number;
 }
 
-/** Detailed counters (the seed's `ServiceMetrics`). */
+/** Detailed counters: stats, Hub and broker counters, per-transport counters, performance. */
 export interface ServiceMetrics {
   stats: ServiceStats;
   /** A copy of the Hub's counters, `null` before start. */
@@ -143,7 +143,7 @@ export interface ServiceMetrics {
   /** A copy of the broker's counters, `null` before start. */
   broker: BrokerStats | null;
   transports: Record<string, TransportStats>;
-  /** The seed's `metrics.performance`. */
+  /** Latency and event-loop lag. */
   performance: {
     averageLatency: number;
     latency: LatencySummary;
@@ -151,7 +151,7 @@ export interface ServiceMetrics {
   };
 }
 
-/** Process and service memory (the seed's `MemoryAnalysis`). */
+/** Process and service memory: what the process uses, what the service holds, and the level. */
 export interface MemoryAnalysis {
   process: NodeJS.MemoryUsage & { heapLimit: number };
   service: {

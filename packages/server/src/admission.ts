@@ -1,7 +1,17 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import { ErrorCode, UnisocketError } from '@unisocket/core';
-import type { AuthRequest, SecurityOptions } from './options';
+import {
+  type Admission,
+  type AdmissionContext,
+  CloseCode,
+  type Connection,
+  ErrorCode,
+  type Hub,
+  type Identity,
+  type MaybePromise,
+  UnisocketError,
+} from '@unisocket/core';
+import type { AuthRequest, SecurityOptions } from './auth-options';
 
 /** The longest token accepted from a request (the same bound as the `auth` command's). */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -163,4 +173,135 @@ export function readCookie(header: string | undefined, name: string): string | u
     }
   }
   return undefined;
+}
+
+/** Upgrades refused, by reason (`service.refusedUpgrades`). */
+export interface RefusedUpgrades {
+  origin: number;
+  unauthorized: number;
+  overloaded: number;
+  perIp: number;
+  unknownPath: number;
+  unanswered: number;
+}
+
+/** What {@link AdmissionControl} is built from. */
+export interface AdmissionControlOptions {
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  originAllowed: OriginCheck;
+  proxyHops: number;
+  /** The identity a connection request carries (`ResolvedAuth.fromRequest`); throws or rejects to refuse. */
+  authenticate(request: IncomingMessage, handshakeToken?: string): MaybePromise<Identity | undefined>;
+  /** Counts a refusal (`refusedUpgrades[key]`, and the metric labelled `reason`). */
+  refused(key: keyof RefusedUpgrades, reason: string): void;
+}
+
+/**
+ * Admission before a connection exists, one function for every transport (the native upgrade, the Socket.IO connect
+ * middleware): origin (403), memory pressure (503 while the memory level is critical or worse), node capacity (503),
+ * per-address limit (429), then the token (401) — from the Socket.IO handshake's `auth.token`, else the
+ * `Authorization` header, the query or the cookie. Capacity is reserved before the token is verified, so a burst of
+ * connections cannot overshoot the limits while verifications are in flight; the transport settles the reservation
+ * (`onSettled`) once the connection is open or abandoned.
+ */
+export class AdmissionControl {
+  /** Connections and admitted-but-not-yet-open upgrades per client address. */
+  readonly #perIp = new Map<string, number>();
+  /** Upgrades admitted and not yet open or abandoned (count against maxConnections). */
+  #inFlight = 0;
+  readonly #o: AdmissionControlOptions;
+
+  constructor(options: AdmissionControlOptions) {
+    this.#o = options;
+  }
+
+  admit(hub: Hub, request: IncomingMessage, context: AdmissionContext): MaybePromise<Admission> {
+    const o = this.#o;
+    const origin = request.headers.origin;
+    if (!o.originAllowed(origin, request.headers.host)) {
+      o.refused('origin', 'origin');
+      throw new UnisocketError(
+        ErrorCode.FORBIDDEN,
+        origin === undefined
+          ? 'upgrades without an Origin header are not allowed here (security.allowMissingOrigin)'
+          : `origin ${JSON.stringify(origin).slice(0, 200)} is not allowed (security.allowedOrigins)`,
+        { httpStatus: 403, closeCode: CloseCode.POLICY },
+      );
+    }
+    const refusing = hub.refusing;
+    if (refusing !== undefined) {
+      o.refused('overloaded', 'memory');
+      throw new UnisocketError(ErrorCode.UNAVAILABLE, refusing, { httpStatus: 503, closeCode: CloseCode.OVERLOADED });
+    }
+    if (hub.connectionCount + this.#inFlight >= o.maxConnections) {
+      o.refused('overloaded', 'overloaded');
+      throw new UnisocketError(
+        ErrorCode.UNAVAILABLE,
+        `this node is at its connection limit (${o.maxConnections}); retry later or connect elsewhere`,
+        { httpStatus: 503, closeCode: CloseCode.OVERLOADED },
+      );
+    }
+    const ip = clientIp(request, o.proxyHops, context.ip);
+    if ((this.#perIp.get(ip) ?? 0) >= o.maxConnectionsPerIp) {
+      o.refused('perIp', 'per_ip');
+      throw new UnisocketError(
+        ErrorCode.LIMIT_EXCEEDED,
+        `too many connections from this address (at most ${o.maxConnectionsPerIp}); close some first`,
+        { httpStatus: 429 },
+      );
+    }
+    // reserve: the slot is held from here until the connection closes or the upgrade is abandoned
+    this.#inFlight++;
+    this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
+    let released = false;
+    const abandon = (): void => {
+      if (released) return;
+      released = true;
+      this.#inFlight--;
+      this.#releaseIp(ip);
+    };
+    const admitted = (identity: Identity | undefined): Admission => {
+      const admission: Admission = {
+        ip,
+        onSettled: (conn) => {
+          if (conn === undefined) {
+            abandon();
+            return;
+          }
+          released = true;
+          this.#inFlight--;
+          conn.admitted = true;
+        },
+      };
+      if (identity !== undefined) admission.identity = identity;
+      return admission;
+    };
+    const refused = (error: unknown): never => {
+      abandon();
+      o.refused('unauthorized', 'unauthorized');
+      throw error;
+    };
+    let identity: MaybePromise<Identity | undefined>;
+    try {
+      identity = o.authenticate(request, context.token);
+    } catch (error) {
+      return refused(error);
+    }
+    if (identity instanceof Promise) return identity.then(admitted, refused);
+    return admitted(identity);
+  }
+
+  /** Gives back an admitted connection's slot of its address (the Hub's `disconnect`). */
+  release(conn: Connection): void {
+    if (!conn.admitted) return;
+    conn.admitted = false;
+    this.#releaseIp(conn.ip);
+  }
+
+  #releaseIp(ip: string): void {
+    const n = (this.#perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.#perIp.delete(ip);
+    else this.#perIp.set(ip, n);
+  }
 }

@@ -15,13 +15,8 @@ import {
 import type { JWTPayload } from 'jose';
 import { type FoundToken, boundedToken, findToken } from './admission';
 import { type JwtVerifier, createJwtVerifier, secretBytes } from './jwt';
-import {
-  type AuthOptions,
-  DEFAULT_AUTH_OPTIONS,
-  type JwtKeyOptions,
-  type UnifiedWebSocketServiceOptions,
-  compilePublishPermission,
-} from './options';
+import { type AuthOptions, DEFAULT_AUTH_OPTIONS, type JwtKeyOptions, compilePublishPermission } from './auth-options';
+import type { UnifiedWebSocketServiceOptions } from './options';
 import { hmacHex, pusherSubject, sameSignature } from './hmac';
 
 /** The auth options, validated and compiled. */

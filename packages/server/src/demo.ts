@@ -15,7 +15,7 @@ export interface DemoEnv {
 export const DEMO_PRESENCE_CHANNEL = 'presence-lobby';
 
 /**
- * The demo app's auth, permissions and origins from the environment (DESIGN §6):
+ * The demo app's auth, permissions and origins from the environment (its fixed interface: `JWT_SECRET`, the presence lobby, `user:<sub>`):
  *
  * - clients may publish on public channels;
  * - with `JWT_SECRET`: connection tokens are HS256 JWTs signed with it (`sub` = user, `info` = presence info; sign

@@ -1,5 +1,6 @@
 import type { BatchOptions } from '@unisocket/core';
 import type { MemoryThresholds } from '@unisocket/memory';
+import { envNames, markFromEnvironment } from './compat';
 import type { BrokerConfig, DedupeOptions, MemoryOptions, ServiceLimits, UnifiedWebSocketServiceOptions } from './options';
 
 /** What {@link optionsFromEnv} read, for a standalone server or the demo app. */
@@ -31,13 +32,13 @@ export interface EnvConfig {
  * | `API_KEY` | `http.apiKey` | the demo defaults it to `demo-key` outside production |
  * | `CORS_ORIGIN` | `http.cors.origin` | `*`, an origin or a comma-separated list; CORS is off without it |
  * | `WS_PATH` | `path` | default `/ws` |
- * | `WEBSOCKET_MAX_CONNECTIONS`, `WS_MAX_CONNECTIONS` | `limits.maxConnections` | |
- * | `WEBSOCKET_HEARTBEAT_INTERVAL`, `WS_HEARTBEAT_INTERVAL` | `heartbeatMs` | |
+ * | `WS_MAX_CONNECTIONS` (or `WEBSOCKET_MAX_CONNECTIONS`) | `limits.maxConnections` | |
+ * | `WS_HEARTBEAT_INTERVAL` (or `WEBSOCKET_HEARTBEAT_INTERVAL`) | `heartbeatMs` | |
  * | `MESSAGE_BATCH_SIZE` | `batch.maxMessages` | messages per frame |
  * | `MESSAGE_BATCH_DELAY` | `batch.delayMs` | 0 = flush at the end of the event-loop turn |
  * | `HISTORY_SIZE`, `HISTORY_TTL_MS` | `history.size`, `history.ttlMs` | |
- * | `DEDUPE_CACHE_SIZE` | `dedupe.cacheSize` | ids remembered by the broker's delivery dedup and the publish idempotency cache |
- * | `DEDUPE_WINDOW` | `dedupe.windowMs` | how long a publish idempotency key is remembered, ms |
+ * | `DEDUPE_CACHE_SIZE` | `dedupe.deliveredIds` and `dedupe.idempotencyKeys` | delivered message ids and publish idempotency keys remembered |
+ * | `DEDUPE_WINDOW` | `dedupe.idempotencyWindowMs` | how long a publish idempotency key is remembered, ms |
  * | `MEMORY_WARNING_THRESHOLD`, `MEMORY_CRITICAL_THRESHOLD`, `MEMORY_EMERGENCY_THRESHOLD` | `memory.thresholds.*` | percent of the heap limit (70 / 85 / 95) |
  * | `MEMORY_CHECK_INTERVAL` | `memory.sampleIntervalMs` | default 5000 |
  */
@@ -128,11 +129,11 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig 
   if (corsOrigin !== undefined) options.http = { ...options.http, cors: { origin: corsOrigin } };
 
   const limits: Partial<ServiceLimits> = {};
-  const maxConnections = int(['WEBSOCKET_MAX_CONNECTIONS', 'WS_MAX_CONNECTIONS'], 1);
+  const maxConnections = int(envNames('WS_MAX_CONNECTIONS'), 1);
   if (maxConnections !== undefined) limits.maxConnections = maxConnections;
   if (Object.keys(limits).length > 0) options.limits = limits;
 
-  const heartbeatMs = int(['WEBSOCKET_HEARTBEAT_INTERVAL', 'WS_HEARTBEAT_INTERVAL'], 1);
+  const heartbeatMs = int(envNames('WS_HEARTBEAT_INTERVAL'), 1);
   if (heartbeatMs !== undefined) options.heartbeatMs = heartbeatMs;
 
   const batch: Partial<BatchOptions> = {};
@@ -142,12 +143,17 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig 
   if (batchDelay !== undefined) batch.delayMs = batchDelay;
   if (Object.keys(batch).length > 0) options.batch = batch;
 
+  // the variables keep the option names they were documented with (dedupe.cacheSize sets deliveredIds and
+  // idempotencyKeys, dedupe.windowMs is idempotencyWindowMs); the factory does not warn about names the environment chose
   const dedupe: DedupeOptions = {};
   const dedupeCacheSize = int(['DEDUPE_CACHE_SIZE'], 1);
   if (dedupeCacheSize !== undefined) dedupe.cacheSize = dedupeCacheSize;
   const dedupeWindow = int(['DEDUPE_WINDOW'], 1);
   if (dedupeWindow !== undefined) dedupe.windowMs = dedupeWindow;
-  if (Object.keys(dedupe).length > 0) options.dedupe = dedupe;
+  if (Object.keys(dedupe).length > 0) {
+    markFromEnvironment(dedupe);
+    options.dedupe = dedupe;
+  }
 
   const memory: MemoryOptions = {};
   const thresholds: Partial<MemoryThresholds> = {};

@@ -16,7 +16,7 @@ export interface EmitterLike {
 
 /** Options of {@link connectEmitter}. */
 export interface ConnectEmitterOptions {
-  /** The channel the events are published on (the seed's "category"). */
+  /** The channel the events are published on (one channel per category of events). */
   channel: ChannelName;
   /**
    * The emitter events to forward. An array forwards each under its own name; an object maps emitter event names

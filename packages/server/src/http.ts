@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, MESSAGE_ID_PATTERN, isUnisocketError } from '@unisocket/core';
+import { type ChannelName, ErrorCode, MESSAGE_ID_PATTERN, type PublishAck, type PublishOptions, isUnisocketError } from '@unisocket/core';
+import type { HealthStatus } from '@unisocket/monitoring';
 import { type CorsOptions, DEFAULT_HTTP_PATHS, type HttpOptions, type HttpPaths } from './options';
-import type { UnifiedWebSocketService } from './service';
-import { BodyReader, type BodyUsage, HttpError, closeAfterAnswer, resolveBodyLimits } from './body';
+import { type BodyLimits, BodyReader, type BodyUsage, HttpError, closeAfterAnswer, resolveBodyLimits } from './body';
 
 /**
  * The HTTP API as one handler: plain `node:http` (`(req, res)`), Express middleware (`(req, res, next)`), or
@@ -35,18 +35,33 @@ export interface HttpApi {
   bodyUsage(): BodyUsage;
 }
 
-const bodyReaders = new WeakMap<UnifiedWebSocketService, BodyReader>();
-
-/**
- * @internal What the request bodies a service's HTTP API is reading hold: `pendingBytes` (never over
- * `http.maxPendingBodyBytes`), `activeBodies`, their peaks, and the bodies refused (503) and timed out (408).
- */
-export function httpBodyUsage(service: UnifiedWebSocketService): BodyUsage | undefined {
-  return bodyReaders.get(service)?.usage();
+/** What the HTTP API serves from: the service, seen through the few things the endpoints need. */
+export interface HttpApiHost {
+  /** `POST /broadcast`: publishes one message. */
+  broadcast(channel: ChannelName, event: string, data?: unknown, options?: PublishOptions): Promise<PublishAck>;
+  /** `GET /health` (503 when `unhealthy`). */
+  health(): HealthStatus;
+  /** `GET /stats`. */
+  stats(): unknown;
+  /** `GET /api/websocket/status`. */
+  diagnostics(): unknown;
+  /** `GET /metrics`: the exposition text and its content type. */
+  metrics(): Promise<string>;
+  readonly metricsContentType: string;
+  /** Counts an answered request (`unisocket_http_requests_total`). */
+  recordRequest(endpoint: HttpEndpoint, status: number): void;
 }
 
-/** @internal */
-export function createHttpApi(service: UnifiedWebSocketService, options: HttpOptions): HttpApi {
+/** The HTTP options, validated: paths, the API key's hash, CORS and the body limits. */
+export interface ResolvedHttpOptions {
+  paths: HttpPaths;
+  apiKeyHash: Buffer | undefined;
+  cors: ResolvedCors | undefined;
+  bodyLimits: BodyLimits;
+}
+
+/** Validates the `http` options, throwing a `TypeError` that says what to change. */
+export function resolveHttpOptions(options: HttpOptions = {}): ResolvedHttpOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('http must be an object');
   const paths: HttpPaths = { ...DEFAULT_HTTP_PATHS, ...options.paths };
   for (const [name, path] of Object.entries(paths)) {
@@ -60,36 +75,56 @@ export function createHttpApi(service: UnifiedWebSocketService, options: HttpOpt
   if (new Set(Object.values(paths)).size !== Object.keys(paths).length) {
     throw new TypeError(`http.paths must all differ, got ${JSON.stringify(paths)}`);
   }
-  const bodies = new BodyReader(resolveBodyLimits(options));
-  bodyReaders.set(service, bodies);
+  const bodyLimits = resolveBodyLimits(options);
   if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey.length === 0)) {
     throw new TypeError('http.apiKey must be a non-empty string');
   }
-  const cors = resolveCors(options.cors);
-  const apiKeyHash = options.apiKey === undefined ? undefined : sha256(options.apiKey);
+  return {
+    paths,
+    apiKeyHash: options.apiKey === undefined ? undefined : sha256(options.apiKey),
+    cors: resolveCors(options.cors),
+    bodyLimits,
+  };
+}
+
+const bodyReaders = new WeakMap<object, BodyReader>();
+
+/**
+ * @internal What the request bodies a service's HTTP API is reading hold: `pendingBytes` (never over
+ * `http.maxPendingBodyBytes`), `activeBodies`, their peaks, and the bodies refused (503) and timed out (408).
+ */
+export function httpBodyUsage(owner: object): BodyUsage | undefined {
+  return bodyReaders.get(owner)?.usage();
+}
+
+/** @internal The HTTP API of `host`; `owner` (the service) is what {@link httpBodyUsage} finds it by. */
+export function createHttpApi(host: HttpApiHost, options: ResolvedHttpOptions, owner: object = host): HttpApi {
+  const { paths, cors, apiKeyHash } = options;
+  const bodies = new BodyReader(options.bodyLimits);
+  bodyReaders.set(owner, bodies);
   const byPath = new Map<string, HttpEndpoint>();
   for (const [name, path] of Object.entries(paths) as [HttpEndpoint, string][]) byPath.set(path, name);
 
   const handle = (endpoint: HttpEndpoint, req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method ?? 'GET';
-    res.once('finish', () => service.monitor.collector.recordHttpRequest(endpoint, res.statusCode));
+    res.once('finish', () => host.recordRequest(endpoint, res.statusCode));
     if (cors !== undefined && !applyCors(cors, req, res, method, HTTP_METHODS[endpoint])) return;
     if (!allow(res, method, HTTP_METHODS[endpoint])) return;
     switch (endpoint) {
       case 'health': {
-        const health = service.getHealthStatus();
+        const health = host.health();
         json(res, health.status === 'unhealthy' ? 503 : 200, health);
         return;
       }
       case 'stats':
-        json(res, 200, service.getStats());
+        json(res, 200, host.stats());
         return;
       case 'status':
-        json(res, 200, service.getDiagnostics());
+        json(res, 200, host.diagnostics());
         return;
       case 'metrics':
-        service.monitor.metrics().then(
-          (text) => send(res, 200, service.monitor.contentType, text),
+        host.metrics().then(
+          (text) => send(res, 200, host.metricsContentType, text),
           (error: unknown) =>
             json(res, 500, { error: ErrorCode.INTERNAL, message: `metrics failed: ${error instanceof Error ? error.message : String(error)}` }),
         );
@@ -115,7 +150,7 @@ export function createHttpApi(service: UnifiedWebSocketService, options: HttpOpt
           return;
         }
         readJson(req, res, bodies).then(
-          (body) => publishBody(service, body, res),
+          (body) => publishBody(host, body, res),
           (error: unknown) => {
             if (!(error instanceof HttpError)) {
               json(res, 500, { error: ErrorCode.INTERNAL, message: `reading the body failed: ${error instanceof Error ? error.message : String(error)}` });
@@ -157,7 +192,7 @@ interface BroadcastItem {
   id?: string;
 }
 
-function publishBody(service: UnifiedWebSocketService, body: unknown, res: ServerResponse): void {
+function publishBody(host: HttpApiHost, body: unknown, res: ServerResponse): void {
   const batch = Array.isArray(body) ? body : isObject(body) && Array.isArray(body.messages) ? body.messages : undefined;
   const items: unknown[] = batch ?? [body];
   if (items.length === 0 || items.length > MAX_BROADCAST_BATCH) {
@@ -180,7 +215,7 @@ function publishBody(service: UnifiedWebSocketService, body: unknown, res: Serve
   // each message is validated by the Hub as it is published: a bad one fails with its index
   const acks = (items as BroadcastItem[]).map((m, i) =>
     Promise.resolve()
-      .then(() => service.broadcast(m.channel, m.event, m.data, m.id === undefined ? {} : { id: m.id }))
+      .then(() => host.broadcast(m.channel, m.event, m.data, m.id === undefined ? {} : { id: m.id }))
       .catch((error: unknown) => {
         throw Object.assign(error instanceof Error ? error : new Error(String(error)), { batchIndex: i });
       }),
@@ -246,7 +281,7 @@ function parseJsonText(text: string): Promise<unknown> {
   }
 }
 
-interface ResolvedCors {
+export interface ResolvedCors {
   any: boolean;
   origins: ReadonlySet<string>;
   maxAgeSeconds: number;

@@ -24,19 +24,20 @@ export function createUnifiedWebSocketService(options: UnifiedWebSocketServiceOp
 }
 
 export { UnifiedWebSocketService, type ChannelSubscriber, type ServiceEvents, type WebSocketDiagnostics } from './service';
+export { resolveServiceOptions, type ResolvedServiceOptions } from './resolve-options';
+export {
+  type ServerTransport,
+  type ServerTransportFactory,
+  type TransportContext,
+  type AnyHttpServer,
+  TRANSPORT_FACTORIES,
+} from './transports';
+export type { LegacyServiceMethods } from './compat';
 export {
   type UnifiedWebSocketServiceOptions,
   type TransportName,
   type BrokerConfig,
   type ServiceLimits,
-  type AuthOptions,
-  type AuthRequest,
-  type JwtOptions,
-  type JwtKeyOptions,
-  type SubscriptionTokenOptions,
-  type HmacKey,
-  type SecurityOptions,
-  type PermissionOptions,
   type HttpOptions,
   type HttpPaths,
   type MemoryOptions,
@@ -45,10 +46,20 @@ export {
   type CorsOptions,
   type ServiceMonitoringOptions,
   DEFAULT_ADMISSION_LIMITS,
-  DEFAULT_AUTH_OPTIONS,
-  DEFAULT_SECURITY_OPTIONS,
   DEFAULT_HTTP_PATHS,
 } from './options';
+export {
+  type AuthOptions,
+  type AuthRequest,
+  type JwtOptions,
+  type JwtKeyOptions,
+  type SubscriptionTokenOptions,
+  type HmacKey,
+  type SecurityOptions,
+  type PermissionOptions,
+  DEFAULT_AUTH_OPTIONS,
+  DEFAULT_SECURITY_OPTIONS,
+} from './auth-options';
 export {
   signConnectionToken,
   signChannelToken,
@@ -60,7 +71,7 @@ export {
   type PusherAuth,
 } from './tokens';
 export { demoAuthFromEnv, type DemoEnv } from './demo';
-export { type HttpHandler, type HttpEndpoint, HTTP_METHODS, MAX_BROADCAST_BATCH } from './http';
+export { type HttpHandler, type HttpEndpoint, type HttpApiHost, HTTP_METHODS, MAX_BROADCAST_BATCH } from './http';
 export { fastifyPlugin, type FastifyInstanceLike } from './fastify';
 export {
   connectEmitter,

@@ -1,7 +1,7 @@
 import { type KeyObject, createPublicKey } from 'node:crypto';
 import { ErrorCode, UnisocketError } from '@unisocket/core';
 import { type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, createRemoteJWKSet, jwtVerify } from 'jose';
-import type { JwtKeyOptions } from './options';
+import type { JwtKeyOptions } from './auth-options';
 
 /** Verifies a JWT and returns its claims; rejects with a {@link UnisocketError} that says why. */
 export type JwtVerifier = (token: string) => Promise<JWTPayload>;

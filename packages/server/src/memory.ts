@@ -11,6 +11,8 @@ import {
   ProgressiveDegradation,
   levelRank,
   readMemory,
+  resolveLeakDetectorOptions,
+  resolveMemoryManagerOptions,
 } from '@unisocket/memory';
 import type { MemoryAnalysis } from '@unisocket/monitoring';
 import type { LeakDetectionOptions, MemoryOptions } from './options';
@@ -34,9 +36,8 @@ export function validateMemoryOptions(options: MemoryOptions | undefined): void 
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) throw new TypeError(`unknown option memory.${key}; known options: ${[...KNOWN].join(', ')}`);
   }
-  // the constructors validate the rest; nothing starts until start()
   try {
-    new MemoryManager(managerOptions(options));
+    resolveMemoryManagerOptions(managerOptions(options));
   } catch (error) {
     throw new TypeError(`memory: ${(error as Error).message}`);
   }
@@ -45,7 +46,7 @@ export function validateMemoryOptions(options: MemoryOptions | undefined): void 
       throw new TypeError('memory.leakDetection must be an object of options or false');
     }
     try {
-      new LeakDetector(options.leakDetection);
+      resolveLeakDetectorOptions(options.leakDetection);
     } catch (error) {
       throw new TypeError(`memory.leakDetection: ${(error as Error).message}`);
     }
@@ -222,7 +223,7 @@ export class MemorySupervisor {
   }
 }
 
-/** The seed's `MemoryAnalysis` as monitoring reports it, extended with what memory management knows. */
+/** The memory analysis monitoring reports (`forceMemoryAnalysis()`), extended with what memory management knows. */
 export interface ServiceMemoryAnalysis extends MemoryAnalysis {
   process: MemoryAnalysis['process'] & {
     /** The old generation in use and its limit (V8's `heap_size_limit` minus the young generation's reserve). */

@@ -8,7 +8,7 @@ import type { PreparedBatch } from '@unisocket/core';
  * Socket.IO EVENT packet `2["t",L]` of the main namespace — made by concatenation, never by parsing `L`. On the
  * wire an engine.io message adds its type `4` in front: `42["message",{"type":"message",…}]`, exactly what
  * `socket.emit("message", frame)` would send, so the official `socket.io-client` sees one `message` event per
- * message, as DESIGN.md says.
+ * message, as the Socket.IO form of the protocol promises.
  *
  * Two forms, each built lazily on the first subscriber that needs it:
  * - {@link frames}: every packet as a complete WebSocket text frame, all in ONE buffer, so a WebSocket subscriber

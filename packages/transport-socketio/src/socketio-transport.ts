@@ -95,6 +95,8 @@ interface TaggedSocket {
  * `SocketIoBatch`).
  */
 export class SocketIoTransport {
+  /** The transport's name (`Connection.transport`, per-transport stats). */
+  readonly name = 'socketio';
   readonly path: string;
   /** The Socket.IO server, for the application's own Socket.IO code (`io.on`, `io.to(room).emit`, …). */
   readonly io: Server;

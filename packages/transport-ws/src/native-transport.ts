@@ -46,6 +46,8 @@ export interface NativeTransportOptions {
  * and terminates peers that did not answer since the previous ping.
  */
 export class NativeTransport {
+  /** The transport's name (`Connection.transport`, per-transport stats). */
+  readonly name = 'native';
   readonly path: string;
   /** The underlying `ws` server (noServer mode). */
   readonly wss: WebSocketServer;
