@@ -30,7 +30,7 @@
 
 /**
  * @typedef {LatencyParams & { ratePerSec: number, settleMs: number }} CrossNodeParams W4: one channel at a fixed rate
- *   (not derived from W1: BENCHMARKS.md fixes it), subscribers on the second node; `settleMs` lets cross-node
+ *   (not derived from W1: a fixed rate), subscribers on the second node; `settleMs` lets cross-node
  *   subscriptions settle before publishing starts
  */
 

@@ -99,7 +99,7 @@ describe('Markdown report', () => {
     expect(md).toContain('40.00 ⚠'); // an invalid result is marked
   });
 
-  it('checks the BENCHMARKS.md targets when unisocket-native is present', () => {
+  it('checks the targets when unisocket-native is present', () => {
     const md = renderMarkdown(sample());
     expect(md).toMatch(/W1 deliveries\/s: unisocket-native >= 2× ws-naive \| 2.50× \| yes/);
     expect(md).toMatch(/W1 deliveries\/s: unisocket-native >= 5× socketio \| 5.00× \| yes/);

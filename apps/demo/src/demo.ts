@@ -42,7 +42,7 @@ export interface Demo {
 
 /** Options of {@link startDemo}. */
 export interface StartDemoOptions {
-  /** The environment to read (see DESIGN section 6). @default process.env */
+  /** The environment to read (the variables are listed in the demo's README). @default process.env */
   env?: NodeJS.ProcessEnv;
   /** Overrides `PORT`; `0` picks a free port. */
   port?: number;
@@ -74,10 +74,10 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
   const apiKey = config.options.http?.apiKey ?? (production ? undefined : 'demo-key');
   const demoAuth = demoAuthFromEnv(env);
   const serviceOptions: UnifiedWebSocketServiceOptions = {
-    // both transports on one hub: native WebSocket on /ws, Socket.IO on /socket.io (DESIGN section 6)
+    // both transports on one hub: native WebSocket on /ws, Socket.IO on /socket.io
     transports: ['native', 'socketio'],
     ...config.options,
-    // with JWT_SECRET, signed-in users join presence-lobby and whisper there (DESIGN §6); CORS_ORIGIN limits origins
+    // with JWT_SECRET, signed-in users join presence-lobby and whisper there; CORS_ORIGIN limits origins
     ...demoAuth,
     // the demo lets browsers chat on public channels, except the server's own `sys.*` channels
     permissions: { ...demoAuth.permissions, publish: (_conn, channel) => isPublic(channel) && !channel.startsWith('sys.') },

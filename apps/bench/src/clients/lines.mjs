@@ -1,5 +1,5 @@
 /**
- * Counting and parsing messages in newline-batched text frames (DESIGN.md §3: one server frame may carry
+ * Counting and parsing messages in newline-batched text frames (protocol v1: one server frame may carry
  * several JSON objects separated by `\n`).
  */
 

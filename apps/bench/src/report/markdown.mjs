@@ -92,7 +92,7 @@ export function renderMarkdown(results) {
   const targets = TARGETS.filter(
     (t) => peers.includes(t.subject) && (t.reference ? peers.includes(t.reference) : results.workloads[t.workload]?.[t.subject] !== undefined),
   );
-  lines.push('## Targets (BENCHMARKS.md)');
+  lines.push('## Targets');
   lines.push('');
   if (targets.length === 0) {
     lines.push('_No target applies: the targets compare unisocket-native with the raw ws and Socket.IO peers, and not all of them were in this run._');

@@ -1,5 +1,5 @@
 /**
- * The reported metrics, the order they appear in, and the targets from BENCHMARKS.md. Shared by the
+ * The reported metrics, the order they appear in, and the project's performance targets. Shared by the
  * Markdown table and the SVG chart.
  */
 
@@ -54,7 +54,7 @@ export const METRICS = [
  */
 export const W5_RSS_PLATEAU_BYTES = 8 * 2 ** 20;
 
-/** The BENCHMARKS.md targets. */
+/** The performance targets unisocket holds itself to (W1–W5). */
 /** @type {Target[]} */
 export const TARGETS = [
   { workload: 'W1', field: 'deliveriesPerSec', subject: 'unisocket-native', reference: 'ws-naive', op: '>=', bound: 2 },

@@ -1,4 +1,4 @@
-/** The workload registry of BENCHMARKS.md, in run order. */
+/** The workload registry (W1–W5), in run order. */
 
 /**
  * @typedef {object} WorkloadDef

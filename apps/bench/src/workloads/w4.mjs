@@ -128,7 +128,7 @@ export async function removeRunData(broker) {
 
 /**
  * A peer's W4 result from its runs per backend: each backend's merged latency, and what the broker added over
- * the same-node baseline (p50 and p99 differences). `addedP50Ms`/`addedP99Ms` are Redis's (the BENCHMARKS.md
+ * the same-node baseline (p50 and p99 differences). `addedP50Ms`/`addedP99Ms` are Redis's (the
  * target); Kafka's are `kafkaAddedP50Ms`/`kafkaAddedP99Ms`.
  * @param {Partial<Record<Backend, Array<Awaited<ReturnType<typeof runLatencyOnce>>>>>} runs
  * @param {Partial<Record<Backend, string>>} skipped backends not run, and why
