@@ -3,16 +3,15 @@ import {
   type ChannelName,
   type ClientCommand,
   CloseCode,
+  type ErrorFrame,
   type MessageFrame,
-  type PresenceMember,
   type ServerFrame,
-  type StreamPosition,
-  type SubscribeCommand,
   type WelcomeFrame,
   channelKind,
 } from '@unisocket/core/protocol';
 import { encodeCommand } from './frames';
 import { Link } from './link';
+import { MuxChannel, type MuxChannelHost } from './mux-channel';
 import type { TransportFactory, TransportLimits } from './transport';
 
 /** Where the multiplexer delivers one virtual connection's frames. */
@@ -42,38 +41,9 @@ interface Virtual {
   outbox: ServerFrame[];
 }
 
-interface SubscribeRequest {
-  readonly vc: Virtual;
-  readonly cmd: SubscribeCommand;
-}
-
-/** One channel as the real connection holds it, and which virtual connections hold it (with what they received). */
-interface MuxChannel {
-  readonly name: ChannelName;
-  epoch: string | null;
-  /** The last offset received on the real connection. */
-  offset: number | null;
-  /** The last messages, contiguous, ending at `offset`. */
-  ring: MessageFrame[];
-  members: PresenceMember[] | null;
-  /** Virtual connections holding the channel → the offset each has received up to. */
-  readonly holders: Map<Virtual, number>;
-  /** Subscribes waiting for the real subscription (one server subscribe at a time per channel). */
-  readonly queue: SubscribeRequest[];
-  server: 'none' | 'subscribing' | 'live';
-  /**
-   * After a recovering subscribe: the offset the server's replay ends at. Until a message at it arrived the server
-   * is still replaying (another subscribe of the channel would be refused as "in progress"), so subscribes that need
-   * the server wait.
-   */
-  replayUntil: number | null;
-  /** The offset of the last message received for the channel (a replayed one included). */
-  lastReceived: number | null;
-}
-
 type Route =
   | { kind: 'forward'; vc: Virtual; ref: string | number; command: ClientCommand['type'] }
-  | { kind: 'subscribe'; channel: MuxChannel; request: SubscribeRequest }
+  | { kind: 'reply'; reply: (frame: AckFrame | ErrorFrame) => void }
   | { kind: 'internal' };
 
 /**
@@ -91,8 +61,9 @@ type Route =
 export class Multiplexer {
   readonly #options: MultiplexerOptions;
   readonly #virtuals = new Map<string, Virtual>();
-  readonly #channels = new Map<ChannelName, MuxChannel>();
+  readonly #channels = new Map<ChannelName, MuxChannel<Virtual>>();
   readonly #routes = new Map<number, Route>();
+  readonly #channelHost: MuxChannelHost<Virtual>;
   #link: Link | undefined;
   #limits: TransportLimits | undefined;
   #userId: string | null = null;
@@ -103,6 +74,23 @@ export class Multiplexer {
 
   constructor(options: MultiplexerOptions) {
     this.#options = options;
+    this.#channelHost = {
+      replayBufferSize: options.replayBufferSize,
+      deliver: (vc, frame) => this.#deliver(vc, frame),
+      route: (reply) => {
+        const ref = this.#nextRef++;
+        this.#routes.set(ref, reply === undefined ? { kind: 'internal' } : { kind: 'reply', reply });
+        return ref;
+      },
+      send: (command) => this.#send(command),
+      evict: (vc, code, reason) => {
+        this.#end(vc, code, reason);
+        this.#forget(vc);
+      },
+      drop: (channel) => {
+        if (this.#channels.get(channel.name) === channel) this.#channels.delete(channel.name);
+      },
+    };
   }
 
   /** The number of virtual connections. */
@@ -189,14 +177,7 @@ export class Multiplexer {
     link.detach();
     this.#routes.clear();
     this.#userId = null;
-    for (const ch of this.#channels.values()) {
-      ch.holders.clear();
-      ch.queue.length = 0;
-      ch.server = 'none';
-      ch.replayUntil = null;
-      // the ring still holds what was received: a resubscribe from inside it is served without a server replay
-      if (ch.ring.length === 0) this.#channels.delete(ch.name);
-    }
+    for (const ch of this.#channels.values()) if (!ch.lost()) this.#channels.delete(ch.name);
     for (const vc of [...this.#virtuals.values()]) this.#end(vc, code, reason);
   }
 
@@ -241,29 +222,12 @@ export class Multiplexer {
       case 'message':
         this.#onMessage(frame);
         return;
-      case 'presence': {
-        const ch = this.#channels.get(frame.channel);
-        if (ch === undefined || frame.member === undefined) return;
-        if (ch.members !== null) {
-          const others = ch.members.filter((m) => m.userId !== frame.member.userId);
-          ch.members = frame.action === 'join' ? [...others, frame.member] : others;
-        }
-        for (const vc of ch.holders.keys()) this.#deliver(vc, frame);
+      case 'presence':
+        this.#channels.get(frame.channel)?.presence(frame);
         return;
-      }
-      case 'resync': {
-        const ch = this.#channels.get(frame.channel);
-        if (ch === undefined) return;
-        ch.epoch = frame.epoch;
-        ch.offset = frame.offset;
-        ch.ring = [];
-        ch.replayUntil = null;
-        for (const vc of ch.holders.keys()) {
-          ch.holders.set(vc, frame.offset);
-          this.#deliver(vc, frame);
-        }
+      case 'resync':
+        this.#channels.get(frame.channel)?.resync(frame);
         return;
-      }
       default:
         // refresh, and frame types of later protocol versions: every client decides for itself
         this.#toAll(frame);
@@ -284,33 +248,16 @@ export class Multiplexer {
     const kind = channelKind(frame.channel);
     if (kind === 'user' || frame.channel === '*') {
       // delivered without a subscription: every client hears of it (a holder below gets it once)
-      for (const vc of this.#virtuals.values()) if (vc.welcomed && ch?.holders.has(vc) !== true) this.#deliver(vc, frame);
+      for (const vc of this.#virtuals.values()) if (vc.welcomed && ch?.holds(vc) !== true) this.#deliver(vc, frame);
     }
     if (ch === undefined) {
       if (kind !== 'user' && frame.channel !== '*') this.#toAll(frame);
       return;
     }
-    const offset = frame.offset;
-    ch.lastReceived = offset;
-    for (const [vc, last] of ch.holders) {
-      if (offset > last) {
-        ch.holders.set(vc, offset);
-        this.#deliver(vc, frame);
-      }
-    }
-    if (ch.offset !== null && offset > ch.offset) {
-      if (offset !== ch.offset + 1) ch.ring = [];
-      ch.ring.push(frame);
-      if (ch.ring.length > this.#options.replayBufferSize) ch.ring.shift();
-      ch.offset = offset;
-    }
-    if (ch.replayUntil !== null && offset >= ch.replayUntil) {
-      ch.replayUntil = null;
-      this.#process(ch);
-    }
+    ch.message(frame);
   }
 
-  #onReply(frame: AckFrame | Extract<ServerFrame, { type: 'error' }>): void {
+  #onReply(frame: AckFrame | ErrorFrame): void {
     const ref = frame.ref;
     const route = typeof ref === 'number' ? this.#routes.get(ref) : undefined;
     if (route === undefined) {
@@ -326,9 +273,8 @@ export class Multiplexer {
         if (frame.type === 'ack' && route.command === 'auth' && frame.userId !== undefined) this.#userId = frame.userId;
         if (!route.vc.closed) this.#deliver(route.vc, { ...frame, ref: route.ref });
         return;
-      case 'subscribe':
-        if (frame.type === 'ack') this.#subscribed(route.channel, route.request, frame);
-        else this.#refused(route.channel, route.request, frame);
+      case 'reply':
+        route.reply(frame);
         return;
     }
   }
@@ -346,36 +292,14 @@ export class Multiplexer {
       case 'subscribe': {
         let ch = this.#channels.get(cmd.channel);
         if (ch === undefined) {
-          ch = {
-            name: cmd.channel,
-            epoch: null,
-            offset: null,
-            ring: [],
-            members: channelKind(cmd.channel) === 'presence' ? [] : null,
-            holders: new Map(),
-            queue: [],
-            server: 'none',
-            replayUntil: null,
-            lastReceived: null,
-          };
+          ch = new MuxChannel(this.#channelHost, cmd.channel);
           this.#channels.set(cmd.channel, ch);
         }
-        // a repeated subscribe (a resubscribe with `since`) replaces what the connection held
-        ch.holders.delete(vc);
-        const queued = ch.queue.findIndex((r) => r.vc === vc);
-        if (queued !== -1) ch.queue.splice(queued, 1);
-        ch.queue.push({ vc, cmd });
-        this.#process(ch);
+        ch.subscribe(vc, cmd);
         return;
       }
       case 'unsubscribe': {
-        const ch = this.#channels.get(cmd.channel);
-        if (ch !== undefined) {
-          ch.holders.delete(vc);
-          const queued = ch.queue.findIndex((r) => r.vc === vc);
-          if (queued !== -1) ch.queue.splice(queued, 1);
-          this.#process(ch);
-        }
+        this.#channels.get(cmd.channel)?.unsubscribe(vc);
         const ack: AckFrame = { type: 'ack', channel: cmd.channel };
         if (cmd.ref !== undefined) ack.ref = cmd.ref;
         this.#deliver(vc, ack);
@@ -393,146 +317,9 @@ export class Multiplexer {
     }
   }
 
-  /** Moves a channel along: serves waiting subscribes from what is held, asks the server, or leaves. */
-  #process(ch: MuxChannel): void {
-    if (ch.server === 'subscribing') return;
-    while (ch.queue.length > 0) {
-      const request = ch.queue[0]!;
-      if (request.vc.closed || (ch.server === 'live' && this.#serveLocally(ch, request))) {
-        ch.queue.shift();
-        continue;
-      }
-      // the server is still replaying for an earlier subscribe: ask it once that is done
-      if (ch.server === 'live' && ch.replayUntil !== null) return;
-      ch.queue.shift();
-      this.#subscribeAtServer(ch, request);
-      return;
-    }
-    if (ch.server === 'live' && ch.holders.size === 0) {
-      ch.server = 'none';
-      const ref = this.#nextRef++;
-      this.#routes.set(ref, { kind: 'internal' });
-      this.#send({ type: 'unsubscribe', channel: ch.name, ref });
-      if (ch.ring.length === 0) this.#channels.delete(ch.name);
-    }
-  }
-
-  /** A subscribe to a channel the real connection holds: answered here when what is held covers its position. */
-  #serveLocally(ch: MuxChannel, { vc, cmd }: SubscribeRequest): boolean {
-    const epoch = ch.epoch;
-    const offset = ch.offset;
-    if (epoch === null || offset === null) return false;
-    const since = cmd.since;
-    const ack: AckFrame = { type: 'ack', channel: ch.name, epoch, offset };
-    if (cmd.ref !== undefined) ack.ref = cmd.ref;
-    if (ch.members !== null) ack.members = [...ch.members];
-    if (since === undefined) {
-      ch.holders.set(vc, offset);
-      this.#deliver(vc, ack);
-      return true;
-    }
-    if (since.epoch !== epoch) return false;
-    if (since.offset >= offset) {
-      // at (or ahead of) this connection: what follows reaches it live, past its position
-      ack.recovered = true;
-      ack.offset = since.offset;
-      ch.holders.set(vc, since.offset);
-      this.#deliver(vc, ack);
-      return true;
-    }
-    const first = ch.ring[0];
-    if (first === undefined || first.offset > since.offset + 1) return false;
-    ack.recovered = true;
-    this.#deliver(vc, ack);
-    for (const message of ch.ring) if (message.offset > since.offset) this.#deliver(vc, message);
-    ch.holders.set(vc, offset);
-    return true;
-  }
-
-  #subscribeAtServer(ch: MuxChannel, request: SubscribeRequest): void {
-    ch.server = 'subscribing';
-    const ref = this.#nextRef++;
-    this.#routes.set(ref, { kind: 'subscribe', channel: ch, request });
-    const { cmd } = request;
-    const command: SubscribeCommand = { type: 'subscribe', channel: ch.name, ref };
-    if (cmd.since !== undefined) command.since = cmd.since;
-    if (cmd.token !== undefined) command.token = cmd.token;
-    this.#send(command);
-  }
-
-  #subscribed(ch: MuxChannel, { vc, cmd }: SubscribeRequest, ack: AckFrame): void {
-    ch.server = 'live';
-    const epoch = ack.epoch ?? '';
-    const ackOffset = ack.offset ?? 0;
-    const since: StreamPosition | undefined = cmd.since;
-    let start: number;
-    if (since !== undefined && ack.recovered === true) {
-      // every message after `since` follows: the ring continues only if nothing lies between it and `since`
-      if (ch.epoch !== epoch || ch.offset === null || ch.offset < since.offset) {
-        ch.ring = [];
-        ch.offset = since.offset;
-      }
-      start = since.offset;
-    } else {
-      if (ch.epoch !== epoch || ch.offset !== ackOffset) ch.ring = [];
-      // holders the connection kept through a server resubscribe that did not recover may have missed messages
-      for (const [holder, last] of ch.holders) {
-        if (ch.epoch !== epoch || last < ackOffset) {
-          ch.holders.set(holder, ackOffset);
-          this.#deliver(holder, { type: 'resync', channel: ch.name, epoch, offset: ackOffset });
-        }
-      }
-      ch.offset = ackOffset;
-      start = ackOffset;
-    }
-    ch.epoch = epoch;
-    if (ack.members !== undefined && ch.members !== null) ch.members = [...ack.members];
-    if (ack.recovered === true && since !== undefined && typeof ack.offset === 'number' && ack.offset > since.offset) {
-      ch.replayUntil = ack.offset;
-    }
-    if (!vc.closed) {
-      ch.holders.set(vc, start);
-      const reply: AckFrame = { ...ack };
-      if (cmd.ref === undefined) delete reply.ref;
-      else reply.ref = cmd.ref;
-      this.#deliver(vc, reply);
-    }
-    this.#process(ch);
-  }
-
-  #refused(ch: MuxChannel, { vc, cmd }: SubscribeRequest, error: Extract<ServerFrame, { type: 'error' }>): void {
-    ch.server = 'none';
-    if (ch.holders.size > 0) {
-      // a resubscribe of a held channel was refused (the authorization changed): the server may have ended the
-      // connection's subscription. The holders' clients cannot know: end their connections, so they reconnect and
-      // resubscribe each channel from its position (and hear of the refusal themselves).
-      const holders = [...ch.holders.keys()];
-      ch.holders.clear();
-      for (const holder of holders) {
-        this.#end(holder, CloseCode.GOING_AWAY, `the shared subscription to "${ch.name}" was refused`);
-        this.#forget(holder);
-      }
-    }
-    if (!vc.closed) {
-      const reply = { ...error };
-      if (cmd.ref === undefined) delete reply.ref;
-      else reply.ref = cmd.ref;
-      this.#deliver(vc, reply);
-    }
-    this.#process(ch);
-    if (ch.server === 'none' && ch.holders.size === 0 && ch.queue.length === 0 && ch.ring.length === 0) {
-      this.#channels.delete(ch.name);
-    }
-  }
-
   /** Forgets a virtual connection's holds and waiting subscribes. */
   #forget(vc: Virtual): void {
-    for (const ch of [...this.#channels.values()]) {
-      const held = ch.holders.delete(vc);
-      const before = ch.queue.length;
-      for (let i = ch.queue.length - 1; i >= 0; i--) if (ch.queue[i]!.vc === vc) ch.queue.splice(i, 1);
-      if (held || ch.queue.length !== before) this.#process(ch);
-    }
+    for (const ch of [...this.#channels.values()]) ch.forget(vc);
   }
 
   // ------------------------------------------------------------------------------------------------
