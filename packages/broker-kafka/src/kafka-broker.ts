@@ -279,7 +279,7 @@ export class KafkaBroker extends Broker {
     });
     this.#epochs = new EpochStore(this.#kafka, this.#admin, this.topic);
     this.#idempotency = new LRUCache({ max: settings.dedupeCacheSize, ttlMs: settings.dedupeWindowMs });
-    this.#consumed = new IdWindow(this.options.dedupeWindow);
+    this.#consumed = new IdWindow(this.options.deliveredIdsWindow);
   }
 
   /** The kafkajs client (to share with a {@link KafkaBridge}). */

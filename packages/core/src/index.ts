@@ -47,9 +47,11 @@ export {
   type BrokerStats,
   type BrokerHealth,
   type BrokerEvents,
+  type ResolvedBrokerOptions,
   DEFAULT_BROKER_OPTIONS,
   resolveBrokerOptions,
 } from './broker';
+export { warnDeprecated, renamedOption } from './deprecation';
 export { MemoryBroker, MemoryBus, type MemoryBrokerOptions, type MemoryBusOptions } from './memory-broker';
 export { PreparedBatch } from './prepared-batch';
 export {
