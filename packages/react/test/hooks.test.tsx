@@ -305,7 +305,7 @@ describe('presence and private channels', () => {
   });
 });
 
-describe('seed names', () => {
+describe('alternative names', () => {
   it('useBroadcast(options) owns a client; BroadcastSocketProvider + useBroadcastContext + useSubscription', async () => {
     const s = await server();
     function Standalone() {
@@ -318,14 +318,14 @@ describe('seed names', () => {
     view.unmount();
     await until(() => s.service.getConnectionCount() === 0, 3_000, 'the owned client to disconnect');
 
-    function Seed001() {
+    function ContextAndAlias() {
       const { isConnected } = useBroadcastContext();
       const sub = useSubscription('seed');
       return <p data-testid="seed">{`${String(isConnected)}/${sub.status}`}</p>;
     }
     render(
       <BroadcastSocketProvider url={s.url} options={{ WebSocket }}>
-        <Seed001 />
+        <ContextAndAlias />
       </BroadcastSocketProvider>,
     );
     await waitFor(() => expect(text('seed')).toBe('true/subscribed'));
@@ -340,14 +340,14 @@ describe('seed names', () => {
     cleanup();
 
     const c = client(s.url);
-    function Seed000() {
+    function ContextPresence() {
       const { client: fromContext, isConnected } = useBroadcastContext();
       const room = usePresence(fromContext, 'presence-x');
       return <p data-testid="seed000">{`${String(isConnected)}/${room.members.length}`}</p>;
     }
     render(
       <BroadcastProvider client={c}>
-        <Seed000 />
+        <ContextPresence />
       </BroadcastProvider>,
     );
     await waitFor(() => expect(text('seed000')).toBe('true/0'));

@@ -155,7 +155,7 @@ describe('presence and private channels', () => {
     await waitFor(() => expect(typing).toEqual([{ user: 'bob' }]));
   });
 
-  it('the seed form: createPresenceStore(broadcast.client, channel, handlers) with $presence.memberCount', async () => {
+  it('the client-first form: createPresenceStore(broadcast.client, channel, handlers) with $presence.memberCount', async () => {
     const s = await authServer();
     const broadcast = createBroadcastStore({ url: s.url, WebSocket, token: 'ok:ann', reconnect: FAST_RECONNECT });
     live.adopt(broadcast.client);

@@ -174,7 +174,7 @@ describe('presence and private channels', () => {
       onLeave: { type: Function as PropType<(id: string) => void>, default: undefined },
     },
     setup(props) {
-      // the seed's form: the client first
+      // the client-first form
       const { members, isSubscribed } = usePresence(props.client, 'presence-room', {}, {
         onJoin: (m) => props.onJoin?.(m.userId),
         onLeave: (m) => props.onLeave?.(m.userId),
