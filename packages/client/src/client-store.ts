@@ -1,5 +1,5 @@
 import type { ChannelName } from '@unisocket/core/protocol';
-import { safeCall } from './emitter';
+import { Emitter } from './emitter';
 import { deriveStore } from './store';
 import { unsubscribedSnapshot } from './subscription';
 import type { ChannelSnapshot, ClientSnapshot, ConnectionSnapshot, ExternalStore } from './types';
@@ -25,7 +25,7 @@ export class ClientStore {
   readonly connectionStore: ExternalStore<ConnectionSnapshot>;
 
   readonly #source: SnapshotSource;
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Emitter<{ change: [] }>();
   #version = 0;
   /** The snapshot listeners were last told about. */
   #notified: ClientSnapshot | undefined;
@@ -39,11 +39,9 @@ export class ClientStore {
     this.#source = source;
     this.store = {
       subscribe: (listener) => {
-        const entry = (): void => listener();
         // nobody was listening: a new listener starts from the current snapshot, not from the last one announced
-        if (this.#listeners.size === 0 && !this.#notifyScheduled) this.#notified = this.getSnapshot();
-        this.#listeners.add(entry);
-        return () => this.#listeners.delete(entry);
+        if (!this.#listeners.has('change') && !this.#notifyScheduled) this.#notified = this.getSnapshot();
+        return this.#listeners.on('change', listener);
       },
       getSnapshot: () => this.getSnapshot(),
     };
@@ -66,7 +64,7 @@ export class ClientStore {
   /** Something in the snapshot may have changed. */
   changed(): void {
     this.#version++;
-    if (this.#notifyScheduled || this.#listeners.size === 0) return;
+    if (this.#notifyScheduled || !this.#listeners.has('change')) return;
     this.#notifyScheduled = true;
     queueMicrotask(() => {
       this.#notifyScheduled = false;
@@ -74,7 +72,7 @@ export class ClientStore {
       const next = this.getSnapshot();
       if (next === this.#notified) return;
       this.#notified = next;
-      for (const listener of [...this.#listeners]) safeCall(listener);
+      this.#listeners.emit('change');
     });
   }
 

@@ -1,5 +1,5 @@
 import type { ChannelName, PresenceMember, StreamPosition, UnisocketError } from '@unisocket/core/protocol';
-import { Emitter, safeCall, type Unsubscribe } from './emitter';
+import { Emitter, type Unsubscribe } from './emitter';
 import type {
   AnyChannelMessage,
   ChannelMessage,
@@ -91,11 +91,11 @@ type SinkEvents = {
  */
 export class SubscriptionSink {
   readonly emitter = new Emitter<SinkEvents>();
-  readonly byEvent = new Map<string, Set<(data: unknown, message: ChannelMessage) => void>>();
+  /** Handlers by event name: each gets the message's data and the message. */
+  readonly byEvent = new Emitter<Record<string, [data: unknown, message: ChannelMessage]>>();
 
   deliver(message: ChannelMessage): void {
-    const handlers = this.byEvent.get(message.event);
-    if (handlers !== undefined) for (const handler of [...handlers]) safeCall(handler, message.data, message);
+    this.byEvent.emit(message.event, message.data, message);
     this.emitter.emit('message', message);
   }
 }
@@ -138,15 +138,7 @@ export class Subscription<TEvents extends EventMap = EventMap> implements Extern
 
   /** Calls `handler` with the data of every `event` message; returns the function that removes it. */
   on<K extends keyof TEvents & string>(event: K, handler: EventHandler<TEvents, K>): Unsubscribe {
-    let set = this.#sink.byEvent.get(event);
-    if (set === undefined) this.#sink.byEvent.set(event, (set = new Set()));
-    const entry = handler as (data: unknown, message: ChannelMessage) => void;
-    const wrapped = (data: unknown, message: ChannelMessage): void => entry(data, message);
-    set.add(wrapped);
-    return () => {
-      set.delete(wrapped);
-      if (set.size === 0 && this.#sink.byEvent.get(event) === set) this.#sink.byEvent.delete(event);
-    };
+    return this.#sink.byEvent.on(event, handler as (data: unknown, message: ChannelMessage) => void);
   }
 
   /** Calls `handler` for every message of the channel; returns the function that removes it. */
