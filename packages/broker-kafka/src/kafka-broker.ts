@@ -12,6 +12,7 @@ import {
   type PublishResult,
   UnisocketError,
   isPromiseLike,
+  renamedOption,
   resolveHistoryOptions,
 } from '@unisocket/core';
 import { LRUCache } from '@unisocket/memory';
@@ -72,14 +73,18 @@ export interface KafkaBrokerOptions extends BrokerOptions, KafkaConnectionOption
    */
   readBack?: boolean | ReadBackOptions;
   /**
-   * How many idempotency keys (client publish ids) this node remembers with their result (maps `DEDUPE_CACHE_SIZE`).
+   * How many publish idempotency keys (publisher-given ids) this node remembers with their result. A count.
    * @default 10_000
    */
-  dedupeCacheSize?: number;
+  idempotencyCacheSize?: number;
   /**
-   * How long an idempotency key is remembered, in ms.
+   * How long a publish idempotency key is remembered, in ms.
    * @default 60_000
    */
+  idempotencyWindowMs?: number;
+  /** @deprecated Use {@link idempotencyCacheSize} (a one-time `DeprecationWarning`). */
+  dedupeCacheSize?: number;
+  /** @deprecated Use {@link idempotencyWindowMs} (a one-time `DeprecationWarning`). */
   dedupeWindowMs?: number;
   /**
    * Records in one produce request.
@@ -132,8 +137,8 @@ export const DEFAULT_KAFKA_BROKER_OPTIONS = {
   createTopic: true,
   groupIdPrefix: 'unisocket.node',
   readBack: false as boolean | ReadBackOptions,
-  dedupeCacheSize: 10_000,
-  dedupeWindowMs: 60_000,
+  idempotencyCacheSize: 10_000,
+  idempotencyWindowMs: 60_000,
   maxBatchMessages: 500,
   maxBatchBytes: 524_288,
   unavailableAfterMs: 5_000,
@@ -146,7 +151,8 @@ export const DEFAULT_KAFKA_BROKER_OPTIONS = {
 const KNOWN_OPTIONS = new Set([
   // BrokerOptions
   'nodeId',
-  'dedupeWindow',
+  'deliveredIdsWindow',
+  'dedupeWindow', // deprecated name of deliveredIdsWindow
   'maxPendingPublishes',
   'pendingPublishTimeoutMs',
   'gapTimeoutMs',
@@ -163,6 +169,9 @@ const KNOWN_OPTIONS = new Set([
   // KafkaBrokerOptions
   'history',
   ...Object.keys(DEFAULT_KAFKA_BROKER_OPTIONS),
+  // deprecated names of idempotencyCacheSize and idempotencyWindowMs
+  'dedupeCacheSize',
+  'dedupeWindowMs',
 ]);
 
 /** How often one kind of repeated failure (a consumer crashing in a loop) is reported. */
@@ -247,9 +256,14 @@ export class KafkaBroker extends Broker {
         throw new TypeError(`unknown KafkaBroker option "${key}"; known options: ${[...KNOWN_OPTIONS].join(', ')}`);
       }
     }
+    const given: KafkaBrokerOptions = { ...options };
+    const cacheSize = renamedOption(options, 'dedupeCacheSize', 'idempotencyCacheSize', 'KafkaBroker');
+    if (cacheSize !== undefined) given.idempotencyCacheSize = cacheSize as number;
+    const windowMs = renamedOption(options, 'dedupeWindowMs', 'idempotencyWindowMs', 'KafkaBroker');
+    if (windowMs !== undefined) given.idempotencyWindowMs = windowMs as number;
     const settings = { ...DEFAULT_KAFKA_BROKER_OPTIONS };
     for (const key of Object.keys(DEFAULT_KAFKA_BROKER_OPTIONS) as (keyof typeof DEFAULT_KAFKA_BROKER_OPTIONS)[]) {
-      const value = options[key];
+      const value = given[key];
       if (value !== undefined) (settings as Record<string, unknown>)[key] = value;
     }
     this.#settings = validate(settings);
@@ -278,7 +292,7 @@ export class KafkaBroker extends Broker {
       onError: (error) => this.#report(error),
     });
     this.#epochs = new EpochStore(this.#kafka, this.#admin, this.topic);
-    this.#idempotency = new LRUCache({ max: settings.dedupeCacheSize, ttlMs: settings.dedupeWindowMs });
+    this.#idempotency = new LRUCache({ max: settings.idempotencyCacheSize, ttlMs: settings.idempotencyWindowMs });
     this.#consumed = new IdWindow(this.options.deliveredIdsWindow);
   }
 
@@ -789,8 +803,8 @@ function validate(settings: typeof DEFAULT_KAFKA_BROKER_OPTIONS): typeof DEFAULT
   }
   const positive = [
     'partitions',
-    'dedupeCacheSize',
-    'dedupeWindowMs',
+    'idempotencyCacheSize',
+    'idempotencyWindowMs',
     'maxBatchMessages',
     'maxBatchBytes',
     'unavailableAfterMs',

@@ -1,5 +1,5 @@
 import { requireService } from '@unisocket/services';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { HEADER_ID, HEADER_IDEMPOTENT, KafkaBroker, type KafkaBrokerOptions, partitionOf } from '../src/index';
 import { type Recorder, deleteTestTopics, recorder, request, sleep, testKafka, testTopic, unique, waitFor } from './helpers';
 
@@ -33,6 +33,29 @@ describe('KafkaBroker options', () => {
     expect(() => new KafkaBroker({ readBack: { maxRecords: -1 } })).toThrow(/readBack.maxRecords must be a positive integer/);
     expect(() => new KafkaBroker({ bogus: 1 } as never)).toThrow(/unknown KafkaBroker option "bogus"/);
     expect(() => new KafkaBroker({ history: { size: -1 } })).toThrow(/history.size/);
+    expect(() => new KafkaBroker({ idempotencyWindowMs: 0 })).toThrow(/idempotencyWindowMs must be a positive integer/);
+    expect(() => new KafkaBroker({ idempotencyCacheSize: 1.5 })).toThrow(/idempotencyCacheSize must be a positive integer/);
+  });
+
+  it('takes the idempotency and delivered-id options by their names, and by their deprecated names with one warning each', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const current = new KafkaBroker({ idempotencyCacheSize: 5, idempotencyWindowMs: 1_000, deliveredIdsWindow: 50 });
+      await current.close();
+      expect(warn).not.toHaveBeenCalled();
+      expect(() => new KafkaBroker({ dedupeCacheSize: 5, idempotencyCacheSize: 6 })).toThrow(
+        /keep idempotencyCacheSize and remove dedupeCacheSize/,
+      );
+      expect(() => new KafkaBroker({ dedupeWindow: 5, deliveredIdsWindow: 6 })).toThrow(/keep deliveredIdsWindow and remove dedupeWindow/);
+      expect(() => new KafkaBroker({ dedupeWindowMs: 0 })).toThrow(/idempotencyWindowMs must be a positive integer/);
+      for (let i = 0; i < 2; i++) await new KafkaBroker({ dedupeCacheSize: 5, dedupeWindowMs: 1_000, dedupeWindow: 50 }).close();
+      const codes = warn.mock.calls.map((call) => (call[1] as { code?: string } | undefined)?.code);
+      for (const code of ['UNISOCKET_DEP_DEDUPE_CACHE_SIZE', 'UNISOCKET_DEP_DEDUPE_WINDOW_MS', 'UNISOCKET_DEP_DEDUPE_WINDOW']) {
+        expect(codes.filter((c) => c === code)).toHaveLength(1);
+      }
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('fails to start with a clear error when Kafka cannot be reached', async () => {

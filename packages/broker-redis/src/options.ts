@@ -125,7 +125,8 @@ const KNOWN = new Set([
   'maxReconnectDelayMs',
   // BrokerOptions, validated by the base class
   'nodeId',
-  'dedupeWindow',
+  'deliveredIdsWindow',
+  'dedupeWindow', // deprecated name of deliveredIdsWindow
   'maxPendingPublishes',
   'pendingPublishTimeoutMs',
   'gapTimeoutMs',

@@ -7,7 +7,7 @@ import {
   messageHead,
 } from '@unisocket/core';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { RedisBroker, type RedisBrokerOptions } from '../src/index';
 import { PrivateRedis, REDIS_URL, redisAvailable, uniquePrefix, waitFor, deleteTestKeys } from './redis';
 
@@ -83,6 +83,20 @@ describe('RedisBroker options', () => {
     expect(() => new RedisBroker({ bogus: 1 } as RedisBrokerOptions)).toThrow(/unknown RedisBroker option "bogus"/);
     expect(() => new RedisBroker({ url: REDIS_URL, redis: {} })).toThrow(/either url or redis/);
     expect(() => new RedisBroker({ history: { maxChannels: 5 } as never })).toThrow(/use size and ttlMs/);
+    expect(() => new RedisBroker({ deliveredIdsWindow: 0 })).toThrow(/deliveredIdsWindow must be an integer >= 1/);
+  });
+
+  it('takes deliveredIdsWindow, and dedupeWindow (deprecated) for it with one warning', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      await new RedisBroker({ deliveredIdsWindow: 50 }).close();
+      expect(warn).not.toHaveBeenCalled();
+      expect(() => new RedisBroker({ dedupeWindow: 5, deliveredIdsWindow: 6 })).toThrow(/keep deliveredIdsWindow and remove dedupeWindow/);
+      for (let i = 0; i < 2; i++) await new RedisBroker({ dedupeWindow: 50 }).close();
+      expect(warn.mock.calls.map((call) => (call[1] as { code?: string } | undefined)?.code)).toEqual(['UNISOCKET_DEP_DEDUPE_WINDOW']);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('start() rejects with UNAVAILABLE when Redis cannot be reached in time', async () => {

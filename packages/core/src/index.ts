@@ -52,7 +52,13 @@ export {
   resolveBrokerOptions,
 } from './broker';
 export { warnDeprecated, renamedOption } from './deprecation';
-export { MemoryBroker, MemoryBus, type MemoryBrokerOptions, type MemoryBusOptions } from './memory-broker';
+export {
+  MemoryBroker,
+  MemoryBus,
+  type MemoryBrokerOptions,
+  type MemoryBusOptions,
+  DEFAULT_MEMORY_BUS_OPTIONS,
+} from './memory-broker';
 export { PreparedBatch } from './prepared-batch';
 export {
   Connection,

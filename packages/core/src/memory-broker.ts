@@ -1,5 +1,6 @@
 import { LRUCache } from '@unisocket/memory';
 import { Broker, type BrokerOptions } from './broker';
+import { renamedOption } from './deprecation';
 import { type HistoryOptions, MemoryHistoryStore } from './history';
 import type { PublishRequest, PublishResult, StreamMessage } from './message';
 import { MemoryPresenceStore } from './presence';
@@ -10,16 +11,27 @@ export interface MemoryBusOptions {
   /** Per-channel history bounds. */
   history?: HistoryOptions;
   /**
-   * How many idempotency keys (publish `id`s) are remembered (maps `DEDUPE_CACHE_SIZE`).
+   * How many publish idempotency keys (publisher-given `id`s) are remembered at most: a repeat of one is answered
+   * with the original offset (`duplicate: true`) instead of being published again. A count.
    * @default 10_000
    */
-  dedupeCacheSize?: number;
+  idempotencyCacheSize?: number;
   /**
-   * How long an idempotency key is remembered, in ms (maps `DEDUPE_WINDOW`).
+   * How long a publish idempotency key is remembered, in ms.
    * @default 60_000
    */
+  idempotencyWindowMs?: number;
+  /** @deprecated Use {@link idempotencyCacheSize} (a one-time `DeprecationWarning`). */
+  dedupeCacheSize?: number;
+  /** @deprecated Use {@link idempotencyWindowMs} (a one-time `DeprecationWarning`). */
   dedupeWindowMs?: number;
 }
+
+/** Defaults of {@link MemoryBusOptions} (history aside). */
+export const DEFAULT_MEMORY_BUS_OPTIONS = {
+  idempotencyCacheSize: 10_000,
+  idempotencyWindowMs: 60_000,
+} as const;
 
 /**
  * The in-process "network" between {@link MemoryBroker}s: one history, one presence, every node attached.
@@ -34,24 +46,26 @@ export class MemoryBus {
 
   constructor(options: MemoryBusOptions = {}) {
     this.history = new MemoryHistoryStore(options.history);
-    const max = options.dedupeCacheSize ?? 10_000;
-    if (!Number.isInteger(max) || max < 1) {
-      throw new TypeError(`dedupeCacheSize must be a positive integer, got ${String(options.dedupeCacheSize)}`);
+    const size = renamedOption(options, 'dedupeCacheSize', 'idempotencyCacheSize', 'MemoryBus');
+    const max = size ?? DEFAULT_MEMORY_BUS_OPTIONS.idempotencyCacheSize;
+    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) {
+      throw new TypeError(`idempotencyCacheSize must be a positive integer, got ${String(size)}`);
     }
-    const ttlMs = options.dedupeWindowMs ?? 60_000;
-    if (!Number.isInteger(ttlMs) || ttlMs < 1) {
-      throw new TypeError(`dedupeWindowMs must be a positive integer of milliseconds, got ${String(options.dedupeWindowMs)}`);
+    const window = renamedOption(options, 'dedupeWindowMs', 'idempotencyWindowMs', 'MemoryBus');
+    const ttlMs = window ?? DEFAULT_MEMORY_BUS_OPTIONS.idempotencyWindowMs;
+    if (typeof ttlMs !== 'number' || !Number.isInteger(ttlMs) || ttlMs < 1) {
+      throw new TypeError(`idempotencyWindowMs must be a positive integer of milliseconds, got ${String(window)}`);
     }
     this.#idempotency = new LRUCache({ max, ttlMs });
   }
 
-  /** How many idempotency keys are remembered at most now (`dedupeCacheSize`, or less while shrunk). */
-  get dedupeCacheSize(): number {
+  /** How many idempotency keys are remembered at most now (`idempotencyCacheSize`, or less while shrunk). */
+  get idempotencyCacheSize(): number {
     return this.#idempotency.max;
   }
 
   /** How many idempotency keys are remembered right now. */
-  get dedupeCacheEntries(): number {
+  get idempotencyCacheEntries(): number {
     return this.#idempotency.size;
   }
 
@@ -60,6 +74,21 @@ export class MemoryBus {
    * forgets the least recently used keys at once.
    * @returns the number of keys forgotten
    */
+  resizeIdempotencyCache(max: number): number {
+    return this.#idempotency.resize(max);
+  }
+
+  /** @deprecated Use {@link idempotencyCacheSize}. */
+  get dedupeCacheSize(): number {
+    return this.#idempotency.max;
+  }
+
+  /** @deprecated Use {@link idempotencyCacheEntries}. */
+  get dedupeCacheEntries(): number {
+    return this.#idempotency.size;
+  }
+
+  /** @deprecated Use {@link resizeIdempotencyCache}. */
   resizeDedupeCache(max: number): number {
     return this.#idempotency.resize(max);
   }
@@ -99,6 +128,9 @@ export interface MemoryBrokerOptions extends BrokerOptions, MemoryBusOptions {
   bus?: MemoryBus;
 }
 
+/** Options that belong to the bus: a broker given a shared `bus` refuses them. */
+const BUS_OPTIONS = ['history', 'idempotencyCacheSize', 'idempotencyWindowMs', 'dedupeCacheSize', 'dedupeWindowMs'] as const;
+
 /**
  * The embedded default broker: one process, history and presence in memory, every call synchronous.
  */
@@ -109,11 +141,11 @@ export class MemoryBroker extends Broker {
 
   constructor(options: MemoryBrokerOptions = {}) {
     super(options);
-    if (
-      options.bus !== undefined &&
-      (options.history !== undefined || options.dedupeCacheSize !== undefined || options.dedupeWindowMs !== undefined)
-    ) {
-      throw new TypeError('pass history and dedupe options to the shared MemoryBus, not to each MemoryBroker');
+    if (options.bus !== undefined) {
+      const busOption = BUS_OPTIONS.find((key) => options[key] !== undefined);
+      if (busOption !== undefined) {
+        throw new TypeError(`pass ${busOption} to the shared MemoryBus, not to each MemoryBroker that uses it`);
+      }
     }
     this.bus = options.bus ?? new MemoryBus(options);
   }

@@ -71,7 +71,7 @@ export class IdWindow {
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new TypeError(`dedupe window size must be a positive integer, got ${String(capacity)}`);
+      throw new TypeError(`an IdWindow capacity must be a positive integer, got ${String(capacity)}`);
     }
     this.#ring = new Array<string | undefined>(capacity);
   }
