@@ -1,14 +1,5 @@
-import {
-  type AckFrame,
-  type ChannelName,
-  type ClientCommand,
-  CloseCode,
-  type ErrorFrame,
-  type MessageFrame,
-  type ServerFrame,
-  type WelcomeFrame,
-  channelKind,
-} from '@unisocket/core/protocol';
+import type { AckFrame, ChannelName, ClientCommand, ErrorFrame, MessageFrame, ServerFrame, WelcomeFrame } from '@unisocket/core/protocol';
+import { CloseCode, channelKind } from '@unisocket/core/protocol';
 import { encodeCommand } from './frames';
 import { Link } from './link';
 import { MuxChannel, type MuxChannelHost } from './mux-channel';

@@ -1,7 +1,7 @@
 import {
   type ChannelCallbacks,
   type ChannelFlags,
-  type ChannelHandlers as ClientChannelHandlers,
+  type ChannelHandlers,
   type ConnectionFlags,
   type PublishFunction,
   deriveStore,
@@ -27,8 +27,7 @@ import { UnisocketContext, useConnection, useOwnedClient } from './provider';
 
 export type { PublishFunction } from '@unisocket/client';
 
-/** Handlers by event name: each gets the event's data (typed by `TEvents`) and the whole message. */
-export type ChannelHandlers<TEvents extends EventMap = EventMap> = ClientChannelHandlers<TEvents>;
+export type { ChannelHandlers } from '@unisocket/client';
 
 /** Options of {@link useChannel} (and the presence/private hooks). Callbacks may change between renders. */
 export interface UseChannelOptions<TEvents extends EventMap = EventMap>

@@ -1,13 +1,12 @@
 import {
-  type ChannelCallbacks,
   type ChannelFlags,
-  type ChannelHandlers as ClientChannelHandlers,
+  type ChannelHandlers,
   type ChannelName,
   type ChannelSnapshot,
   type EventMap,
   type PresenceMember,
   type PublishResult,
-  type StreamPosition,
+  type SubscribeOptions,
   type UnisocketClient,
   deriveStore,
   isClient,
@@ -18,16 +17,10 @@ import type { Readable } from 'svelte/store';
 import { readableOf } from './client-readable';
 import type { BroadcastStore } from './connection-stores';
 
-/** Handlers by event name: each gets the event's data (typed by `TEvents`) and the whole message. */
-export type ChannelHandlers<TEvents extends EventMap = EventMap> = ClientChannelHandlers<TEvents>;
+export type { ChannelHandlers } from '@unisocket/client';
 
 /** Options of the channel stores: the channel callbacks, `since` and `token` (those of `client.subscribe`). */
-export interface ChannelStoreOptions<TEvents extends EventMap = EventMap> extends ChannelCallbacks<TEvents> {
-  /** Start from a stored position. */
-  since?: StreamPosition;
-  /** A subscription token for private/presence channels. */
-  token?: string;
-}
+export interface ChannelStoreOptions<TEvents extends EventMap = EventMap> extends Omit<SubscribeOptions<TEvents>, 'events'> {}
 
 /** The value of a channel store: the `ChannelSnapshot` and `isSubscribed`. */
 export interface ChannelStoreValue extends ChannelSnapshot, ChannelFlags {}

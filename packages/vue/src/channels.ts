@@ -1,13 +1,12 @@
 import {
-  type ChannelCallbacks,
-  type ChannelHandlers as ClientChannelHandlers,
+  type ChannelHandlers,
   type ChannelMessage,
   type ChannelName,
   type ChannelSnapshot,
   type EventMap,
   type PresenceMember,
   type PublishResult,
-  type StreamPosition,
+  type SubscribeOptions,
   type UnisocketClient,
   type UnisocketError,
   isClient,
@@ -31,16 +30,10 @@ import {
 } from 'vue';
 import { resolveClient } from './plugin';
 
-/** Handlers by event name: each gets the event's data (typed by `TEvents`) and the whole message. */
-export type ChannelHandlers<TEvents extends EventMap = EventMap> = ClientChannelHandlers<TEvents>;
+export type { ChannelHandlers } from '@unisocket/client';
 
 /** Options of the channel composables: the channel callbacks (read when each event happens), `since`, `token`. */
-export interface UseChannelOptions<TEvents extends EventMap = EventMap> extends ChannelCallbacks<TEvents> {
-  /** Start from a stored position. */
-  since?: StreamPosition;
-  /** A subscription token for private/presence channels. */
-  token?: string;
-}
+export interface UseChannelOptions<TEvents extends EventMap = EventMap> extends Omit<SubscribeOptions<TEvents>, 'events'> {}
 
 /** What {@link useChannel} returns: the channel's snapshot and its fields as computed refs. */
 export interface ChannelState {
