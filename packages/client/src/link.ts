@@ -12,7 +12,7 @@ const DEFAULT_SERVER_HEARTBEAT_MS = 25_000;
 
 const PONG = encodeCommand({ type: 'pong' });
 
-/** What a {@link Link} reports to its owner. Nothing is reported once the link is closed or detached. */
+/** What a {@link Link} reports to its owner. Nothing is reported after the owner called `close()` or `detach()`. */
 export interface LinkEvents {
   /**
    * A server frame, in order. The link has already recorded the first `welcome` (a repeated one is dropped) and
