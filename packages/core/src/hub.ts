@@ -54,6 +54,7 @@ export {
   DEFAULT_HUB_LIMITS,
   DEFAULT_PRESENCE_OPTIONS,
   DEFAULT_SESSION_OPTIONS,
+  HUB_LIMIT_MINIMUMS,
   resolveNumbers,
 } from './hub/options';
 export type { ClientPublish, HubEvents, HubStats, TransportTotals } from './hub/events';

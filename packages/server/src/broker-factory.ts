@@ -9,9 +9,10 @@ export type ResolvedDedupe = Pick<DedupeOptions, 'deliveredIds' | 'idempotencyKe
 const DEDUPE_KEYS = ['deliveredIds', 'idempotencyKeys', 'idempotencyWindowMs'] as const;
 
 /** The broker option each `dedupe` option must not be set together with. */
-const BROKER_EQUIVALENT: Readonly<Record<string, string>> = {
-  deliveredIds: 'dedupeWindow',
-  idempotencyWindowMs: 'idempotencyWindowMs',
+const BROKER_EQUIVALENT: Readonly<Record<string, readonly string[]>> = {
+  deliveredIds: ['deliveredIdsWindow', 'dedupeWindow'],
+  idempotencyKeys: ['idempotencyCacheSize', 'dedupeCacheSize'],
+  idempotencyWindowMs: ['idempotencyWindowMs', 'dedupeWindowMs'],
 };
 
 /** The broker a service will run: an instance of the application's, or a config the service creates it from. */
@@ -61,15 +62,14 @@ function resolveDedupe(dedupe: unknown, broker: BrokerConfig | Broker | undefine
       const other = setBy.get(target);
       if (other !== undefined) throw new TypeError(`set dedupe.${other} or dedupe.${key}, not both`);
       setBy.set(target, key);
-      const equivalent = BROKER_EQUIVALENT[target];
-      if (equivalent !== undefined && brokerOptions[equivalent] !== undefined) {
-        throw new TypeError(`set dedupe.${key} or broker.${equivalent}, not both`);
+      for (const equivalent of BROKER_EQUIVALENT[target] ?? []) {
+        if (brokerOptions[equivalent] !== undefined) throw new TypeError(`set dedupe.${key} or broker.${equivalent}, not both`);
       }
       resolved[target as keyof ResolvedDedupe] = value as number;
     }
   }
   if (setBy.size > 0 && broker instanceof Broker) {
-    throw new TypeError('dedupe applies to brokers the service creates; pass dedupeWindow to the Broker you construct instead');
+    throw new TypeError('dedupe applies to brokers the service creates; pass deliveredIdsWindow (and idempotency options) to the Broker you construct instead');
   }
   if (legacy.length > 0) warnLegacyDedupe(given, legacy);
   return resolved;
@@ -84,9 +84,9 @@ export async function createBroker(plan: BrokerPlan, nodeId: string | undefined)
     return new MemoryBroker({
       ...node,
       ...(history === undefined ? {} : { history }),
-      ...(dedupe.deliveredIds === undefined ? {} : { dedupeWindow: dedupe.deliveredIds }),
-      ...(dedupe.idempotencyKeys === undefined ? {} : { dedupeCacheSize: dedupe.idempotencyKeys }),
-      ...(dedupe.idempotencyWindowMs === undefined ? {} : { dedupeWindowMs: dedupe.idempotencyWindowMs }),
+      ...(dedupe.deliveredIds === undefined ? {} : { deliveredIdsWindow: dedupe.deliveredIds }),
+      ...(dedupe.idempotencyKeys === undefined ? {} : { idempotencyCacheSize: dedupe.idempotencyKeys }),
+      ...(dedupe.idempotencyWindowMs === undefined ? {} : { idempotencyWindowMs: dedupe.idempotencyWindowMs }),
     });
   }
   if (plan.type === 'redis') {
@@ -98,7 +98,7 @@ export async function createBroker(plan: BrokerPlan, nodeId: string | undefined)
     );
     return new RedisBroker({
       ...rest,
-      ...(dedupe.deliveredIds === undefined ? {} : { dedupeWindow: dedupe.deliveredIds }),
+      ...(dedupe.deliveredIds === undefined ? {} : { deliveredIdsWindow: dedupe.deliveredIds }),
       ...(dedupe.idempotencyWindowMs === undefined ? {} : { idempotencyWindowMs: dedupe.idempotencyWindowMs }),
       ...node,
       // maxChannels is a memory-history bound: Redis expires idle channels itself
@@ -115,6 +115,9 @@ export async function createBroker(plan: BrokerPlan, nodeId: string | undefined)
   );
   return new KafkaBroker({
     ...rest,
+    ...(dedupe.deliveredIds === undefined ? {} : { deliveredIdsWindow: dedupe.deliveredIds }),
+    ...(dedupe.idempotencyKeys === undefined ? {} : { idempotencyCacheSize: dedupe.idempotencyKeys }),
+    ...(dedupe.idempotencyWindowMs === undefined ? {} : { idempotencyWindowMs: dedupe.idempotencyWindowMs }),
     ...node,
     // the node's window of recent messages (of every channel it consumes) is what recovery reads first
     ...(history === undefined ? {} : { history }),

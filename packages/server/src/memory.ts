@@ -103,12 +103,12 @@ function resizableHistory(hub: Hub): ResizableHistory | undefined {
   return typeof h.resize === 'function' && typeof h.size === 'number' ? (h as ResizableHistory) : undefined;
 }
 
-type DedupeCache = Pick<MemoryBus, 'dedupeCacheSize' | 'dedupeCacheEntries' | 'resizeDedupeCache'>;
+type IdempotencyCache = Pick<MemoryBus, 'idempotencyCacheSize' | 'idempotencyCacheEntries' | 'resizeIdempotencyCache'>;
 
 /** The memory bus's idempotency cache, when the broker is a MemoryBroker. */
-function dedupeCache(hub: Hub): DedupeCache | undefined {
-  const bus = (hub.broker as unknown as { bus?: Partial<DedupeCache> }).bus;
-  return typeof bus?.resizeDedupeCache === 'function' ? (bus as DedupeCache) : undefined;
+function idempotencyCache(hub: Hub): IdempotencyCache | undefined {
+  const bus = (hub.broker as unknown as { bus?: Partial<IdempotencyCache> }).bus;
+  return typeof bus?.resizeIdempotencyCache === 'function' ? (bus as IdempotencyCache) : undefined;
 }
 
 /** @internal */
@@ -144,7 +144,7 @@ export function serviceMemoryUsage(hub: Hub | undefined): ServiceMemoryUsage {
     bufferedBytes,
     backloggedConnections: backlogs.connections,
     backlogBytes: backlogs.bytes,
-    dedupeCacheEntries: dedupeCache(hub)?.dedupeCacheEntries ?? null,
+    dedupeCacheEntries: idempotencyCache(hub)?.idempotencyCacheEntries ?? null,
   };
 }
 
@@ -302,7 +302,7 @@ export function extendMemoryAnalysis(
 /** The documented actions of each level, on this Hub. */
 function degradationPlan(hub: Hub, factor: number, emergencyBytes: number): DegradationPlan {
   const history = resizableHistory(hub);
-  const dedupe = dedupeCache(hub);
+  const dedupe = idempotencyCache(hub);
   const pct = `${Math.round(factor * 100)}%`;
   let historySize = 0;
   let dedupeSize = 0;
@@ -326,12 +326,12 @@ function degradationPlan(hub: Hub, factor: number, emergencyBytes: number): Degr
     warning.push({
       description: `idempotency cache shrunk to ${pct}`,
       apply: () => {
-        dedupeSize = dedupe.dedupeCacheSize;
+        dedupeSize = dedupe.idempotencyCacheSize;
         const size = Math.max(1, Math.floor(dedupeSize * factor));
-        return `idempotency cache ${dedupeSize} -> ${size} keys, ${dedupe.resizeDedupeCache(size)} forgotten`;
+        return `idempotency cache ${dedupeSize} -> ${size} keys, ${dedupe.resizeIdempotencyCache(size)} forgotten`;
       },
       revert: () => {
-        dedupe.resizeDedupeCache(dedupeSize);
+        dedupe.resizeIdempotencyCache(dedupeSize);
         return `idempotency cache back to ${dedupeSize} keys`;
       },
     });

@@ -164,19 +164,18 @@ export interface HttpPaths {
 export interface DedupeOptions {
   /**
    * How many recently delivered message ids each node remembers to drop a message the broker delivers twice (the
-   * broker's `dedupeWindow`; memory and Redis brokers). A count, not a time.
+   * broker's `deliveredIdsWindow`; every broker). A count, not a time.
    * @default 10_000
    */
   deliveredIds?: number;
   /**
    * How many publish idempotency keys (`PublishOptions.id`) are remembered at most (the memory broker's
-   * `dedupeCacheSize`; memory pressure shrinks it for a while).
+   * `idempotencyCacheSize`, also Kafka's; memory pressure shrinks the memory broker's for a while).
    * @default 10_000
    */
   idempotencyKeys?: number;
   /**
-   * How long a publish idempotency key is remembered, in ms (memory broker: `dedupeWindowMs`; Redis:
-   * `idempotencyWindowMs`).
+   * How long a publish idempotency key is remembered, in ms (the broker's `idempotencyWindowMs`).
    * @default 60_000
    */
   idempotencyWindowMs?: number;

@@ -2,6 +2,7 @@ import {
   type BackpressureOptions,
   type BatchOptions,
   DEFAULT_HUB_LIMITS,
+  HUB_LIMIT_MINIMUMS,
   type HistoryOptions,
   type PresenceOptions,
   resolveBackpressure,
@@ -90,14 +91,8 @@ export function resolveServiceOptions(options: UnifiedWebSocketServiceOptions = 
   }
   const transports = resolveTransportNames(options);
   const transportPlans = resolveTransportPlans(options, transports);
-  // TODO(core export): the Hub's limit minimums (core's resolveLimits) are not exported; these repeat them
   const limits = resolveNumbers('limits', { ...DEFAULT_HUB_LIMITS, ...DEFAULT_ADMISSION_LIMITS }, options.limits, {
-    maxPayloadBytes: 64,
-    maxDepth: 1,
-    maxBufferedBytes: 1024,
-    messagesPerSecond: 1,
-    maxSubscriptionsPerConnection: 1,
-    maxRecoveryBuffer: 1,
+    ...HUB_LIMIT_MINIMUMS,
     maxConnections: 1,
     maxConnectionsPerIp: 1,
   });

@@ -225,16 +225,18 @@ export function positiveInteger(name: string, value: number): number {
   return value;
 }
 
+/** The smallest value each of {@link HubLimits} accepts (a smaller one is a `TypeError`). */
+export const HUB_LIMIT_MINIMUMS: Readonly<{ [K in keyof HubLimits]: number }> = {
+  maxPayloadBytes: 64,
+  maxDepth: 1,
+  maxBufferedBytes: 1024,
+  messagesPerSecond: 1,
+  maxSubscriptionsPerConnection: 1,
+  maxRecoveryBuffer: 1,
+};
+
 export function resolveLimits(limits: Partial<HubLimits> | undefined): HubLimits {
-  const resolved = resolveNumbers('limits', DEFAULT_HUB_LIMITS, limits, {
-    maxPayloadBytes: 64,
-    maxDepth: 1,
-    maxBufferedBytes: 1024,
-    messagesPerSecond: 1,
-    maxSubscriptionsPerConnection: 1,
-    maxRecoveryBuffer: 1,
-  });
-  return resolved;
+  return resolveNumbers('limits', DEFAULT_HUB_LIMITS, limits, HUB_LIMIT_MINIMUMS);
 }
 
 /** Merges numeric options over defaults, throwing a `TypeError` naming the option for a bad value. */
