@@ -28,6 +28,12 @@ export default defineProject({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // the live server's packages run as plain Node modules (Node's own resolution), not through the browser conditions
-    server: { deps: { external: [/\/packages\/(core|server|transport-ws|memory|monitoring|broker-redis|broker-kafka|transport-socketio)\/dist\//] } },
+    server: {
+      deps: {
+        external: [
+          /\/packages\/(core|server|transport-ws|memory|monitoring|broker-redis|broker-kafka|transport-socketio)\/dist\//,
+        ],
+      },
+    },
   },
 });

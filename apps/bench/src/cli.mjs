@@ -42,7 +42,11 @@ W4 runs across two server processes on Redis and on Kafka: start them with 'pnpm
 REDIS_URL and KAFKA_BROKERS). A broker that does not answer is skipped with a note, never a failure.`;
 
 /** @param {string} value */
-const list = (value) => value.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (value) =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 async function main() {
   const { values } = parseArgs({
@@ -88,13 +92,23 @@ async function main() {
   if (new Set(peers).size !== peers.length) throw new TypeError(`--peers names a peer twice: ${peers.join(', ')}`);
   const workloads = selectWorkloads(values.workloads ? list(values.workloads) : DEFAULT_WORKLOADS);
   const repeat = values.repeat ? Number(values.repeat) : undefined;
-  if (repeat !== undefined && !(Number.isInteger(repeat) && repeat >= 1)) throw new TypeError('--repeat must be a positive integer');
+  if (repeat !== undefined && !(Number.isInteger(repeat) && repeat >= 1))
+    throw new TypeError('--repeat must be a positive integer');
   const w2Rate = values['w2-rate'] ? Number(values['w2-rate']) : undefined;
-  if (w2Rate !== undefined && !(w2Rate > 0)) throw new TypeError('--w2-rate must be a positive number of messages per second');
+  if (w2Rate !== undefined && !(w2Rate > 0))
+    throw new TypeError('--w2-rate must be a positive number of messages per second');
 
   const burst = values.burst ? Number(values.burst) : undefined;
-  if (burst !== undefined && !(Number.isInteger(burst) && burst >= 1)) throw new TypeError('--burst must be a positive integer');
-  const params = burst === undefined ? MODES[mode] : { ...MODES[mode], W1: { ...MODES[mode].W1, burstPerChannel: burst }, W1_100x10: { ...MODES[mode].W1_100x10, burstPerChannel: burst } };
+  if (burst !== undefined && !(Number.isInteger(burst) && burst >= 1))
+    throw new TypeError('--burst must be a positive integer');
+  const params =
+    burst === undefined
+      ? MODES[mode]
+      : {
+          ...MODES[mode],
+          W1: { ...MODES[mode].W1, burstPerChannel: burst },
+          W1_100x10: { ...MODES[mode].W1_100x10, burstPerChannel: burst },
+        };
   const layout = cpuLayout(!values['no-pin']);
   const extraAddresses = await canUseExtraLoopbackAddresses();
   const machine = machineInfo(mode, layout);
@@ -102,7 +116,9 @@ async function main() {
   console.log(
     `unisocket bench (${mode}): peers ${peers.join(', ')}; workloads ${workloads.join(', ')}\n` +
       `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; ` +
-      (layout.pinned ? `server on CPU ${layout.serverCpus}, load generators on CPU ${layout.clientCpus}` : 'not pinned') +
+      (layout.pinned
+        ? `server on CPU ${layout.serverCpus}, load generators on CPU ${layout.clientCpus}`
+        : 'not pinned') +
       `; source addresses ${extraAddresses ? '127.0.0.2+' : 'default'}`,
   );
 
@@ -130,7 +146,11 @@ async function main() {
     usedParams[k] = p;
   }
   for (const k of ['W2', 'W5']) {
-    if (suite.w2Rate && usedParams[k]) Object.assign(/** @type {object} */ (usedParams[k]), { ratePerSec: suite.w2Rate.ratePerSec, rateSource: suite.w2Rate.source });
+    if (suite.w2Rate && usedParams[k])
+      Object.assign(/** @type {object} */ (usedParams[k]), {
+        ratePerSec: suite.w2Rate.ratePerSec,
+        rateSource: suite.w2Rate.source,
+      });
   }
   const results = shapeResults({
     machine: { ...machine, ...{ durationSec: Math.round((Date.now() - started) / 1000) } },
@@ -142,7 +162,9 @@ async function main() {
   const markdown = renderMarkdown(results);
   console.log(`\n${markdown}`);
   if (!results.valid) {
-    console.warn(`WARNING: ${results.invalid.length} invalid result(s); their numbers may not describe the server alone:`);
+    console.warn(
+      `WARNING: ${results.invalid.length} invalid result(s); their numbers may not describe the server alone:`,
+    );
     for (const x of results.invalid) console.warn(`  - ${x}`);
   }
   if (!values['no-write']) {

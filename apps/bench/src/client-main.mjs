@@ -210,8 +210,7 @@ function connectSocketIo(url, channel, localAddress, timeoutMs, path) {
  */
 async function connectAll({ url, protocol, path, channels, localAddress, concurrency = 100, timeoutMs = 30_000 }) {
   /** @type {(url: string, channel: string, localAddress: string | undefined, timeoutMs: number) => Promise<ClientSocket>} */
-  const connect =
-    protocol === 'ws' ? connectWs : (u, c, a, t) => connectSocketIo(u, c, a, t, path);
+  const connect = protocol === 'ws' ? connectWs : (u, c, a, t) => connectSocketIo(u, c, a, t, path);
   const t0 = wallNowMs();
   let next = 0;
   let failed = 0;
@@ -246,9 +245,12 @@ serveRequests({
     const slow = Math.min(msg.slow ?? 0, sockets.length);
     for (let i = 0; i < sockets.length; i++) /** @type {ClientSocket} */ (sockets[i]).slow = i < slow;
     if (slow > 0) {
-      setTimeout(() => {
-        for (let i = 0; i < slow; i++) /** @type {ClientSocket} */ (sockets[i]).pause();
-      }, Math.max(0, msg.from - wallNowMs()));
+      setTimeout(
+        () => {
+          for (let i = 0; i < slow; i++) /** @type {ClientSocket} */ (sockets[i]).pause();
+        },
+        Math.max(0, msg.from - wallNowMs()),
+      );
     }
     state.slowClosed = 0;
     state.mode = msg.mode;
@@ -260,12 +262,23 @@ serveRequests({
     state.histogram = createHistogram();
     state.windowStart = null;
     state.windowEnd = null;
-    setTimeout(() => (state.windowStart = { cpu: process.cpuUsage(), wall: wallNowMs() }), Math.max(0, msg.from - wallNowMs()));
-    setTimeout(() => (state.windowEnd = { cpu: process.cpuUsage(), wall: wallNowMs() }), Math.max(0, msg.until - wallNowMs()));
+    setTimeout(
+      () => (state.windowStart = { cpu: process.cpuUsage(), wall: wallNowMs() }),
+      Math.max(0, msg.from - wallNowMs()),
+    );
+    setTimeout(
+      () => (state.windowEnd = { cpu: process.cpuUsage(), wall: wallNowMs() }),
+      Math.max(0, msg.until - wallNowMs()),
+    );
     return true;
   },
   stats() {
-    return { received: state.received, lastRecv: state.lastRecv, closedUnexpectedly: state.closedUnexpectedly, slowClosed: state.slowClosed };
+    return {
+      received: state.received,
+      lastRecv: state.lastRecv,
+      closedUnexpectedly: state.closedUnexpectedly,
+      slowClosed: state.slowClosed,
+    };
   },
   report() {
     const start = state.windowStart;

@@ -107,7 +107,9 @@ export async function waitForQuiet({ thresholdPct, maxWaitMs, sampleMs = 1000, l
     if (!load) return { quiet: true, foreignCpuPct: null, waitedMs };
     if (load.foreignCpuPct <= thresholdPct) return { quiet: true, foreignCpuPct: load.foreignCpuPct, waitedMs };
     if (waitedMs >= maxWaitMs) {
-      log?.(`  machine still busy after ${Math.round(waitedMs / 1000)} s (other processes at ${load.foreignCpuPct}% of a core); running anyway`);
+      log?.(
+        `  machine still busy after ${Math.round(waitedMs / 1000)} s (other processes at ${load.foreignCpuPct}% of a core); running anyway`,
+      );
       return { quiet: false, foreignCpuPct: load.foreignCpuPct, waitedMs };
     }
     if (!logged) {

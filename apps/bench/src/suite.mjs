@@ -44,7 +44,11 @@ async function runWhenQuiet(o, attempt) {
   const budgetLeft = () => (q ? q.budgetMs - quietSpentMs : 0);
   for (let i = 0; ; i++) {
     if (q && q.maxWaitMs > 0 && budgetLeft() > 0) {
-      const waited = await waitForQuiet({ thresholdPct: FOREIGN_CPU_WARN_PCT, maxWaitMs: Math.min(q.maxWaitMs, budgetLeft()), log: o.log });
+      const waited = await waitForQuiet({
+        thresholdPct: FOREIGN_CPU_WARN_PCT,
+        maxWaitMs: Math.min(q.maxWaitMs, budgetLeft()),
+        log: o.log,
+      });
       quietSpentMs += waited.waitedMs;
     }
     const t0 = Date.now();
@@ -53,7 +57,9 @@ async function runWhenQuiet(o, attempt) {
     if (!onlyBusy || i >= (q?.retries ?? 0) || budgetLeft() <= 0) {
       if (onlyBusy && q && q.budgetMs > 0 && budgetLeft() <= 0 && !budgetSpentLogged) {
         budgetSpentLogged = true;
-        o.log(`  (the suite's ${Math.round(q.budgetMs / 1000)} s budget for waiting out other load is spent: no more waiting or repeating)`);
+        o.log(
+          `  (the suite's ${Math.round(q.budgetMs / 1000)} s budget for waiting out other load is spent: no more waiting or repeating)`,
+        );
       }
       return i > 0 ? Object.assign(r, { retriedBusy: i }) : r;
     }
@@ -78,10 +84,7 @@ export function combineThroughputRuns(runs) {
   const failed = runs.filter((r) => 'error' in r).map((r) => /** @type {{ error: string }} */ (r).error);
   const valid = ok.filter((r) => r.valid);
   const used = valid.length > 0 ? valid : ok;
-  const excluded = [
-    ...ok.filter((r) => !r.valid).flatMap((r) => r.reasons),
-    ...failed.map((e) => `run failed: ${e}`),
-  ];
+  const excluded = [...ok.filter((r) => !r.valid).flatMap((r) => r.reasons), ...failed.map((e) => `run failed: ${e}`)];
   const verdict =
     valid.length > 0
       ? {
@@ -90,7 +93,11 @@ export function combineThroughputRuns(runs) {
           warnings: [
             ...new Set([
               ...valid.flatMap((r) => r.warnings),
-              ...(excluded.length ? [`${runs.length - valid.length} of ${runs.length} runs excluded as invalid (${[...new Set(excluded)].join('; ')})`] : []),
+              ...(excluded.length
+                ? [
+                    `${runs.length - valid.length} of ${runs.length} runs excluded as invalid (${[...new Set(excluded)].join('; ')})`,
+                  ]
+                : []),
             ]),
           ],
         }
@@ -143,7 +150,9 @@ export async function runSuite(o) {
       const runs = Object.fromEntries(o.peers.map((k) => [k.key, []]));
       for (let rep = 0; rep < repeat; rep++) {
         for (const { key: peer, spec } of o.peers) {
-          o.log(`${def.key} ${peer} run ${rep + 1}/${repeat}: ${p.channels} channel(s) × ${p.perChannel} subscribers, ${p.durationMs} ms`);
+          o.log(
+            `${def.key} ${peer} run ${rep + 1}/${repeat}: ${p.channels} channel(s) × ${p.perChannel} subscribers, ${p.durationMs} ms`,
+          );
           try {
             const r = await runWhenQuiet(o, () => runThroughput(ctx, spec, p));
             /** @type {any[]} */ (runs[peer]).push(r);
@@ -189,8 +198,10 @@ export async function runSuite(o) {
         if (backends.length) capable.push({ ...peer, backends });
       }
       const unreachable = await probeBrokers();
-      for (const [b, why] of Object.entries(unreachable)) if (why) o.log(`W4: ${why}; its runs are skipped`);
-      o.log(`W4 peers that run across nodes: ${capable.map((c) => `${c.key} (${c.backends.join(', ')})`).join(', ') || 'none selected'}`);
+      for (const why of Object.values(unreachable)) if (why) o.log(`W4: ${why}; its runs are skipped`);
+      o.log(
+        `W4 peers that run across nodes: ${capable.map((c) => `${c.key} (${c.backends.join(', ')})`).join(', ') || 'none selected'}`,
+      );
       const jobs = capable.flatMap(({ key: peer, spec, backends }) =>
         ['same', ...backends.filter((b) => !unreachable[b])].map((backend) => ({
           key: `${peer}\u0000${backend}`,
@@ -211,7 +222,9 @@ export async function runSuite(o) {
         const skipped = {};
         for (const b of backends) if (unreachable[b]) skipped[b] = /** @type {string} */ (unreachable[b]);
         out[peer] = combineCrossNode(byBackend, skipped);
-        o.log(`W4 ${peer}: added by Redis p50 ${out[peer].addedP50Ms} ms p99 ${out[peer].addedP99Ms} ms; by Kafka p50 ${out[peer].kafkaAddedP50Ms} ms p99 ${out[peer].kafkaAddedP99Ms} ms`);
+        o.log(
+          `W4 ${peer}: added by Redis p50 ${out[peer].addedP50Ms} ms p99 ${out[peer].addedP99Ms} ms; by Kafka p50 ${out[peer].kafkaAddedP50Ms} ms p99 ${out[peer].kafkaAddedP99Ms} ms`,
+        );
       }
     }
 
@@ -251,7 +264,13 @@ export async function runSuite(o) {
           );
         } catch (err) {
           o.log(`  FAILED: ${message(err)}`);
-          out[peer] = { heapBytesPerConn: NaN, rssBytesPerConn: NaN, valid: false, reasons: [`run failed: ${message(err)}`], warnings: [] };
+          out[peer] = {
+            heapBytesPerConn: NaN,
+            rssBytesPerConn: NaN,
+            valid: false,
+            reasons: [`run failed: ${message(err)}`],
+            warnings: [],
+          };
         }
       }
     }

@@ -53,7 +53,10 @@ export class System {
       (_, i) =>
         new Child(`server${this.nodes.length > 1 ? `#${i}` : ''}(${options.peer})`, SERVER_MAIN, {
           // BENCH_SERVER_EXEC_ARGV: extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-          execArgv: [...(options.exposeGc ? ['--expose-gc'] : []), ...(process.env.BENCH_SERVER_EXEC_ARGV?.split(/\s+/).filter(Boolean) ?? [])],
+          execArgv: [
+            ...(options.exposeGc ? ['--expose-gc'] : []),
+            ...(process.env.BENCH_SERVER_EXEC_ARGV?.split(/\s+/).filter(Boolean) ?? []),
+          ],
           cpus: options.layout.serverCpus,
         }),
     );
@@ -73,7 +76,11 @@ export class System {
       // One after the other: the first node creates what the broker needs (a Kafka topic) before the next joins.
       for (const [i, server] of system.servers.entries()) {
         const broker = system.nodes[i]?.broker;
-        const { port, path } = await server.request('start', { peer: options.peer, ...(broker ? { broker } : {}) }, 60_000);
+        const { port, path } = await server.request(
+          'start',
+          { peer: options.peer, ...(broker ? { broker } : {}) },
+          60_000,
+        );
         system.port = port;
         system.path = path;
       }
@@ -91,8 +98,7 @@ export class System {
    */
   async connect(perProcess, { timeoutMs = 120_000 } = {}) {
     const { protocol, layout, sourceAddresses } = this.options;
-    const url =
-      protocol === 'ws' ? `ws://127.0.0.1:${this.port}${this.path ?? '/'}` : `http://127.0.0.1:${this.port}`;
+    const url = protocol === 'ws' ? `ws://127.0.0.1:${this.port}${this.path ?? '/'}` : `http://127.0.0.1:${this.port}`;
     this.clients = perProcess.map(
       (_, i) =>
         new Child(`client#${i}(${this.options.peer})`, CLIENT_MAIN, {
@@ -123,7 +129,8 @@ export class System {
     /** @type {Map<string, number>} */
     const perChannel = new Map();
     for (const r of results) {
-      for (const [channel, n] of Object.entries(r.perChannel)) perChannel.set(channel, (perChannel.get(channel) ?? 0) + Number(n));
+      for (const [channel, n] of Object.entries(r.perChannel))
+        perChannel.set(channel, (perChannel.get(channel) ?? 0) + Number(n));
     }
     return { connected, failed, errors, perChannel, ms: wallNowMs() - t0 };
   }
@@ -177,7 +184,13 @@ export class System {
     const sampleAt = (at) =>
       new Promise((resolve) =>
         setTimeout(
-          () => resolve({ ticks: readCpuTicks(), harness: process.cpuUsage(), brokers: readUserSec(partOfRun), wall: wallNowMs() }),
+          () =>
+            resolve({
+              ticks: readCpuTicks(),
+              harness: process.cpuUsage(),
+              brokers: readUserSec(partOfRun),
+              wall: wallNowMs(),
+            }),
           Math.max(0, at - wallNowMs()),
         ),
       );
@@ -187,7 +200,12 @@ export class System {
       return {
         /** @param {number} runUserSec user CPU of the server and clients over the window */
         foreign: (/** @type {number} */ runUserSec) =>
-          foreignLoad(x.ticks, y.ticks, runUserSec + (y.harness.user - x.harness.user) / 1e6 + (y.brokers - x.brokers), (y.wall - x.wall) / 1000),
+          foreignLoad(
+            x.ticks,
+            y.ticks,
+            runUserSec + (y.harness.user - x.harness.user) / 1e6 + (y.brokers - x.brokers),
+            (y.wall - x.wall) / 1000,
+          ),
       };
     });
   }
@@ -200,7 +218,8 @@ export class System {
   async stop() {
     await Promise.allSettled(this.clients.map((c) => c.request('close', {}, 5000).catch(() => {})));
     // Nodes on a broker leave it cleanly (Kafka consumer groups, Redis connections) before their process exits.
-    if (this.nodes.some((n) => n.broker)) await Promise.allSettled(this.servers.map((s) => s.request('close', {}, 15_000)));
+    if (this.nodes.some((n) => n.broker))
+      await Promise.allSettled(this.servers.map((s) => s.request('close', {}, 15_000)));
     await Promise.allSettled([...this.clients.map((c) => c.stop()), ...this.servers.map((s) => s.stop())]);
   }
 }

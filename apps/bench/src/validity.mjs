@@ -54,7 +54,8 @@ export function assessRun({
     if (total > capacity) {
       const saturated = `load generators together used ${total.toFixed(0)}% of their ${layout.clientCores} pinned core(s) (limit ${capacity}%)`;
       if (deliveryLagMs === undefined) reasons.push(saturated);
-      else if (deliveryLagMs > maxLagMs(windowMs)) reasons.push(`${saturated} and fell behind: last delivery ${Math.round(deliveryLagMs)} ms after the window`);
+      else if (deliveryLagMs > maxLagMs(windowMs))
+        reasons.push(`${saturated} and fell behind: last delivery ${Math.round(deliveryLagMs)} ms after the window`);
       else warnings.push(`${saturated} but kept up: last delivery ${Math.round(deliveryLagMs)} ms after the window`);
     }
   }
@@ -66,7 +67,9 @@ export function assessRun({
   if (machineLoad) {
     const { foreignCpuPct, stealPct } = machineLoad;
     if (foreignCpuPct > FOREIGN_CPU_INVALID_PCT) {
-      reasons.push(`machine busy: other processes used ${foreignCpuPct}% of a core during the window (limit ${FOREIGN_CPU_INVALID_PCT}%)`);
+      reasons.push(
+        `machine busy: other processes used ${foreignCpuPct}% of a core during the window (limit ${FOREIGN_CPU_INVALID_PCT}%)`,
+      );
     } else if (foreignCpuPct > FOREIGN_CPU_WARN_PCT) {
       warnings.push(`other processes used ${foreignCpuPct}% of a core during the window`);
     }
@@ -99,5 +102,6 @@ export function median(values) {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (sorted.length === 0) return NaN;
   const mid = sorted.length >> 1;
-  return sorted.length % 2 ? /** @type {number} */ (sorted[mid]) : (/** @type {number} */ (sorted[mid - 1]) + /** @type {number} */ (sorted[mid])) / 2;
+  const upper = sorted[mid] ?? NaN;
+  return sorted.length % 2 ? upper : ((sorted[mid - 1] ?? NaN) + upper) / 2;
 }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createHistogram, encodeHistogram, mergeEncoded, recordMs, summarize, MAX_TRACKABLE_US } from '../src/histogram.mjs';
+import {
+  createHistogram,
+  encodeHistogram,
+  mergeEncoded,
+  recordMs,
+  summarize,
+  MAX_TRACKABLE_US,
+} from '../src/histogram.mjs';
 
 describe('latency histograms', () => {
   it('merges per-process histograms and reads percentiles within HDR precision', () => {

@@ -32,12 +32,29 @@ function sample(peers = ['ws-naive', 'ws-once', 'socketio', 'unisocket-native'])
   return shapeResults({
     machine,
     peers,
-    params: { W1: { channels: 1, perChannel: 1000, durationMs: 8000, repeat: 3, burstPerChannel: 5 }, W2: { perChannel: 1000, durationMs: 15000, ratePerSec: 50, rateSource: 'test' } },
+    params: {
+      W1: { channels: 1, perChannel: 1000, durationMs: 8000, repeat: 3, burstPerChannel: 5 },
+      W2: { perChannel: 1000, durationMs: 15000, ratePerSec: 50, rateSource: 'test' },
+    },
     workloads: {
-      W1: Object.fromEntries(peers.map((p) => [p, { deliveriesPerSec: at(w1, p), cpuSecPerMillion: at(cpu, p), ...ok }])),
-      W1_100x10: Object.fromEntries(peers.map((p) => [p, { deliveriesPerSec: at(w1, p) * 0.9, cpuSecPerMillion: at(cpu, p), ...ok }])),
+      W1: Object.fromEntries(
+        peers.map((p) => [p, { deliveriesPerSec: at(w1, p), cpuSecPerMillion: at(cpu, p), ...ok }]),
+      ),
+      W1_100x10: Object.fromEntries(
+        peers.map((p) => [p, { deliveriesPerSec: at(w1, p) * 0.9, cpuSecPerMillion: at(cpu, p), ...ok }]),
+      ),
       W2: Object.fromEntries(
-        peers.map((p) => [p, { p50Ms: at(p99, p) / 4, p99Ms: at(p99, p), p999Ms: at(p99, p) * 2, ...(p === 'socketio' ? { valid: false, reasons: ['load generator #0 used 95% of a core (limit 90%)'], warnings: [] } : ok) }]),
+        peers.map((p) => [
+          p,
+          {
+            p50Ms: at(p99, p) / 4,
+            p99Ms: at(p99, p),
+            p999Ms: at(p99, p) * 2,
+            ...(p === 'socketio'
+              ? { valid: false, reasons: ['load generator #0 used 95% of a core (limit 90%)'], warnings: [] }
+              : ok),
+          },
+        ]),
       ),
       W3: Object.fromEntries(peers.map((p) => [p, { heapBytesPerConn: at(heap, p), rssBytesPerConn: NaN, ...ok }])),
     },
@@ -50,7 +67,7 @@ describe('results.json shape', () => {
     expect(Object.keys(r.workloads)).toEqual(['W1', 'W1_100x10', 'W2', 'W3']);
     expect(r.workloads.W1!['ws-naive']).toMatchObject({ deliveriesPerSec: 100_000, cpuSecPerMillion: 9 });
     expect(r.workloads.W2!['ws-once']).toMatchObject({ p50Ms: 2.5, p99Ms: 10, p999Ms: 20 });
-    expect(r.workloads.W3!['socketio']).toMatchObject({ heapBytesPerConn: 11000 });
+    expect(r.workloads.W3!.socketio).toMatchObject({ heapBytesPerConn: 11000 });
     expect(r.machine).toMatchObject({ cpuModel: 'Test CPU', cores: 2, node: 'v20.20.2', mode: 'full' });
     expect(r.valid).toBe(false);
     expect(r.invalid).toEqual(['W2/socketio: load generator #0 used 95% of a core (limit 90%)']);
@@ -63,7 +80,12 @@ describe('results.json shape', () => {
   });
 
   it('combines repeated W1 runs into medians and keeps failed runs as invalid', () => {
-    const run = (d: number, c: number) => ({ deliveriesPerSec: d, cpuSecPerMillion: c, ...ok, details: {} as Record<string, unknown> });
+    const run = (d: number, c: number) => ({
+      deliveriesPerSec: d,
+      cpuSecPerMillion: c,
+      ...ok,
+      details: {} as Record<string, unknown>,
+    });
     const c = combineThroughputRuns([run(100, 3), run(300, 1), run(200, 2)] as never);
     expect(c).toMatchObject({ deliveriesPerSec: 200, cpuSecPerMillion: 2, valid: true });
     const withFailure = combineThroughputRuns([run(100, 3), { error: 'boom' }] as never);
@@ -92,7 +114,9 @@ describe('results.json shape', () => {
 describe('Markdown report', () => {
   it('shows absolute numbers and ratios against every peer present', () => {
     const md = renderMarkdown(sample());
-    expect(md).toContain('| W1 deliveries/s | 1 ch × 1000 subs, 8 s × 3, burst 5 | higher | 100,000 | 120,000 | 50,000 | 250,000 |');
+    expect(md).toContain(
+      '| W1 deliveries/s | 1 ch × 1000 subs, 8 s × 3, burst 5 | higher | 100,000 | 120,000 | 50,000 | 250,000 |',
+    );
     expect(md).toContain('### ÷ ws-naive');
     expect(md).toContain('| W1 deliveries/s | higher | 1.20× | 0.50× | 2.50× |'); // ws-once, socketio, unisocket-native ÷ ws-naive
     expect(md).toContain('### ÷ socketio');

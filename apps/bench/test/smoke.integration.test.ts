@@ -60,7 +60,12 @@ describe('bench harness end to end', () => {
   });
 
   it('W2: socketio latencies are recorded from the scheduled send time', async () => {
-    const run = await runLatencyOnce(await context(), 'socketio', { perChannel: 10, clientProcesses: 2, warmupMs: 200, durationMs: 800, repeat: 1 }, 100);
+    const run = await runLatencyOnce(
+      await context(),
+      'socketio',
+      { perChannel: 10, clientProcesses: 2, warmupMs: 200, durationMs: 800, repeat: 1 },
+      100,
+    );
     const r = combineLatencyRuns([run]);
     expect(run.details.received).toBe(run.details.expected);
     expect(r.details.count).toBeGreaterThan(0);
@@ -70,14 +75,27 @@ describe('bench harness end to end', () => {
   });
 
   it('W3: ws-naive reports a per-connection memory cost', async () => {
-    const r = await runIdleMemory(await context(), 'ws-naive', { connections: 200, channels: 10, clientProcesses: 2, settleMs: 100 });
+    const r = await runIdleMemory(await context(), 'ws-naive', {
+      connections: 200,
+      channels: 10,
+      clientProcesses: 2,
+      settleMs: 100,
+    });
     expect(r.details.connections).toBe(200);
     expect(Number.isFinite(r.heapBytesPerConn)).toBe(true);
     expect(r.valid).toBe(true);
   });
 
   it('W5: slow consumers stop reading, the others are measured and the server RSS is sampled', async () => {
-    const p = { perChannel: 100, clientProcesses: 2, warmupMs: 200, durationMs: 1000, repeat: 1, slowFraction: 0.02, rssEveryMs: 100 };
+    const p = {
+      perChannel: 100,
+      clientProcesses: 2,
+      warmupMs: 200,
+      durationMs: 1000,
+      repeat: 1,
+      slowFraction: 0.02,
+      rssEveryMs: 100,
+    };
     const run = await runSlowConsumersOnce(await context(), 'unisocket-native', p, 100);
     expect(run.details.slowSubscribers).toBe(2);
     // everything published reached the 98 subscribers that kept reading
@@ -89,24 +107,44 @@ describe('bench harness end to end', () => {
     expect(Number.isFinite(r.rssGrowthBytes)).toBe(true);
   });
 
-  it.skipIf(!redisUp || !kafkaUp)('W4: unisocket-native across two nodes on Redis and on Kafka, next to its same-node baseline', { timeout: 90_000 }, async () => {
-    const ctx = await context();
-    const p = { perChannel: 10, clientProcesses: 1, ratePerSec: 100, warmupMs: 300, durationMs: 1000, repeat: 1, settleMs: 1000 };
-    const same = await runCrossNodeOnce(ctx, 'unisocket-native', p, 'same');
-    const redis = await runCrossNodeOnce(ctx, 'unisocket-native', p, 'redis');
-    const kafka = await runCrossNodeOnce(ctx, 'unisocket-native', p, 'kafka');
-    for (const run of [same, redis, kafka]) {
-      expect(run.details.subscribers).toBe(10);
-      // every message published on node A reached every subscriber on node B
-      expect(run.details.received).toBe(run.details.expected);
-    }
-    const r = combineCrossNode({ same: [same], redis: [redis], kafka: [kafka] });
-    expect(Number.isFinite(r.addedP50Ms)).toBe(true);
-    expect(Number.isFinite(r.kafkaAddedP99Ms)).toBe(true);
-  });
+  it.skipIf(!redisUp || !kafkaUp)(
+    'W4: unisocket-native across two nodes on Redis and on Kafka, next to its same-node baseline',
+    { timeout: 90_000 },
+    async () => {
+      const ctx = await context();
+      const p = {
+        perChannel: 10,
+        clientProcesses: 1,
+        ratePerSec: 100,
+        warmupMs: 300,
+        durationMs: 1000,
+        repeat: 1,
+        settleMs: 1000,
+      };
+      const same = await runCrossNodeOnce(ctx, 'unisocket-native', p, 'same');
+      const redis = await runCrossNodeOnce(ctx, 'unisocket-native', p, 'redis');
+      const kafka = await runCrossNodeOnce(ctx, 'unisocket-native', p, 'kafka');
+      for (const run of [same, redis, kafka]) {
+        expect(run.details.subscribers).toBe(10);
+        // every message published on node A reached every subscriber on node B
+        expect(run.details.received).toBe(run.details.expected);
+      }
+      const r = combineCrossNode({ same: [same], redis: [redis], kafka: [kafka] });
+      expect(Number.isFinite(r.addedP50Ms)).toBe(true);
+      expect(Number.isFinite(r.kafkaAddedP99Ms)).toBe(true);
+    },
+  );
 
   it.skipIf(!redisUp)('W4: Socket.IO across two nodes with @socket.io/redis-adapter', { timeout: 60_000 }, async () => {
-    const p = { perChannel: 10, clientProcesses: 1, ratePerSec: 100, warmupMs: 300, durationMs: 1000, repeat: 1, settleMs: 500 };
+    const p = {
+      perChannel: 10,
+      clientProcesses: 1,
+      ratePerSec: 100,
+      warmupMs: 300,
+      durationMs: 1000,
+      repeat: 1,
+      settleMs: 500,
+    };
     const run = await runCrossNodeOnce(await context(), 'socketio', p, 'redis');
     expect(run.details.received).toBe(run.details.expected);
   });

@@ -26,8 +26,12 @@ describe('run validity', () => {
   });
 
   it('invalidates runs on a busy machine and when sockets failed to connect', () => {
-    expect(assessRun({ clientCpuPct: [], layout: pinned, machineLoad: { foreignCpuPct: 60, stealPct: 0 } }).valid).toBe(false);
-    expect(assessRun({ clientCpuPct: [], layout: pinned, machineLoad: { foreignCpuPct: 15, stealPct: 0 } }).warnings).toHaveLength(1);
+    expect(assessRun({ clientCpuPct: [], layout: pinned, machineLoad: { foreignCpuPct: 60, stealPct: 0 } }).valid).toBe(
+      false,
+    );
+    expect(
+      assessRun({ clientCpuPct: [], layout: pinned, machineLoad: { foreignCpuPct: 15, stealPct: 0 } }).warnings,
+    ).toHaveLength(1);
     expect(assessRun({ clientCpuPct: [], layout: pinned, connectFailed: 3 }).valid).toBe(false);
   });
 

@@ -9,7 +9,10 @@ import { shapeResults } from '../src/results.mjs';
 type LatencyRun = Awaited<ReturnType<typeof runLatencyOnce>>;
 
 /** A latency run as runLatencyOnce returns it, with every sample at `ms` (only the fields the combiners read). */
-function run(ms: number, { valid = true, rss }: { valid?: boolean; rss?: ReturnType<typeof summarizeRss> } = {}): LatencyRun {
+function run(
+  ms: number,
+  { valid = true, rss }: { valid?: boolean; rss?: ReturnType<typeof summarizeRss> } = {},
+): LatencyRun {
   const h = createHistogram();
   for (let i = 0; i < 1000; i++) recordMs(h, ms);
   return {
@@ -39,7 +42,10 @@ describe('W4 cross-node', () => {
   });
 
   it('turns an unreachable broker into a warning, not a failure', () => {
-    const r = combineCrossNode({ same: [run(1)], redis: [run(1.2)] }, { kafka: 'Kafka not reachable at 127.0.0.1:9092' });
+    const r = combineCrossNode(
+      { same: [run(1)], redis: [run(1.2)] },
+      { kafka: 'Kafka not reachable at 127.0.0.1:9092' },
+    );
     expect(r.valid).toBe(true);
     expect(r.kafkaAddedP50Ms).toBeNaN();
     expect(r.warnings).toContain('kafka: not measured: Kafka not reachable at 127.0.0.1:9092');
@@ -67,7 +73,10 @@ describe('W5 slow consumers', () => {
   });
 
   it('compares the reading subscribers’ p99 with the same peer’s W2 p99', () => {
-    const rss = summarizeRss([{ at: 0, rss: 100 }, { at: 250, rss: 150 }]);
+    const rss = summarizeRss([
+      { at: 0, rss: 100 },
+      { at: 250, rss: 150 },
+    ]);
     const r = combineSlowConsumerRuns([run(3, { rss }), run(3, { rss })], 2);
     expect(r.p99VsW2).toBeCloseTo(1.5, 1);
     expect(r.rssGrowthBytes).toBe(50);
@@ -79,7 +88,16 @@ describe('W5 slow consumers', () => {
 
   it('checks the W4 and W5 targets in the report', () => {
     const results = shapeResults({
-      machine: { date: 'today', cpuModel: 'cpu', cores: 2, memoryGiB: 1, node: 'v20', platform: 'linux', mode: 'full', pinned: false } as never,
+      machine: {
+        date: 'today',
+        cpuModel: 'cpu',
+        cores: 2,
+        memoryGiB: 1,
+        node: 'v20',
+        platform: 'linux',
+        mode: 'full',
+        pinned: false,
+      } as never,
       peers: ['unisocket-native'],
       params: {},
       workloads: {

@@ -1,11 +1,10 @@
 // The live dashboard: a plain browser WebSocket speaking unisocket protocol v1 (no client library, no chart
 // library). It subscribes to `sys.stats`, where the server publishes a stats sample every second, and draws the
 // last few minutes as SVG line charts.
-(function () {
-  'use strict';
+(() => {
   var CHANNEL = 'sys.stats';
   var MAX_POINTS = 180; // three minutes at one sample per second
-  var $ = function (id) { return document.getElementById(id); };
+  var $ = (id) => document.getElementById(id);
   var samples = [];
   var socket = null;
   var retryMs = 500;
@@ -20,22 +19,22 @@
 
   function connect() {
     setStatus(samples.length === 0 ? 'connecting' : 'reconnecting');
-    var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+    var url = `${(location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host}/ws`;
     socket = new WebSocket(url);
-    socket.onopen = function () {
+    socket.onopen = () => {
       retryMs = 500;
       var cmd = { type: 'subscribe', channel: CHANNEL, ref: ++ref };
       if (epoch !== null) cmd.since = { epoch: epoch, offset: offset };
       socket.send(JSON.stringify(cmd));
     };
-    socket.onmessage = function (event) {
+    socket.onmessage = (event) => {
       // one frame may carry several JSON objects, one per line
       var lines = String(event.data).split('\n');
-      for (var i = 0; i < lines.length; i++) {
+      for (let i = 0; i < lines.length; i++) {
         if (lines[i]) handle(JSON.parse(lines[i]));
       }
     };
-    socket.onclose = function () {
+    socket.onclose = () => {
       setStatus('reconnecting');
       setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, 10000);
@@ -54,7 +53,7 @@
         setStatus('live');
         return;
       case 'welcome':
-        $('node').textContent = 'node ' + (frame.nodeId || '') + ' · connection ' + frame.connectionId;
+        $('node').textContent = `node ${frame.nodeId || ''} · connection ${frame.connectionId}`;
         return;
       case 'message':
         if (frame.channel !== CHANNEL || frame.event !== 'stats') return;
@@ -68,7 +67,7 @@
         }
         return;
       case 'error':
-        $('footer').textContent = 'error: ' + frame.code + ' ' + frame.message;
+        $('footer').textContent = `error: ${frame.code} ${frame.message}`;
         return;
     }
   }
@@ -80,8 +79,8 @@
   }
 
   function fmt(n, digits) {
-    if (n === undefined || n === null || isNaN(n)) return '–';
-    if (Math.abs(n) >= 1000) return (n / 1000).toFixed(1) + 'k';
+    if (n === undefined || n === null || Number.isNaN(n)) return '–';
+    if (Math.abs(n) >= 1000) return `${(n / 1000).toFixed(1)}k`;
     return Number(n).toFixed(digits === undefined ? 0 : digits);
   }
 
@@ -90,31 +89,76 @@
     $('t-connections').textContent = fmt(last.connections);
     $('t-delivered').textContent = fmt(last.rates.deliveries, 1);
     $('t-published').textContent = fmt(last.rates.published, 1);
-    $('t-latency').textContent = fmt(last.latency.p99Ms, 0) + ' ms';
-    $('t-heap').textContent = fmt(last.memory.heapUsed / 1048576, 1) + ' MB';
+    $('t-latency').textContent = `${fmt(last.latency.p99Ms, 0)} ms`;
+    $('t-heap').textContent = `${fmt(last.memory.heapUsed / 1048576, 1)} MB`;
     $('t-level').textContent = last.memory.level;
     $('t-level').dataset.level = last.memory.level;
-    $('t-lag').textContent = fmt(last.eventLoopLag.p99Ms, 1) + ' ms';
+    $('t-lag').textContent = `${fmt(last.eventLoopLag.p99Ms, 1)} ms`;
     $('health').textContent = last.health;
     $('health').dataset.health = last.health;
-    $('footer').textContent = samples.length + ' samples · last at ' + new Date(last.ts).toLocaleTimeString() +
-      ' · ' + last.channels + ' channels, ' + last.subscriptions + ' subscriptions';
+    $('footer').textContent =
+      samples.length +
+      ' samples · last at ' +
+      new Date(last.ts).toLocaleTimeString() +
+      ' · ' +
+      last.channels +
+      ' channels, ' +
+      last.subscriptions +
+      ' subscriptions';
     document.body.dataset.points = String(samples.length);
 
-    chart('c-connections', [{ label: 'connections', color: '#3182ce', values: samples.map(function (s) { return s.connections; }) }]);
+    chart('c-connections', [
+      {
+        label: 'connections',
+        color: '#3182ce',
+        values: samples.map((s) => s.connections),
+      },
+    ]);
     chart('c-messages', [
-      { label: 'delivered/s', color: '#38a169', values: samples.map(function (s) { return s.rates.deliveries; }) },
-      { label: 'published/s', color: '#805ad5', values: samples.map(function (s) { return s.rates.published; }) },
-      { label: 'commands in/s', color: '#dd6b20', values: samples.map(function (s) { return s.rates.commandsIn; }) },
+      {
+        label: 'delivered/s',
+        color: '#38a169',
+        values: samples.map((s) => s.rates.deliveries),
+      },
+      {
+        label: 'published/s',
+        color: '#805ad5',
+        values: samples.map((s) => s.rates.published),
+      },
+      {
+        label: 'commands in/s',
+        color: '#dd6b20',
+        values: samples.map((s) => s.rates.commandsIn),
+      },
     ]);
     chart('c-latency', [
-      { label: 'p99', color: '#e53e3e', values: samples.map(function (s) { return s.latency.p99Ms; }) },
-      { label: 'p50', color: '#d69e2e', values: samples.map(function (s) { return s.latency.p50Ms; }) },
-      { label: 'avg', color: '#718096', values: samples.map(function (s) { return s.latency.averageMs; }) },
+      {
+        label: 'p99',
+        color: '#e53e3e',
+        values: samples.map((s) => s.latency.p99Ms),
+      },
+      {
+        label: 'p50',
+        color: '#d69e2e',
+        values: samples.map((s) => s.latency.p50Ms),
+      },
+      {
+        label: 'avg',
+        color: '#718096',
+        values: samples.map((s) => s.latency.averageMs),
+      },
     ]);
     chart('c-memory', [
-      { label: 'heap used', color: '#2b6cb0', values: samples.map(function (s) { return s.memory.heapUsed / 1048576; }) },
-      { label: 'rss', color: '#a0aec0', values: samples.map(function (s) { return s.memory.rss / 1048576; }) },
+      {
+        label: 'heap used',
+        color: '#2b6cb0',
+        values: samples.map((s) => s.memory.heapUsed / 1048576),
+      },
+      {
+        label: 'rss',
+        color: '#a0aec0',
+        values: samples.map((s) => s.memory.rss / 1048576),
+      },
     ]);
   }
 
@@ -130,34 +174,55 @@
   function chart(id, series) {
     var svg = $(id);
     while (svg.firstChild) svg.removeChild(svg.firstChild);
-    var W = 600, H = 220, left = 44, right = 10, top = 26, bottom = 20;
+    var W = 600,
+      H = 220,
+      left = 44,
+      right = 10,
+      top = 26,
+      bottom = 20;
     var n = series[0].values.length;
     var max = 0;
-    series.forEach(function (s) { s.values.forEach(function (v) { if (v > max) max = v; }); });
+    series.forEach((s) => {
+      s.values.forEach((v) => {
+        if (v > max) max = v;
+      });
+    });
     max = niceMax(max);
     var steps = 5;
-    for (var g = 0; g <= steps; g++) {
-      var gy = top + ((H - top - bottom) * g) / steps;
+    for (let g = 0; g <= steps; g++) {
+      const gy = top + ((H - top - bottom) * g) / steps;
       svg.appendChild(el('line', { class: 'grid', x1: left, x2: W - right, y1: gy, y2: gy }));
-      svg.appendChild(el('text', { class: 'axis', x: left - 6, y: gy + 4, 'text-anchor': 'end' }, fmt((max * (steps - g)) / steps, max < steps ? 1 : 0)));
+      svg.appendChild(
+        el(
+          'text',
+          { class: 'axis', x: left - 6, y: gy + 4, 'text-anchor': 'end' },
+          fmt((max * (steps - g)) / steps, max < steps ? 1 : 0),
+        ),
+      );
     }
-    svg.appendChild(el('text', { class: 'axis', x: left, y: H - 4 }, n > 1 ? '−' + (n - 1) + ' s' : ''));
+    svg.appendChild(el('text', { class: 'axis', x: left, y: H - 4 }, n > 1 ? `−${n - 1} s` : ''));
     svg.appendChild(el('text', { class: 'axis', x: W - right, y: H - 4, 'text-anchor': 'end' }, 'now'));
     // the samples held span the full width (oldest left, newest right)
-    var x = function (i) { return n <= 1 ? W - right : left + ((W - left - right) * i) / (n - 1); };
-    var y = function (v) { return top + (H - top - bottom) * (1 - (max === 0 ? 0 : v / max)); };
+    var x = (i) => (n <= 1 ? W - right : left + ((W - left - right) * i) / (n - 1));
+    var y = (v) => top + (H - top - bottom) * (1 - (max === 0 ? 0 : v / max));
     var legendX = left;
-    series.forEach(function (s, index) {
-      var pts = s.values.map(function (v, i) { return x(i).toFixed(1) + ',' + y(v || 0).toFixed(1); });
+    series.forEach((s, index) => {
+      var pts = s.values.map((v, i) => `${x(i).toFixed(1)},${y(v || 0).toFixed(1)}`);
       if (index === 0 && pts.length > 1) {
-        svg.appendChild(el('polygon', { class: 'area', fill: s.color, points: x(0) + ',' + y(0) + ' ' + pts.join(' ') + ' ' + x(n - 1) + ',' + y(0) }));
+        svg.appendChild(
+          el('polygon', {
+            class: 'area',
+            fill: s.color,
+            points: `${x(0)},${y(0)} ${pts.join(' ')} ${x(n - 1)},${y(0)}`,
+          }),
+        );
       }
       var line = el('polyline', { class: 'line', stroke: s.color, points: pts.join(' ') });
       line.dataset.points = String(pts.length);
       svg.appendChild(line);
       if (pts.length === 1) svg.appendChild(el('circle', { cx: x(0), cy: y(s.values[0] || 0), r: 3, fill: s.color }));
       var last = s.values[s.values.length - 1];
-      var text = '● ' + s.label + ' ' + fmt(last, Number.isInteger(last) || last >= 10 ? 0 : 1);
+      var text = `● ${s.label} ${fmt(last, Number.isInteger(last) || last >= 10 ? 0 : 1)}`;
       svg.appendChild(el('text', { class: 'legend', x: legendX, y: 14, fill: s.color }, text));
       legendX += 16 + text.length * 7;
     });
@@ -165,17 +230,19 @@
 
   function niceMax(v) {
     if (!(v > 0)) return 1;
-    var p = Math.pow(10, Math.floor(Math.log10(v)));
+    var p = 10 ** Math.floor(Math.log10(v));
     var m = v / p;
     return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
   }
 
   window.dashboard = {
-    points: function () { return samples.length; },
+    points: () => samples.length,
     samples: samples,
   };
-  ['c-connections', 'c-messages', 'c-latency', 'c-memory'].forEach(function (id) {
-    $(id).appendChild(el('text', { class: 'empty', x: 300, y: 115, 'text-anchor': 'middle' }, 'waiting for the first sample…'));
+  ['c-connections', 'c-messages', 'c-latency', 'c-memory'].forEach((id) => {
+    $(id).appendChild(
+      el('text', { class: 'empty', x: 300, y: 115, 'text-anchor': 'middle' }, 'waiting for the first sample…'),
+    );
   });
   connect();
 })();

@@ -80,7 +80,10 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
     // with JWT_SECRET, signed-in users join presence-lobby and whisper there; CORS_ORIGIN limits origins
     ...demoAuth,
     // the demo lets browsers chat on public channels, except the server's own `sys.*` channels
-    permissions: { ...demoAuth.permissions, publish: (_conn, channel) => isPublic(channel) && !channel.startsWith('sys.') },
+    permissions: {
+      ...demoAuth.permissions,
+      publish: (_conn, channel) => isPublic(channel) && !channel.startsWith('sys.'),
+    },
     // a stats sample every second on sys.stats for the dashboard; Node.js default metrics for Prometheus/Grafana
     monitoring: { statsChannel: { channel: STATS_CHANNEL, intervalMs: 1000 }, defaultMetrics: true },
     ...(apiKey === undefined ? {} : { http: { ...config.options.http, apiKey } }),
@@ -185,7 +188,10 @@ async function demoApi(
     return json(404, { error: 'NOT_FOUND', message: 'tokens are issued only with JWT_SECRET set, outside production' });
   }
   const name = (url.searchParams.get('name') ?? '').trim().slice(0, 24);
-  const userId = name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '');
+  const userId = name
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   if (userId === '') return json(400, { error: 'BAD_REQUEST', message: 'give a name: /demo/token?name=Ada' });
   const token = await signConnectionToken({
     secret: jwtSecret,
@@ -233,7 +239,9 @@ async function serveStatic(req: IncomingMessage, res: ServerResponse): Promise<b
       html = await readFile(join(webDir, 'index.html'));
     } catch {
       res.writeHead(503, { 'Content-Type': 'text/html; charset=utf-8' });
-      res.end('<!doctype html><title>unisocket demo</title><p>The page is not built: run <code>pnpm build</code> (or <code>pnpm start</code>) at the repository root.</p>');
+      res.end(
+        '<!doctype html><title>unisocket demo</title><p>The page is not built: run <code>pnpm build</code> (or <code>pnpm start</code>) at the repository root.</p>',
+      );
       return true;
     }
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' });

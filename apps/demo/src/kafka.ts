@@ -28,12 +28,20 @@ export async function startKafkaExample(
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
 ): Promise<KafkaExample | undefined> {
-  const broker = options.broker !== undefined && 'type' in options.broker && options.broker.type === 'kafka' ? options.broker : undefined;
+  const broker =
+    options.broker !== undefined && 'type' in options.broker && options.broker.type === 'kafka'
+      ? options.broker
+      : undefined;
   const topic = env.KAFKA_BRIDGE_TOPIC || (broker !== undefined ? 'demo.events' : undefined);
   if (topic === undefined) return undefined;
   const { createKafkaBridge } = await import('@unisocket/broker-kafka');
   const connection = {
-    brokers: broker?.brokers ?? (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean),
+    brokers:
+      broker?.brokers ??
+      (env.KAFKA_BROKERS ?? '127.0.0.1:9092')
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
     clientId: `${typeof broker?.clientId === 'string' ? broker.clientId : 'unisocket-demo'}-bridge`,
     ...(broker?.ssl === undefined ? {} : { ssl: broker.ssl as boolean }),
     ...(broker?.sasl === undefined ? {} : { sasl: broker.sasl as never }),
@@ -56,12 +64,17 @@ export async function startKafkaExample(
       celsius = Math.round((celsius + (Math.random() - 0.5)) * 10) / 10;
       const reading = { sensor: 'greenhouse-1', celsius, node: service.nodeId, at: new Date().toISOString() };
       producer
-        .send({ topic, messages: [{ key: reading.sensor, value: JSON.stringify(reading), headers: { event: 'reading' } }] })
+        .send({
+          topic,
+          messages: [{ key: reading.sensor, value: JSON.stringify(reading), headers: { event: 'reading' } }],
+        })
         .catch((error: unknown) => log(`kafka demo producer: ${String(error)}`));
     }, 3_000);
     timer.unref();
   }
-  log(`kafka example: topic ${topic} -> channel ${KAFKA_EVENTS_CHANNEL}; publishes on ${KAFKA_OUT_CHANNEL} -> topic ${topic}`);
+  log(
+    `kafka example: topic ${topic} -> channel ${KAFKA_EVENTS_CHANNEL}; publishes on ${KAFKA_OUT_CHANNEL} -> topic ${topic}`,
+  );
   return {
     bridge,
     topic,

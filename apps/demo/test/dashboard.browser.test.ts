@@ -13,7 +13,9 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
 const ci = process.env.CI === 'true';
 if (!available && !ci) {
-  console.warn(`[dashboard.browser] SKIPPED: no Chromium at ${CHROMIUM} (apt-get install -y chromium); under CI=true this fails`);
+  console.warn(
+    `[dashboard.browser] SKIPPED: no Chromium at ${CHROMIUM} (apt-get install -y chromium); under CI=true this fails`,
+  );
 }
 
 const artifacts = join(__dirname, '..', '..', '..', 'test-artifacts');
@@ -31,7 +33,9 @@ describe.skipIf(!available && !ci)('live dashboard in headless Chromium', () => 
     await demo?.close();
   });
 
-  it('loads /dashboard, subscribes to sys.stats over the protocol, and its charts grow', { timeout: 60_000 }, async () => {
+  it('loads /dashboard, subscribes to sys.stats over the protocol, and its charts grow', {
+    timeout: 60_000,
+  }, async () => {
     if (!available) throw new Error(`CI=true and no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium)`);
     demo = await startDemo({ port: 0, env: {}, log: () => {} });
     // some connections and traffic, so the charts have something to show
@@ -46,12 +50,19 @@ describe.skipIf(!available && !ci)('live dashboard in headless Chromium', () => 
     }
     let n = 0;
     traffic = setInterval(() => {
-      for (let i = 0; i < 5; i++) demo!.service.broadcast('chat.lobby', 'say', { name: 'load', text: `message ${n++}` }).catch(() => {});
+      for (let i = 0; i < 5; i++)
+        demo!.service.broadcast('chat.lobby', 'say', { name: 'load', text: `message ${n++}` }).catch(() => {});
     }, 50);
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-dev-shm-usage',
+      ],
     });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
@@ -61,8 +72,13 @@ describe.skipIf(!available && !ci)('live dashboard in headless Chromium', () => 
     });
     await page.goto(`${demo.url}/dashboard`);
     await expect.poll(() => page.textContent('#status'), { timeout: 10_000 }).toBe('live');
-    await page.waitForFunction(() => (globalThis as unknown as { dashboard: { points(): number } }).dashboard.points() >= 1, undefined, { timeout: 10_000 });
-    const points = (): Promise<number> => page.evaluate(() => (globalThis as unknown as { dashboard: { points(): number } }).dashboard.points());
+    await page.waitForFunction(
+      () => (globalThis as unknown as { dashboard: { points(): number } }).dashboard.points() >= 1,
+      undefined,
+      { timeout: 10_000 },
+    );
+    const points = (): Promise<number> =>
+      page.evaluate(() => (globalThis as unknown as { dashboard: { points(): number } }).dashboard.points());
     const before = await points();
     await page.waitForTimeout(3_200);
     const after = await points();

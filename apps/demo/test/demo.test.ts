@@ -73,9 +73,20 @@ describe('demo app', () => {
     b.send(JSON.stringify({ type: 'subscribe', channel: 'chat.lobby', ref: 1 }));
     b.send(JSON.stringify({ type: 'subscribe', channel: 'ticker', ref: 2 }));
     await until(() => fa.some((f) => f.type === 'ack') && fb.filter((f) => f.type === 'ack').length === 2);
-    a.send(JSON.stringify({ type: 'publish', channel: 'chat.lobby', event: 'say', data: { name: 'a', text: 'hello' }, ref: 3 }));
+    a.send(
+      JSON.stringify({
+        type: 'publish',
+        channel: 'chat.lobby',
+        event: 'say',
+        data: { name: 'a', text: 'hello' },
+        ref: 3,
+      }),
+    );
     await until(() => fb.some((f) => f.type === 'message' && f.channel === 'chat.lobby'));
-    expect(fb.find((f) => f.type === 'message' && f.channel === 'chat.lobby')).toMatchObject({ event: 'say', data: { text: 'hello' } });
+    expect(fb.find((f) => f.type === 'message' && f.channel === 'chat.lobby')).toMatchObject({
+      event: 'say',
+      data: { text: 'hello' },
+    });
     await until(() => fb.some((f) => f.type === 'message' && f.channel === 'ticker'), 3000);
 
     const res = await fetch(`${demo.url}/broadcast`, {
@@ -85,7 +96,11 @@ describe('demo app', () => {
     });
     expect(res.status).toBe(202);
     expect(await res.json()).toMatchObject({ id: expect.any(String), offset: 2 });
-    const bad = await fetch(`${demo.url}/broadcast`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const bad = await fetch(`${demo.url}/broadcast`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(bad.status).toBe(401);
     a.close();
     b.close();
@@ -103,17 +118,38 @@ describe('demo app', () => {
     expect(bundle.status).toBe(200);
     expect(bundle.headers.get('content-type')).toMatch(/javascript/);
 
-    const sio = ioClient(`http://127.0.0.1:${demo.port}`, { transports: ['websocket'], forceNew: true, reconnection: false });
+    const sio = ioClient(`http://127.0.0.1:${demo.port}`, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    });
     const ws = new WebSocket(`ws://127.0.0.1:${demo.port}/ws`);
     const fws = frames(ws);
     const sioMessages: Record<string, unknown>[] = [];
     sio.on('message', (m: Record<string, unknown>) => sioMessages.push(m));
     await Promise.all([once(ws, 'open'), new Promise((resolve) => sio.once('welcome', resolve))]);
     ws.send(JSON.stringify({ type: 'subscribe', channel: 'chat.lobby', ref: 1 }));
-    expect(await sio.emitWithAck('subscribe', { channel: 'chat.lobby' })).toMatchObject({ type: 'ack', channel: 'chat.lobby' });
+    expect(await sio.emitWithAck('subscribe', { channel: 'chat.lobby' })).toMatchObject({
+      type: 'ack',
+      channel: 'chat.lobby',
+    });
     await until(() => fws.some((f) => f.type === 'ack'));
-    expect(await sio.emitWithAck('publish', { channel: 'chat.lobby', event: 'say', data: { name: 'sio', text: 'hello ws' } })).toMatchObject({ type: 'ack', offset: 1 });
-    ws.send(JSON.stringify({ type: 'publish', channel: 'chat.lobby', event: 'say', data: { name: 'ws', text: 'hello sio' }, ref: 2 }));
+    expect(
+      await sio.emitWithAck('publish', {
+        channel: 'chat.lobby',
+        event: 'say',
+        data: { name: 'sio', text: 'hello ws' },
+      }),
+    ).toMatchObject({ type: 'ack', offset: 1 });
+    ws.send(
+      JSON.stringify({
+        type: 'publish',
+        channel: 'chat.lobby',
+        event: 'say',
+        data: { name: 'ws', text: 'hello sio' },
+        ref: 2,
+      }),
+    );
     await until(() => sioMessages.length === 2 && fws.filter((f) => f.type === 'message').length === 2);
     expect(sioMessages.map((m) => (m.data as { name: string }).name)).toEqual(['sio', 'ws']);
     expect(fws.filter((f) => f.type === 'message')).toEqual(sioMessages);
@@ -126,8 +162,15 @@ describe('demo app', () => {
     const JWT_SECRET = 'demo-secret-that-is-at-least-32-bytes-long';
     const demo = await startDemo({ port: 0, env: { JWT_SECRET }, log: () => {} });
     demos.push(demo);
-    expect(await fetch(`${demo.url}/demo/config`).then((r) => r.json())).toEqual({ auth: true, tokens: true, presenceChannel: 'presence-lobby' });
-    const issued = (await fetch(`${demo.url}/demo/token?name=Ada%20L.`).then((r) => r.json())) as { token: string; userId: string };
+    expect(await fetch(`${demo.url}/demo/config`).then((r) => r.json())).toEqual({
+      auth: true,
+      tokens: true,
+      presenceChannel: 'presence-lobby',
+    });
+    const issued = (await fetch(`${demo.url}/demo/token?name=Ada%20L.`).then((r) => r.json())) as {
+      token: string;
+      userId: string;
+    };
     expect(issued.userId).toBe('ada-l.');
     expect((await fetch(`${demo.url}/demo/token`)).status).toBe(400);
 
@@ -143,15 +186,28 @@ describe('demo app', () => {
     ada.send(JSON.stringify({ type: 'subscribe', channel: 'private-secret', ref: 2 }));
     anon.send(JSON.stringify({ type: 'subscribe', channel: 'presence-lobby', ref: 1 }));
     await until(() => fa.filter((f) => f.ref !== undefined).length === 2 && fn.some((f) => f.ref === 1));
-    expect(fa.find((f) => f.ref === 1)).toMatchObject({ type: 'ack', members: [{ userId: 'ada-l.', info: { name: 'Ada L.' } }] });
+    expect(fa.find((f) => f.ref === 1)).toMatchObject({
+      type: 'ack',
+      members: [{ userId: 'ada-l.', info: { name: 'Ada L.' } }],
+    });
     expect(fa.find((f) => f.ref === 2)).toMatchObject({ type: 'error', code: 'FORBIDDEN' });
     expect(fn.find((f) => f.ref === 1)).toMatchObject({ type: 'error', code: 'UNAUTHORIZED' });
     // the anonymous tab signs in, joins, and the first member sees it; whispers reach the room
     const bob = (await fetch(`${demo.url}/demo/token?name=Bob`).then((r) => r.json())) as { token: string };
     anon.send(JSON.stringify({ type: 'auth', token: bob.token, ref: 3 }));
     anon.send(JSON.stringify({ type: 'subscribe', channel: 'presence-lobby', ref: 4 }));
-    await until(() => fa.some((f) => f.type === 'presence' && f.action === 'join' && (f.member as { userId: string }).userId === 'bob'));
-    anon.send(JSON.stringify({ type: 'publish', channel: 'presence-lobby', event: 'client-typing', data: { name: 'Bob' }, ref: 5 }));
+    await until(() =>
+      fa.some((f) => f.type === 'presence' && f.action === 'join' && (f.member as { userId: string }).userId === 'bob'),
+    );
+    anon.send(
+      JSON.stringify({
+        type: 'publish',
+        channel: 'presence-lobby',
+        event: 'client-typing',
+        data: { name: 'Bob' },
+        ref: 5,
+      }),
+    );
     await until(() => fa.some((f) => f.type === 'message' && f.event === 'client-typing'));
     ada.close();
     anon.close();
@@ -176,7 +232,9 @@ describe('demo app', () => {
     });
     demos.push(prod);
     expect((await fetch(`${prod.url}/demo/token?name=x`)).status).toBe(404);
-    await expect(startDemo({ port: 0, env: { JWT_SECRET: 'short' }, log: () => {} })).rejects.toThrow(/JWT_SECRET is 5 bytes/);
+    await expect(startDemo({ port: 0, env: { JWT_SECRET: 'short' }, log: () => {} })).rejects.toThrow(
+      /JWT_SECRET is 5 bytes/,
+    );
   });
 
   it('serves the dashboard and publishes stats on sys.stats, where browsers may not publish', async () => {
@@ -194,7 +252,10 @@ describe('demo app', () => {
     await until(() => f.some((x) => x.type === 'error' && x.ref === 2));
     expect(f.find((x) => x.ref === 2)).toMatchObject({ type: 'error', code: 'FORBIDDEN' });
     await until(() => f.some((x) => x.type === 'message' && x.channel === 'sys.stats'), 3000);
-    expect(f.find((x) => x.type === 'message')).toMatchObject({ event: 'stats', data: { connections: 1, health: 'healthy' } });
+    expect(f.find((x) => x.type === 'message')).toMatchObject({
+      event: 'stats',
+      data: { connections: 1, health: 'healthy' },
+    });
     ws.close();
   });
 
@@ -222,43 +283,49 @@ describe('demo app', () => {
     expect(exitCode).toBe(0);
   });
 
-  it.skipIf(!redisUp)('WORKERS=2 BROKER=redis: two workers on one port deliver to each other, and SIGTERM drains both', async () => {
-    const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
-      env: {
-        ...process.env,
-        PORT: '0',
-        WORKERS: '2',
-        BROKER: 'redis',
-        REDIS_URL,
-        REDIS_KEY_PREFIX: `test:demo:${Math.random().toString(36).slice(2)}:`,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    await until(() => (out.match(/on http:\/\/localhost:\d+/g) ?? []).length === 2, 15_000);
-    const port = /localhost:(\d+)/.exec(out)![1];
-    // connections are spread over both workers: open a few and check both nodes are among them
-    const sockets = await Promise.all(
-      Array.from({ length: 6 }, async () => {
-        const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-        const got = frames(ws);
-        await until(() => got.length > 0);
-        ws.send(JSON.stringify({ type: 'subscribe', channel: 'chat.lobby', ref: 1 }));
-        await until(() => got.some((f) => f.ref === 1));
-        return { ws, got };
-      }),
-    );
-    const nodes = new Set(sockets.map((s) => s.got[0]!.nodeId));
-    expect(nodes.size).toBe(2);
-    sockets[0]!.ws.send(JSON.stringify({ type: 'publish', channel: 'chat.lobby', event: 'say', data: { text: 'hi' }, ref: 2 }));
-    await until(() => sockets.every((s) => s.got.some((f) => f.type === 'message' && f.event === 'say')), 5000);
-    const closed = sockets.map((s) => once(s.ws, 'close'));
-    child.kill('SIGTERM');
-    const codes = (await Promise.all(closed)).map(([code]) => code as number);
-    expect(codes).toEqual([1001, 1001, 1001, 1001, 1001, 1001]);
-    const [exitCode] = (await once(child, 'exit')) as [number];
-    expect(exitCode).toBe(0);
-  }, 30_000);
+  it.skipIf(!redisUp)(
+    'WORKERS=2 BROKER=redis: two workers on one port deliver to each other, and SIGTERM drains both',
+    async () => {
+      const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
+        env: {
+          ...process.env,
+          PORT: '0',
+          WORKERS: '2',
+          BROKER: 'redis',
+          REDIS_URL,
+          REDIS_KEY_PREFIX: `test:demo:${Math.random().toString(36).slice(2)}:`,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      await until(() => (out.match(/on http:\/\/localhost:\d+/g) ?? []).length === 2, 15_000);
+      const port = /localhost:(\d+)/.exec(out)![1];
+      // connections are spread over both workers: open a few and check both nodes are among them
+      const sockets = await Promise.all(
+        Array.from({ length: 6 }, async () => {
+          const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+          const got = frames(ws);
+          await until(() => got.length > 0);
+          ws.send(JSON.stringify({ type: 'subscribe', channel: 'chat.lobby', ref: 1 }));
+          await until(() => got.some((f) => f.ref === 1));
+          return { ws, got };
+        }),
+      );
+      const nodes = new Set(sockets.map((s) => s.got[0]!.nodeId));
+      expect(nodes.size).toBe(2);
+      sockets[0]!.ws.send(
+        JSON.stringify({ type: 'publish', channel: 'chat.lobby', event: 'say', data: { text: 'hi' }, ref: 2 }),
+      );
+      await until(() => sockets.every((s) => s.got.some((f) => f.type === 'message' && f.event === 'say')), 5000);
+      const closed = sockets.map((s) => once(s.ws, 'close'));
+      child.kill('SIGTERM');
+      const codes = (await Promise.all(closed)).map(([code]) => code as number);
+      expect(codes).toEqual([1001, 1001, 1001, 1001, 1001, 1001]);
+      const [exitCode] = (await once(child, 'exit')) as [number];
+      expect(exitCode).toBe(0);
+    },
+    30_000,
+  );
 });

@@ -20,7 +20,28 @@ function metricNames(expr: string): string[] {
     .replace(/\{[^}]*\}/g, '') // label matchers
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '') // label lists
     .replace(/\[[^\]]*\]/g, ''); // ranges
-  const functions = new Set(['sum', 'max', 'min', 'avg', 'count', 'rate', 'irate', 'increase', 'histogram_quantile', 'label_values', 'topk', 'bottomk', 'abs', 'clamp_min', 'clamp_max', 'delta', 'deriv', 'time', 'vector', 'scalar']);
+  const functions = new Set([
+    'sum',
+    'max',
+    'min',
+    'avg',
+    'count',
+    'rate',
+    'irate',
+    'increase',
+    'histogram_quantile',
+    'label_values',
+    'topk',
+    'bottomk',
+    'abs',
+    'clamp_min',
+    'clamp_max',
+    'delta',
+    'deriv',
+    'time',
+    'vector',
+    'scalar',
+  ]);
   return [...new Set(stripped.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [])].filter((name) => !functions.has(name));
 }
 
@@ -59,7 +80,13 @@ describe('deploy artefacts', () => {
       }
     }
     // the panels the issue asks for
-    for (const name of ['unisocket_connections', 'unisocket_messages_out_total', 'unisocket_publish_latency_seconds_bucket', 'unisocket_drops_total', 'unisocket_memory_level']) {
+    for (const name of [
+      'unisocket_connections',
+      'unisocket_messages_out_total',
+      'unisocket_publish_latency_seconds_bucket',
+      'unisocket_drops_total',
+      'unisocket_memory_level',
+    ]) {
       expect(queried.has(name), name).toBe(true);
     }
   });
@@ -69,6 +96,8 @@ describe('deploy artefacts', () => {
     expect(yml).toMatch(/^scrape_configs:/m);
     expect(yml).toMatch(/metrics_path: \/metrics/);
     expect(yml).toMatch(/targets: \['localhost:3000'\]/);
-    expect(metricNames('sum by (le) (rate(unisocket_publish_latency_seconds_bucket{job=~"$job", le!="+Inf"}[5m]))')).toEqual(['unisocket_publish_latency_seconds_bucket']);
+    expect(
+      metricNames('sum by (le) (rate(unisocket_publish_latency_seconds_bucket{job=~"$job", le!="+Inf"}[5m]))'),
+    ).toEqual(['unisocket_publish_latency_seconds_bucket']);
   });
 });

@@ -27,7 +27,9 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const chromiumAvailable = existsSync(CHROMIUM);
 const ci = process.env.CI === 'true';
 if (!chromiumAvailable && !ci) {
-  console.warn(`[e2e.browser] SKIPPED: no Chromium at ${CHROMIUM} (apt-get install -y chromium); under CI=true this fails`);
+  console.warn(
+    `[e2e.browser] SKIPPED: no Chromium at ${CHROMIUM} (apt-get install -y chromium); under CI=true this fails`,
+  );
 }
 // never starts anything; absent + CI=true throws, absent otherwise prints one SKIPPED line
 const redisUp = await requireService('redis');
@@ -41,19 +43,25 @@ interface PageDocument {
 }
 const count = (page: Page, selector: string, n: number, timeout = 20_000): Promise<unknown> =>
   page.waitForFunction(
-    ([s, k]) => (globalThis as unknown as { document: PageDocument }).document.querySelectorAll(s as string).length === k,
+    ([s, k]) =>
+      (globalThis as unknown as { document: PageDocument }).document.querySelectorAll(s as string).length === k,
     [selector, n] as const,
     { timeout },
   );
 const lines = (page: Page): Promise<string[]> =>
   page.$$eval('#messages li', (items) =>
     items.map((li) => {
-      const el = li as unknown as { dataset: { offset: string }; querySelector(s: string): { textContent: string | null } | null };
+      const el = li as unknown as {
+        dataset: { offset: string };
+        querySelector(s: string): { textContent: string | null } | null;
+      };
       return `${el.dataset.offset} ${el.querySelector('b')?.textContent ?? ''}: ${el.querySelector('span')?.textContent ?? ''}`;
     }),
   );
 const members = (page: Page): Promise<string[]> =>
-  page.$$eval('#members li', (items) => items.map((li) => (li as { textContent: string | null }).textContent ?? '').sort());
+  page.$$eval('#members li', (items) =>
+    items.map((li) => (li as { textContent: string | null }).textContent ?? '').sort(),
+  );
 
 interface DemoProcess {
   child: ChildProcess;
@@ -104,7 +112,10 @@ describe.skipIf((!chromiumAvailable && !ci) || !redisUp)('the demo page end to e
     page.on('console', (message) => {
       if (process.env.E2E_DEBUG) console.log(`[${name}] ${message.type()}: ${message.text()}`);
       // a refused connection while the server is down is expected noise; anything else is an error
-      if (message.type() === 'error' && !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(message.text())) {
+      if (
+        message.type() === 'error' &&
+        !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(message.text())
+      ) {
         errors.push(`${name}: ${message.text()}`);
       }
     });
@@ -115,8 +126,11 @@ describe.skipIf((!chromiumAvailable && !ci) || !redisUp)('the demo page end to e
   const shot = (page: Page, name: string) => page.screenshot({ path: join(artifacts, `demo-${name}.png`) });
   let port = 0;
 
-  it('two users chat and see each other; the server restarts mid-conversation and both pages recover every message', { timeout: 120_000 }, async () => {
-    if (!chromiumAvailable) throw new Error(`CI=true and no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium)`);
+  it('two users chat and see each other; the server restarts mid-conversation and both pages recover every message', {
+    timeout: 120_000,
+  }, async () => {
+    if (!chromiumAvailable)
+      throw new Error(`CI=true and no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium)`);
     if (!existsSync(mainJs)) throw new Error(`${mainJs} is missing: run pnpm build first`);
     mkdirSync(artifacts, { recursive: true });
     const privateRedis = await startRedisServer();
@@ -137,11 +151,24 @@ describe.skipIf((!chromiumAvailable && !ci) || !redisUp)('the demo page end to e
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-dev-shm-usage',
+      ],
     });
     const user = async (name: string): Promise<BrowserContext> => {
       const context = await browser!.newContext({ viewport: { width: 1200, height: 820 } });
-      await context.addInitScript((n) => (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem('unisocket-demo-name', n), name);
+      await context.addInitScript(
+        (n) =>
+          (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem(
+            'unisocket-demo-name',
+            n,
+          ),
+        name,
+      );
       return context;
     };
     const annContext = await user('Ann');
@@ -166,14 +193,22 @@ describe.skipIf((!chromiumAvailable && !ci) || !redisUp)('the demo page end to e
     expect(await lines(bob)).toEqual(before);
     // Bob typing shows on Ann's page (a whisper on presence-lobby)
     await bob.fill('#text', 'typing…');
-    await ann.waitForFunction(() => /Bob is typing/.test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document.getElementById('typing')?.textContent ?? ''));
+    await ann.waitForFunction(() =>
+      /Bob is typing/.test(
+        (
+          globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }
+        ).document.getElementById('typing')?.textContent ?? '',
+      ),
+    );
     await bob.fill('#text', '');
 
     // a second tab of Ann's shares her connection (shareConnection): one WebSocket per browser
     const annTab2 = await open(annContext, 'ann-tab2');
     expect(await annTab2.getAttribute('#tab', 'data-role')).toBe('follower');
     expect(await ann.getAttribute('#tab', 'data-role')).toBe('leader');
-    const connections = await fetch(`http://localhost:${port}/api/websocket/status`).then((r) => r.json() as Promise<{ connectedClients: number }>);
+    const connections = await fetch(`http://localhost:${port}/api/websocket/status`).then(
+      (r) => r.json() as Promise<{ connectedClients: number }>,
+    );
     expect(connections.connectedClients).toBe(2);
     await shot(ann, '1-ann-chat');
     await shot(bob, '1-bob-chat');
@@ -181,13 +216,24 @@ describe.skipIf((!chromiumAvailable && !ci) || !redisUp)('the demo page end to e
     // the server process stops mid-conversation (SIGTERM: clients get 1001)
     const stoppedAt = Date.now();
     expect(await server.stop()).toBe(0);
-    for (const page of [ann, bob, annTab2]) await page.waitForSelector('#status:not([data-status="connected"])', { timeout: 10_000 });
+    for (const page of [ann, bob, annTab2])
+      await page.waitForSelector('#status:not([data-status="connected"])', { timeout: 10_000 });
     // while the pages are disconnected: three messages published server-side on the other node…
-    for (let i = 1; i <= 3; i++) await helper.service.broadcast('chat.lobby', 'say', { name: 'server', text: `published while you were away ${i}` });
+    for (let i = 1; i <= 3; i++)
+      await helper.service.broadcast('chat.lobby', 'say', {
+        name: 'server',
+        text: `published while you were away ${i}`,
+      });
     // …and Ann says something offline: it waits in the client's publish queue
     await ann.fill('#text', 'sent while offline');
     await ann.click('#say button');
-    await ann.waitForFunction(() => /1 publish\(es\) waiting/.test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document.getElementById('connection-detail')?.textContent ?? ''));
+    await ann.waitForFunction(() =>
+      /1 publish\(es\) waiting/.test(
+        (
+          globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }
+        ).document.getElementById('connection-detail')?.textContent ?? '',
+      ),
+    );
     await shot(ann, '2-ann-server-down');
 
     // a new server process on the same port
@@ -205,11 +251,15 @@ describe.skipIf((!chromiumAvailable && !ci) || !redisUp)('the demo page end to e
     for (const page of [ann, bob, annTab2]) {
       await page.waitForSelector('#status[data-status="connected"]', { timeout: 30_000 });
       if (process.env.E2E_DEBUG) console.log('TIMING connected after', Date.now() - restartedAt, 'ms');
-      await count(page, '#messages li', page === annTab2 ? after.length - 2 : after.length, 30_000).catch(async (error: unknown) => {
-        // what the page shows, for the CI log
-        await shot(page, 'failure');
-        throw new Error(`${String(error)}\nlines: ${JSON.stringify(await lines(page))}\n${await page.textContent('#connection-detail')}\nserver: ${server!.output()}`);
-      });
+      await count(page, '#messages li', page === annTab2 ? after.length - 2 : after.length, 30_000).catch(
+        async (error: unknown) => {
+          // what the page shows, for the CI log
+          await shot(page, 'failure');
+          throw new Error(
+            `${String(error)}\nlines: ${JSON.stringify(await lines(page))}\n${await page.textContent('#connection-detail')}\nserver: ${server!.output()}`,
+          );
+        },
+      );
       await page.waitForSelector('#recovery[data-recovered="true"]', { timeout: 10_000 });
       await page.waitForSelector('tr[data-channel="chat.lobby"][data-recovered="true"]');
     }
@@ -225,7 +275,16 @@ describe.skipIf((!chromiumAvailable && !ci) || !redisUp)('the demo page end to e
     await bob.fill('#text', 'welcome back');
     await bob.click('#say button');
     await count(ann, '#messages li', after.length + 1);
-    await ann.waitForFunction(() => /\d/.test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document.getElementById('price')?.textContent ?? ''), undefined, { timeout: 5_000 });
+    await ann.waitForFunction(
+      () =>
+        /\d/.test(
+          (
+            globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }
+          ).document.getElementById('price')?.textContent ?? '',
+        ),
+      undefined,
+      { timeout: 5_000 },
+    );
     await shot(ann, '3-ann-recovered');
     await shot(bob, '3-bob-recovered');
     expect(errors).toEqual([]);

@@ -43,7 +43,7 @@ async function until(predicate: () => boolean, ms = 20_000): Promise<void> {
 }
 
 describe.skipIf(!kafkaUp)('demo app on Kafka', { timeout: 90_000 }, () => {
-  it('runs on BROKER=kafka and streams a Kafka topic into kafka.events on every node, once; the page\'s notes go round through Kafka', async () => {
+  it("runs on BROKER=kafka and streams a Kafka topic into kafka.events on every node, once; the page's notes go round through Kafka", async () => {
     const tag = `${Date.now().toString(36)}.${randomBytes(3).toString('hex')}`;
     const env = {
       BROKER: 'kafka',
@@ -55,10 +55,17 @@ describe.skipIf(!kafkaUp)('demo app on Kafka', { timeout: 90_000 }, () => {
     topics.push(env.KAFKA_TOPIC, env.KAFKA_BRIDGE_TOPIC);
     const a = await startDemo({ port: 0, env: { ...env, NODE_ID: 'demo-a' }, log: () => {} });
     demos.push(a);
-    const b = await startDemo({ port: 0, env: { ...env, NODE_ID: 'demo-b', KAFKA_DEMO_GENERATOR: 'off' }, log: () => {} });
+    const b = await startDemo({
+      port: 0,
+      env: { ...env, NODE_ID: 'demo-b', KAFKA_DEMO_GENERATOR: 'off' },
+      log: () => {},
+    });
     demos.push(b);
     expect(a.kafka?.topic).toBe(env.KAFKA_BRIDGE_TOPIC);
-    expect(await fetch(`${a.url}/health`).then((r) => r.json())).toMatchObject({ status: 'healthy', broker: { kind: 'kafka', state: 'ready' } });
+    expect(await fetch(`${a.url}/health`).then((r) => r.json())).toMatchObject({
+      status: 'healthy',
+      broker: { kind: 'kafka', state: 'ready' },
+    });
 
     const onA = new WebSocket(`ws://127.0.0.1:${a.port}/ws`);
     const onB = new WebSocket(`ws://127.0.0.1:${b.port}/ws`);
@@ -74,7 +81,15 @@ describe.skipIf(!kafkaUp)('demo app on Kafka', { timeout: 90_000 }, () => {
     expect(fb.find(isReading)!.data).toMatchObject({ sensor: 'greenhouse-1', node: 'demo-a' });
 
     // a note published on kafka.out (from node b) is forwarded to the topic and comes back on kafka.events
-    onB.send(JSON.stringify({ type: 'publish', channel: 'kafka.out', event: 'note', data: { name: 'b', text: 'hello kafka' }, ref: 2 }));
+    onB.send(
+      JSON.stringify({
+        type: 'publish',
+        channel: 'kafka.out',
+        event: 'note',
+        data: { name: 'b', text: 'hello kafka' },
+        ref: 2,
+      }),
+    );
     const isNote = (f: Record<string, unknown>) => f.type === 'message' && f.event === 'note';
     await until(() => fa.some(isNote) && fb.some(isNote));
     await new Promise((r) => setTimeout(r, 1_000));
@@ -87,39 +102,51 @@ describe.skipIf(!kafkaUp)('demo app on Kafka', { timeout: 90_000 }, () => {
     onB.close();
   });
 
-  it.skipIf(!chromiumHere && process.env.CI !== 'true')('shows the Kafka topic in the page\'s panel and sends a note round through Kafka (headless Chromium)', async () => {
-    if (!chromiumHere) throw new Error(`CI=true and no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium)`);
-    const tag = `${Date.now().toString(36)}.${randomBytes(3).toString('hex')}`;
-    const env = {
-      BROKER: 'kafka',
-      KAFKA_BROKERS: '127.0.0.1:9092',
-      KAFKA_TOPIC: `test.demo.messages.${tag}`,
-      KAFKA_BRIDGE_TOPIC: `test.demo.events.${tag}`,
-      KAFKA_BRIDGE_GROUP: `test.demo.bridge.${tag}`,
-      NODE_ID: 'demo-page',
-    };
-    topics.push(env.KAFKA_TOPIC, env.KAFKA_BRIDGE_TOPIC);
-    const demo = await startDemo({ port: 0, env, log: () => {} });
-    demos.push(demo);
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
-    });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (error) => errors.push(error.message));
-      await page.goto(demo.url);
-      // the stand-in backend's readings arrive through the bridge
-      await page.waitForSelector('#kafka-events li', { timeout: 20_000 });
-      expect(await page.textContent('#kafka-events li b')).toBe('reading');
-      await page.fill('#note', 'through kafka and back');
-      await page.click('#to-kafka button');
-      await page.locator('#kafka-events li', { hasText: 'through kafka and back' }).waitFor({ timeout: 20_000 });
-      expect(await page.locator('#kafka-events li', { hasText: 'through kafka and back' }).locator('b').textContent()).toBe('note');
-      expect(errors).toEqual([]);
-    } finally {
-      await browser.close();
-    }
-  });
+  it.skipIf(!chromiumHere && process.env.CI !== 'true')(
+    "shows the Kafka topic in the page's panel and sends a note round through Kafka (headless Chromium)",
+    async () => {
+      if (!chromiumHere)
+        throw new Error(`CI=true and no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium)`);
+      const tag = `${Date.now().toString(36)}.${randomBytes(3).toString('hex')}`;
+      const env = {
+        BROKER: 'kafka',
+        KAFKA_BROKERS: '127.0.0.1:9092',
+        KAFKA_TOPIC: `test.demo.messages.${tag}`,
+        KAFKA_BRIDGE_TOPIC: `test.demo.events.${tag}`,
+        KAFKA_BRIDGE_GROUP: `test.demo.bridge.${tag}`,
+        NODE_ID: 'demo-page',
+      };
+      topics.push(env.KAFKA_TOPIC, env.KAFKA_BRIDGE_TOPIC);
+      const demo = await startDemo({ port: 0, env, log: () => {} });
+      demos.push(demo);
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-dev-shm-usage',
+        ],
+      });
+      try {
+        const page = await browser.newPage();
+        const errors: string[] = [];
+        page.on('pageerror', (error) => errors.push(error.message));
+        await page.goto(demo.url);
+        // the stand-in backend's readings arrive through the bridge
+        await page.waitForSelector('#kafka-events li', { timeout: 20_000 });
+        expect(await page.textContent('#kafka-events li b')).toBe('reading');
+        await page.fill('#note', 'through kafka and back');
+        await page.click('#to-kafka button');
+        await page.locator('#kafka-events li', { hasText: 'through kafka and back' }).waitFor({ timeout: 20_000 });
+        expect(
+          await page.locator('#kafka-events li', { hasText: 'through kafka and back' }).locator('b').textContent(),
+        ).toBe('note');
+        expect(errors).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });

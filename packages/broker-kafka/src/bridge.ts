@@ -194,7 +194,15 @@ interface CompiledRule {
  *   an idempotent producer with a bounded queue.
  */
 export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
-  readonly stats: BridgeStats = { received: 0, broadcast: 0, undecodable: 0, skipped: 0, failed: 0, forwarded: 0, forwardFailed: 0 };
+  readonly stats: BridgeStats = {
+    received: 0,
+    broadcast: 0,
+    undecodable: 0,
+    skipped: 0,
+    failed: 0,
+    forwarded: 0,
+    forwardFailed: 0,
+  };
   readonly groupId: string;
   readonly #target: BridgeTarget;
   readonly #kafka: Kafka;
@@ -225,8 +233,10 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
       const value = options[key];
       if (value !== undefined) (settings as Record<string, unknown>)[key] = value;
     }
-    if (typeof settings.groupId !== 'string' || settings.groupId.length === 0) throw new TypeError('KafkaBridge: groupId must be a non-empty string');
-    if (typeof settings.fromBeginning !== 'boolean') throw new TypeError('KafkaBridge: fromBeginning must be a boolean');
+    if (typeof settings.groupId !== 'string' || settings.groupId.length === 0)
+      throw new TypeError('KafkaBridge: groupId must be a non-empty string');
+    if (typeof settings.fromBeginning !== 'boolean')
+      throw new TypeError('KafkaBridge: fromBeginning must be a boolean');
     for (const key of ['maxValueBytes', 'maxQueuedForwards', 'forwardTimeoutMs'] as const) {
       if (!Number.isInteger(settings[key]) || settings[key] < 1) {
         throw new TypeError(`KafkaBridge: ${key} must be a positive integer, got ${String(settings[key])}`);
@@ -237,7 +247,9 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
     this.#routes = compileRoutes(options.topics);
     this.#rules = compileRules(options.forward);
     if (this.#routes.length === 0 && this.#rules.length === 0) {
-      throw new TypeError('KafkaBridge: nothing to bridge: give topics (Kafka → channels) and/or forward (client publishes → Kafka)');
+      throw new TypeError(
+        'KafkaBridge: nothing to bridge: give topics (Kafka → channels) and/or forward (client publishes → Kafka)',
+      );
     }
     this.#decode = compileDecoder(options.decode ?? 'json');
     this.#decodeKey = compileKeyDecoder(options.decodeKey ?? 'text');
@@ -247,7 +259,8 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
     if (create === false) this.#createTopics = undefined;
     else {
       const { partitions = 3, replicationFactor = -1 } = create === true ? {} : create;
-      if (!Number.isInteger(partitions) || partitions < 1) throw new TypeError('KafkaBridge: createTopics.partitions must be a positive integer');
+      if (!Number.isInteger(partitions) || partitions < 1)
+        throw new TypeError('KafkaBridge: createTopics.partitions must be a positive integer');
       if (!Number.isInteger(replicationFactor) || (replicationFactor < 1 && replicationFactor !== -1)) {
         throw new TypeError('KafkaBridge: createTopics.replicationFactor must be a positive integer or -1');
       }
@@ -304,12 +317,24 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
     this.#stopped = true;
     this.#hub?.off('clientPublish', this.#onClientPublish);
     // quick when Kafka answers; bounded when it does not
-    await withTimeout(this.#consumer?.disconnect().catch(() => undefined), 5_000);
+    await withTimeout(
+      this.#consumer?.disconnect().catch(() => undefined),
+      5_000,
+    );
     await this.#batcher?.close(5_000);
-    await withTimeout(this.#producer?.disconnect().catch(() => undefined), 5_000);
+    await withTimeout(
+      this.#producer?.disconnect().catch(() => undefined),
+      5_000,
+    );
   }
 
-  async #createMissingTopics({ partitions, replicationFactor }: { partitions: number; replicationFactor: number }): Promise<void> {
+  async #createMissingTopics({
+    partitions,
+    replicationFactor,
+  }: {
+    partitions: number;
+    replicationFactor: number;
+  }): Promise<void> {
     const names = new Set<string>();
     for (const route of this.#routes) if (typeof route.topic === 'string') names.add(route.topic);
     for (const { rule } of this.#rules) if (typeof rule.topic === 'string') names.add(rule.topic);
@@ -320,7 +345,10 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
       const existing = new Set(await admin.listTopics());
       const missing = [...names].filter((t) => !existing.has(t));
       if (missing.length > 0) {
-        await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })) });
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })),
+        });
       }
     } finally {
       await admin.disconnect().catch(() => undefined);
@@ -362,7 +390,13 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
     await firstJoin;
   }
 
-  readonly #onBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+  readonly #onBatch = async ({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> => {
     const hub = this.#hub!;
     const topic = batch.topic;
     const pending: { offset: string; result: MaybePromise<PublishAck> | undefined }[] = [];
@@ -383,11 +417,21 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
           this.stats.broadcast++;
         } catch (error) {
           if (isUnisocketError(error) && error.code === ErrorCode.UNAVAILABLE) {
-            throw new KafkaBridgeError(`the broker cannot take bridged records now: ${error.message}`, 'publish', { topic, partition: batch.partition, offset }, { cause: error });
+            throw new KafkaBridgeError(
+              `the broker cannot take bridged records now: ${error.message}`,
+              'publish',
+              { topic, partition: batch.partition, offset },
+              { cause: error },
+            );
           }
           this.stats.failed++;
           this.#emitError(
-            new KafkaBridgeError(`a bridged record could not be published: ${describeError(error)}`, 'publish', { topic, partition: batch.partition, offset }, { cause: error }),
+            new KafkaBridgeError(
+              `a bridged record could not be published: ${describeError(error)}`,
+              'publish',
+              { topic, partition: batch.partition, offset },
+              { cause: error },
+            ),
           );
         }
       }
@@ -402,7 +446,13 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
     const size = message.value?.length ?? 0;
     if (size > this.#settings.maxValueBytes) {
       this.stats.skipped++;
-      this.#emitError(new KafkaBridgeError(`record of ${size} bytes is over maxValueBytes (${this.#settings.maxValueBytes})`, 'route', where));
+      this.#emitError(
+        new KafkaBridgeError(
+          `record of ${size} bytes is over maxValueBytes (${this.#settings.maxValueBytes})`,
+          'route',
+          where,
+        ),
+      );
       return undefined;
     }
     let record: BridgeRecord;
@@ -418,19 +468,29 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
       };
     } catch (error) {
       this.stats.undecodable++;
-      this.#emitError(new KafkaBridgeError(`record does not decode: ${describeError(error)}`, 'decode', where, { cause: error }));
+      this.#emitError(
+        new KafkaBridgeError(`record does not decode: ${describeError(error)}`, 'decode', where, { cause: error }),
+      );
       return undefined;
     }
     let channel: ChannelName | null | undefined;
     let event: string;
     try {
       const route = this.#routes.find((r) => (typeof r.topic === 'string' ? r.topic === topic : r.topic.test(topic)));
-      channel = route === undefined ? undefined : typeof route.channel === 'function' ? route.channel(record) : route.channel;
+      channel =
+        route === undefined ? undefined : typeof route.channel === 'function' ? route.channel(record) : route.channel;
       const routeEvent = route?.event;
-      event = routeEvent === undefined ? this.#event(record) : typeof routeEvent === 'function' ? routeEvent(record) : routeEvent;
+      event =
+        routeEvent === undefined
+          ? this.#event(record)
+          : typeof routeEvent === 'function'
+            ? routeEvent(record)
+            : routeEvent;
     } catch (error) {
       this.stats.skipped++;
-      this.#emitError(new KafkaBridgeError(`routing the record failed: ${describeError(error)}`, 'route', where, { cause: error }));
+      this.#emitError(
+        new KafkaBridgeError(`routing the record failed: ${describeError(error)}`, 'route', where, { cause: error }),
+      );
       return undefined;
     }
     if (channel === null || channel === undefined) {
@@ -439,12 +499,23 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
     }
     if (channel !== BROADCAST_CHANNEL && !isValidChannelName(channel)) {
       this.stats.skipped++;
-      this.#emitError(new KafkaBridgeError(`route gave an invalid channel name ${JSON.stringify(String(channel)).slice(0, 80)}`, 'route', where));
+      this.#emitError(
+        new KafkaBridgeError(
+          `route gave an invalid channel name ${JSON.stringify(String(channel)).slice(0, 80)}`,
+          'route',
+          where,
+        ),
+      );
       return undefined;
     }
     if (typeof event !== 'string' || event.length === 0 || event.length > MAX_EVENT_LENGTH) {
       this.stats.skipped++;
-      this.#emitError(new KafkaBridgeError(`route gave an invalid event name for channel "${channel}"`, 'route', { ...where, channel }));
+      this.#emitError(
+        new KafkaBridgeError(`route gave an invalid event name for channel "${channel}"`, 'route', {
+          ...where,
+          channel,
+        }),
+      );
       return undefined;
     }
     try {
@@ -476,12 +547,10 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
         this.#forwardFailed(publish.channel, error);
         continue;
       }
-      batcher
-        .send({ topic, key, value, headers: { event: publish.event, id: publish.id, ...headers } })
-        .then(
-          () => this.stats.forwarded++,
-          (error: unknown) => this.#forwardFailed(publish.channel, error),
-        );
+      batcher.send({ topic, key, value, headers: { event: publish.event, id: publish.id, ...headers } }).then(
+        () => this.stats.forwarded++,
+        (error: unknown) => this.#forwardFailed(publish.channel, error),
+      );
     }
   };
 
@@ -492,7 +561,12 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
     if (now - this.#lastForwardError < 1_000) return;
     this.#lastForwardError = now;
     this.#emitError(
-      new KafkaBridgeError(`a client publish on "${channel}" was not forwarded: ${describeError(error)}`, 'forward', { channel }, { cause: error }),
+      new KafkaBridgeError(
+        `a client publish on "${channel}" was not forwarded: ${describeError(error)}`,
+        'forward',
+        { channel },
+        { cause: error },
+      ),
     );
   }
 
@@ -555,20 +629,32 @@ function compileRoutes(topics: KafkaBridgeOptions['topics']): CompiledRoute[] {
   if (topics === undefined) return [];
   if (Array.isArray(topics)) {
     return topics.map((route, i) => {
-      if (typeof route !== 'object' || route === null) throw new TypeError(`KafkaBridge: topics[${i}] must be { topic, channel, event? }`);
+      if (typeof route !== 'object' || route === null)
+        throw new TypeError(`KafkaBridge: topics[${i}] must be { topic, channel, event? }`);
       if (!(typeof route.topic === 'string' && route.topic.length > 0) && !(route.topic instanceof RegExp)) {
         throw new TypeError(`KafkaBridge: topics[${i}].topic must be a topic name or a RegExp`);
       }
-      if (typeof route.channel !== 'function' && !isValidChannelName(route.channel) && route.channel !== BROADCAST_CHANNEL) {
-        throw new TypeError(`KafkaBridge: topics[${i}].channel must be a channel name or a function, got ${JSON.stringify(route.channel)}`);
+      if (
+        typeof route.channel !== 'function' &&
+        !isValidChannelName(route.channel) &&
+        route.channel !== BROADCAST_CHANNEL
+      ) {
+        throw new TypeError(
+          `KafkaBridge: topics[${i}].channel must be a channel name or a function, got ${JSON.stringify(route.channel)}`,
+        );
       }
-      if (route.event !== undefined && typeof route.event !== 'function' && (typeof route.event !== 'string' || route.event.length === 0)) {
+      if (
+        route.event !== undefined &&
+        typeof route.event !== 'function' &&
+        (typeof route.event !== 'string' || route.event.length === 0)
+      ) {
         throw new TypeError(`KafkaBridge: topics[${i}].event must be an event name or a function`);
       }
       return { topic: route.topic, channel: route.channel, event: route.event };
     });
   }
-  if (typeof topics !== 'object' || topics === null) throw new TypeError('KafkaBridge: topics must be { topic: channel } or an array of routes');
+  if (typeof topics !== 'object' || topics === null)
+    throw new TypeError('KafkaBridge: topics must be { topic: channel } or an array of routes');
   return Object.entries(topics).map(([topic, channel]) => {
     if (!isValidChannelName(channel) && channel !== BROADCAST_CHANNEL) {
       throw new TypeError(`KafkaBridge: topics["${topic}"] must be a channel name, got ${JSON.stringify(channel)}`);
@@ -581,8 +667,12 @@ function compileRules(forward: ForwardRule[] | undefined): CompiledRule[] {
   if (forward === undefined) return [];
   if (!Array.isArray(forward)) throw new TypeError('KafkaBridge: forward must be an array of { channels, topic }');
   return forward.map((rule, i) => {
-    if (typeof rule !== 'object' || rule === null) throw new TypeError(`KafkaBridge: forward[${i}] must be { channels, topic }`);
-    if (typeof rule.topic !== 'function' && (typeof rule.topic !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(rule.topic))) {
+    if (typeof rule !== 'object' || rule === null)
+      throw new TypeError(`KafkaBridge: forward[${i}] must be { channels, topic }`);
+    if (
+      typeof rule.topic !== 'function' &&
+      (typeof rule.topic !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(rule.topic))
+    ) {
       throw new TypeError(`KafkaBridge: forward[${i}].topic must be a Kafka topic name or a function`);
     }
     return { matches: compileChannelMatcher(rule.channels, `forward[${i}].channels`), rule };
@@ -598,10 +688,17 @@ function compileChannelMatcher(channels: ForwardRule['channels'], what: string):
   }
   const matchers = patterns.map((pattern) => {
     if (typeof pattern !== 'string' || !/^[A-Za-z0-9_.:=@*-]{1,200}$/.test(pattern)) {
-      throw new TypeError(`KafkaBridge: ${what}: invalid channel pattern ${JSON.stringify(pattern)} (channel characters with * wildcards)`);
+      throw new TypeError(
+        `KafkaBridge: ${what}: invalid channel pattern ${JSON.stringify(pattern)} (channel characters with * wildcards)`,
+      );
     }
     if (!pattern.includes('*')) return (channel: ChannelName) => channel === pattern;
-    const regex = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[A-Za-z0-9_.:=@-]*')}$`);
+    const regex = new RegExp(
+      `^${pattern
+        .split('*')
+        .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[A-Za-z0-9_.:=@-]*')}$`,
+    );
     return (channel: ChannelName) => regex.test(channel);
   });
   return (channel) => matchers.some((m) => m(channel));
@@ -628,7 +725,8 @@ function compileKeyDecoder(decodeKey: KafkaBridgeOptions['decodeKey']): (key: Bu
 function compileEvent(event: KafkaBridgeOptions['event']): (record: BridgeRecord) => string {
   if (typeof event === 'function') return event;
   if (typeof event === 'string') {
-    if (event.length === 0 || event.length > MAX_EVENT_LENGTH) throw new TypeError('KafkaBridge: event must be a non-empty string');
+    if (event.length === 0 || event.length > MAX_EVENT_LENGTH)
+      throw new TypeError('KafkaBridge: event must be a non-empty string');
     return () => event;
   }
   if (event !== undefined) throw new TypeError('KafkaBridge: event must be an event name or a function');

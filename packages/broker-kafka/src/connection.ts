@@ -78,8 +78,14 @@ export function createProbeClient(options: KafkaConnectionOptions, what: string)
 
 function kafkaConfig(options: KafkaConnectionOptions, what: string): KafkaConfig {
   const brokers = options.brokers ?? ['127.0.0.1:9092'];
-  if (!Array.isArray(brokers) || brokers.length === 0 || brokers.some((b) => typeof b !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(b))) {
-    throw new TypeError(`${what}: brokers must be a non-empty array of "host:port" strings, got ${JSON.stringify(options.brokers)}`);
+  if (
+    !Array.isArray(brokers) ||
+    brokers.length === 0 ||
+    brokers.some((b) => typeof b !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(b))
+  ) {
+    throw new TypeError(
+      `${what}: brokers must be a non-empty array of "host:port" strings, got ${JSON.stringify(options.brokers)}`,
+    );
   }
   const clientId = options.clientId ?? 'unisocket';
   if (typeof clientId !== 'string' || clientId.length === 0) {
@@ -89,7 +95,9 @@ function kafkaConfig(options: KafkaConnectionOptions, what: string): KafkaConfig
   if (sasl !== undefined) {
     const mechanism = (sasl as { mechanism?: unknown }).mechanism;
     if (typeof mechanism !== 'string') {
-      throw new TypeError(`${what}: sasl needs a mechanism: 'plain', 'scram-sha-256' or 'scram-sha-512' (or another kafkajs mechanism)`);
+      throw new TypeError(
+        `${what}: sasl needs a mechanism: 'plain', 'scram-sha-256' or 'scram-sha-512' (or another kafkajs mechanism)`,
+      );
     }
     if (['plain', 'scram-sha-256', 'scram-sha-512'].includes(mechanism)) {
       const { username, password } = sasl as { username?: unknown; password?: unknown };
@@ -100,7 +108,9 @@ function kafkaConfig(options: KafkaConnectionOptions, what: string): KafkaConfig
   }
   const level = options.logLevel ?? 'nothing';
   if (!(level in LOG_LEVELS)) {
-    throw new TypeError(`${what}: logLevel must be one of ${Object.keys(LOG_LEVELS).join(', ')}, got ${JSON.stringify(level)}`);
+    throw new TypeError(
+      `${what}: logLevel must be one of ${Object.keys(LOG_LEVELS).join(', ')}, got ${JSON.stringify(level)}`,
+    );
   }
   const config: KafkaConfig = {
     brokers,
@@ -118,17 +128,20 @@ function kafkaConfig(options: KafkaConnectionOptions, what: string): KafkaConfig
 }
 
 function positive(value: number, name: string, what: string): number {
-  if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${what}: ${name} must be a positive integer, got ${String(value)}`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new TypeError(`${what}: ${name} must be a positive integer, got ${String(value)}`);
   return value;
 }
 
-const consoleLogCreator = () => (entry: LogEntry): void => {
-  const { message, ...extra } = entry.log;
-  const line = `[kafkajs ${entry.namespace}] ${message} ${JSON.stringify(extra)}`;
-  if (entry.level <= KafkaJsLogLevel.ERROR) console.error(line);
-  else if (entry.level === KafkaJsLogLevel.WARN) console.warn(line);
-  else console.log(line);
-};
+const consoleLogCreator =
+  () =>
+  (entry: LogEntry): void => {
+    const { message, ...extra } = entry.log;
+    const line = `[kafkajs ${entry.namespace}] ${message} ${JSON.stringify(extra)}`;
+    if (entry.level <= KafkaJsLogLevel.ERROR) console.error(line);
+    else if (entry.level === KafkaJsLogLevel.WARN) console.warn(line);
+    else console.log(line);
+  };
 
 /** kafkajs errors carry a `type` (the Kafka error name) for protocol errors. */
 export function kafkaErrorType(error: unknown): string | undefined {
@@ -144,7 +157,9 @@ export function kafkaErrorType(error: unknown): string | undefined {
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = (error as { cause?: unknown }).cause;
-  return cause instanceof Error && !error.message.includes(cause.message) ? `${error.message}: ${cause.message}` : error.message;
+  return cause instanceof Error && !error.message.includes(cause.message)
+    ? `${error.message}: ${cause.message}`
+    : error.message;
 }
 
 /**

@@ -57,7 +57,9 @@ export class EpochStore {
       for (let p = 0; p < partitions; p++) if (!markers.has(p)) missing.push(p);
       if (missing.length === 0) return Array.from({ length: partitions }, (_, p) => markers.get(p)!);
       if (Date.now() > deadline) {
-        throw new Error(`could not write the epoch markers of ${this.#topic} (partitions ${missing.join(', ')}) within ${timeoutMs} ms`);
+        throw new Error(
+          `could not write the epoch markers of ${this.#topic} (partitions ${missing.join(', ')}) within ${timeoutMs} ms`,
+        );
       }
       await this.#write(deadline, 'missing').catch((error: unknown) => {
         if (Date.now() > deadline) throw error;

@@ -63,7 +63,8 @@ export class KafkaHistory implements HistoryStore {
     this.window = new MemoryHistoryStore(options, Date.now, {
       onDrop: (channel, dropped) => {
         const part = this.#partitions[this.partitionOf(channel)];
-        if (part !== undefined && part.epoch === dropped.epoch && dropped.top > part.droppedTop) part.droppedTop = dropped.top;
+        if (part !== undefined && part.epoch === dropped.epoch && dropped.top > part.droppedTop)
+          part.droppedTop = dropped.top;
       },
     });
   }

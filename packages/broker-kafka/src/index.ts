@@ -8,7 +8,12 @@ export { KafkaBroker, type KafkaBrokerOptions, DEFAULT_KAFKA_BROKER_OPTIONS } fr
 export { KafkaHistory, type PartitionState } from './history';
 export { type ReadBackOptions, DEFAULT_READ_BACK_OPTIONS } from './read-back';
 export { EpochStore } from './epochs';
-export { type KafkaConnectionOptions, type KafkaSaslOptions, type KafkaLogLevel, createKafkaClient } from './connection';
+export {
+  type KafkaConnectionOptions,
+  type KafkaSaslOptions,
+  type KafkaLogLevel,
+  createKafkaClient,
+} from './connection';
 export { partitionOf, murmur2 } from './partitioner';
 export { HEADER_ID, HEADER_IDEMPOTENT, HEADER_VOLATILE } from './records';
 export {

@@ -30,7 +30,15 @@ import { EpochStore } from './epochs';
 import { KafkaHistory } from './history';
 import { ProduceBatcher } from './producer';
 import { DEFAULT_READ_BACK_OPTIONS, ReadBack, type ReadBackOptions } from './read-back';
-import { HEADER_ID, HEADER_IDEMPOTENT, HEADER_VOLATILE, fetchedOffset, isIdempotent, isVolatile, messageOf } from './records';
+import {
+  HEADER_ID,
+  HEADER_IDEMPOTENT,
+  HEADER_VOLATILE,
+  fetchedOffset,
+  isIdempotent,
+  isVolatile,
+  messageOf,
+} from './records';
 
 /** Options of {@link KafkaBroker}: the shared broker options, the Kafka connection, and how the topic is used. */
 export interface KafkaBrokerOptions extends BrokerOptions, KafkaConnectionOptions {
@@ -321,7 +329,8 @@ export class KafkaBroker extends Broker {
       const markers = await this.#epochs.ensure(count, Math.max(1_000, deadline - Date.now()));
       const offsets = await retrying(() => this.#admin.fetchTopicOffsets(this.topic), deadline);
       for (const { partition, high } of offsets) {
-        if (partition < count) this.history.reset(partition, this.#epochOf(partition, markers[partition]!), Number(high));
+        if (partition < count)
+          this.history.reset(partition, this.#epochOf(partition, markers[partition]!), Number(high));
       }
       await retrying(() => this.#producer.connect(), deadline);
       this.history.setPartitionEnd(async (partition) => {
@@ -502,7 +511,10 @@ export class KafkaBroker extends Broker {
     await Promise.race([
       firstJoin,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the consumer did not join its group within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`the consumer did not join its group within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       }),
     ]).finally(() => clearTimeout(timer));
   }
@@ -542,7 +554,8 @@ export class KafkaBroker extends Broker {
   #consume(record: KafkaMessage, partition: number, epoch: string, offset: number): void {
     this.kafkaStats.records++;
     if (isVolatile(record)) {
-      if (record.key !== null && record.value !== null) this.receiveVolatile(record.key.toString(), record.value.toString());
+      if (record.key !== null && record.value !== null)
+        this.receiveVolatile(record.key.toString(), record.value.toString());
       return;
     }
     const message = messageOf(record, epoch, offset);
@@ -618,7 +631,12 @@ export class KafkaBroker extends Broker {
       const epoch = this.#epochOf(p, markers[p]!);
       const part = this.history.partition(p);
       if (part?.epoch === epoch) continue;
-      offsets ??= new Map((await this.#admin.fetchTopicOffsets(this.topic)).map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }]));
+      offsets ??= new Map(
+        (await this.#admin.fetchTopicOffsets(this.topic)).map((o) => [
+          o.partition,
+          { low: Number(o.low), high: Number(o.high) },
+        ]),
+      );
       const range = offsets.get(p) ?? { low: 0, high: 0 };
       // recreated (offsets restarted) or added: read from its first record; markers rewritten: same log, go on
       const next = part === undefined || this.#topicVanished || range.high < part.next ? range.low : part.next;
@@ -654,17 +672,20 @@ export class KafkaBroker extends Broker {
     const quietMs = Math.max(QUIET_BEFORE_PROBE_MS, 2 * this.#settings.fetchMaxWaitMs);
     if (this.#probing || this.#closing || this.state === 'closed' || now - this.#lastAnswer < quietMs) return;
     this.#probing = true;
-    this.#probeAdmin.describeCluster().then(
-      () => {
-        this.#probeFailure = undefined;
-      },
-      (error: unknown) => {
-        this.#probeFailure = { startedAt: now, message: `Kafka does not answer: ${describeError(error)}` };
-      },
-    ).finally(() => {
-      this.#probing = false;
-      this.#checkHealth();
-    });
+    this.#probeAdmin
+      .describeCluster()
+      .then(
+        () => {
+          this.#probeFailure = undefined;
+        },
+        (error: unknown) => {
+          this.#probeFailure = { startedAt: now, message: `Kafka does not answer: ${describeError(error)}` };
+        },
+      )
+      .finally(() => {
+        this.#probing = false;
+        this.#checkHealth();
+      });
   }
 
   #checkHealth(): void {
@@ -674,12 +695,14 @@ export class KafkaBroker extends Broker {
     let problem = this.#consumerProblem;
     // a failed check counts until the consumer hears from Kafka again: one broker of several refusing is no outage
     const failure = this.#probeFailure;
-    if (problem === undefined && failure !== undefined && this.#lastAnswer <= failure.startedAt) problem = failure.message;
+    if (problem === undefined && failure !== undefined && this.#lastAnswer <= failure.startedAt)
+      problem = failure.message;
     if (problem === undefined && now - this.#lastAnswer > limit) {
       problem = `Kafka has not answered the consumer for ${now - this.#lastAnswer} ms`;
     }
     const unconfirmed = this.#batcher.inFlightAge(now);
-    if (problem === undefined && unconfirmed > limit) problem = `Kafka has not confirmed a publish for ${unconfirmed} ms`;
+    if (problem === undefined && unconfirmed > limit)
+      problem = `Kafka has not confirmed a publish for ${unconfirmed} ms`;
     if (problem !== undefined) {
       if (this.state === 'ready' || this.health().detail !== problem) this.setState('degraded', problem);
     } else if (this.state === 'degraded') {
@@ -784,7 +807,8 @@ function resolveReadBack(options: ReadBackOptions): Required<ReadBackOptions> {
     }
     const value = options[key];
     if (value === undefined) continue;
-    if (!Number.isInteger(value) || value < 1) throw new TypeError(`readBack.${key} must be a positive integer, got ${String(value)}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new TypeError(`readBack.${key} must be a positive integer, got ${String(value)}`);
     resolved[key] = value;
   }
   return resolved;
@@ -792,14 +816,21 @@ function resolveReadBack(options: ReadBackOptions): Required<ReadBackOptions> {
 
 function validate(settings: typeof DEFAULT_KAFKA_BROKER_OPTIONS): typeof DEFAULT_KAFKA_BROKER_OPTIONS {
   if (typeof settings.topic !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(settings.topic)) {
-    throw new TypeError(`topic must be a Kafka topic name (1-249 characters of [A-Za-z0-9._-]), got ${JSON.stringify(settings.topic)}`);
+    throw new TypeError(
+      `topic must be a Kafka topic name (1-249 characters of [A-Za-z0-9._-]), got ${JSON.stringify(settings.topic)}`,
+    );
   }
   if (typeof settings.groupIdPrefix !== 'string' || settings.groupIdPrefix.length === 0) {
     throw new TypeError('groupIdPrefix must be a non-empty string');
   }
   if (typeof settings.createTopic !== 'boolean') throw new TypeError('createTopic must be a boolean');
-  if (!Number.isInteger(settings.replicationFactor) || (settings.replicationFactor < 1 && settings.replicationFactor !== -1)) {
-    throw new TypeError(`replicationFactor must be a positive integer or -1 (the Kafka broker's default), got ${String(settings.replicationFactor)}`);
+  if (
+    !Number.isInteger(settings.replicationFactor) ||
+    (settings.replicationFactor < 1 && settings.replicationFactor !== -1)
+  ) {
+    throw new TypeError(
+      `replicationFactor must be a positive integer or -1 (the Kafka broker's default), got ${String(settings.replicationFactor)}`,
+    );
   }
   const positive = [
     'partitions',
@@ -815,7 +846,8 @@ function validate(settings: typeof DEFAULT_KAFKA_BROKER_OPTIONS): typeof DEFAULT
   ] as const;
   for (const key of positive) {
     const value = settings[key];
-    if (!Number.isInteger(value) || value < 1) throw new TypeError(`${key} must be a positive integer, got ${String(value)}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new TypeError(`${key} must be a positive integer, got ${String(value)}`);
   }
   if (settings.closeTimeoutMs < 1) throw new TypeError('closeTimeoutMs must be positive');
   return settings;

@@ -119,7 +119,9 @@ export class ProduceBatcher {
   send(record: OutgoingRecord, deadline = Date.now() + this.#options.queueTimeoutMs): Promise<ProducedRecord> {
     if (this.#closed) {
       this.stats.refused++;
-      return Promise.reject(new UnisocketError(ErrorCode.UNAVAILABLE, `${this.#options.what}: the Kafka producer is closed`));
+      return Promise.reject(
+        new UnisocketError(ErrorCode.UNAVAILABLE, `${this.#options.what}: the Kafka producer is closed`),
+      );
     }
     if (this.queued >= this.#options.maxQueued) {
       this.stats.refused++;
@@ -185,7 +187,10 @@ export class ProduceBatcher {
   #armExpiry(): void {
     const waiting = this.queued > 0 || (this.#inFlight?.some((item) => !item.settled) ?? false);
     if (waiting && this.#expiryTimer === undefined) {
-      const tick = Math.max(MIN_EXPIRY_TICK_MS, Math.min(MAX_EXPIRY_TICK_MS, Math.floor(this.#options.queueTimeoutMs / 10)));
+      const tick = Math.max(
+        MIN_EXPIRY_TICK_MS,
+        Math.min(MAX_EXPIRY_TICK_MS, Math.floor(this.#options.queueTimeoutMs / 10)),
+      );
       this.#expiryTimer = setInterval(() => this.expire(), tick);
       this.#expiryTimer.unref();
     } else if (!waiting && this.#expiryTimer !== undefined) {
@@ -216,11 +221,18 @@ export class ProduceBatcher {
     this.#inFlight = undefined;
     for (const item of unconfirmed) {
       this.stats.unconfirmed++;
-      item.reject(new UnisocketError(ErrorCode.UNAVAILABLE, `${this.#options.what}: shut down before Kafka confirmed it (it may still have been written)`));
+      item.reject(
+        new UnisocketError(
+          ErrorCode.UNAVAILABLE,
+          `${this.#options.what}: shut down before Kafka confirmed it (it may still have been written)`,
+        ),
+      );
     }
     for (let i = this.#head; i < this.#queue.length; i++) {
       this.stats.refused++;
-      this.#queue[i]!.reject(new UnisocketError(ErrorCode.UNAVAILABLE, `${this.#options.what}: shut down before it was sent`));
+      this.#queue[i]!.reject(
+        new UnisocketError(ErrorCode.UNAVAILABLE, `${this.#options.what}: shut down before it was sent`),
+      );
     }
     this.#queue = [];
     this.#head = 0;

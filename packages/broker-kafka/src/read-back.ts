@@ -114,13 +114,21 @@ export class ReadBack {
     await Promise.race([
       this.#joined,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the read-back consumer did not join its group within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`the read-back consumer did not join its group within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       }),
     ]).finally(() => clearTimeout(timer));
   }
 
   /** The records of `channel` with Kafka offsets in `[from, to)` of `partition`. */
-  read(channel: ChannelName, partition: number, from: number, to: number): Promise<{ messages: StreamMessage[]; complete: boolean }> {
+  read(
+    channel: ChannelName,
+    partition: number,
+    from: number,
+    to: number,
+  ): Promise<{ messages: StreamMessage[]; complete: boolean }> {
     if (to <= from) return Promise.resolve({ messages: [], complete: true });
     if (this.#closed || to - from > this.#options.maxRecords) {
       this.stats.refused++;
@@ -147,7 +155,8 @@ export class ReadBack {
   async close(): Promise<void> {
     this.#closed = true;
     for (const scan of [...this.#scans.values()]) this.#finish(scan, false);
-    for (const requests of this.#waiting.values()) for (const r of requests) r.resolve({ messages: [], complete: false });
+    for (const requests of this.#waiting.values())
+      for (const r of requests) r.resolve({ messages: [], complete: false });
     this.#waiting.clear();
     await this.#consumer?.disconnect().catch(() => undefined);
   }

@@ -35,7 +35,13 @@ describe.skipIf(!kafkaUp)('Kafka broker: subscribe while the channel activates',
       const topic = testTopic('activation', BROKERS);
       const x = await node(topic, 'x');
       const y = publisherOnSameNode ? x : await node(topic, 'y');
-      const result = await runActivationRace({ subscriberHub: x, publisherHub: y, rounds: 20, prefix: 'race', settleMs: 500 });
+      const result = await runActivationRace({
+        subscriberHub: x,
+        publisherHub: y,
+        rounds: 20,
+        prefix: 'race',
+        settleMs: 500,
+      });
       expect(result.failures).toEqual([]);
       expect(result.subscriptions).toBe(20 * 5);
     }, 180_000);

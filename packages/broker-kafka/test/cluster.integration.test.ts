@@ -1,6 +1,17 @@
 import { requireService } from '@unisocket/services';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Frame, type NodeProcess, RawClient, deleteTestTopics, sleep, startNode, testKafka, testTopic, unique, waitFor } from './helpers';
+import {
+  type Frame,
+  type NodeProcess,
+  RawClient,
+  deleteTestTopics,
+  sleep,
+  startNode,
+  testKafka,
+  testTopic,
+  unique,
+  waitFor,
+} from './helpers';
 
 // Nodes in separate processes (test/fixtures/node.mjs: a Hub on a KafkaBroker behind the native WebSocket transport,
 // built from the packages' dist), on the shared Kafka at 9092, each suite on topics of its own.
@@ -39,7 +50,9 @@ describe.skipIf(!kafkaUp)('three nodes in separate processes on Kafka', () => {
   it('delivers every message to every node, each channel in one order everywhere, each publisher in its order', async () => {
     const channels = ['room.a', 'room.b'];
     const subscribers = await Promise.all(nodes.map((n) => client(n)));
-    for (const c of subscribers) for (const channel of channels) expect(await c.request({ type: 'subscribe', channel })).toMatchObject({ type: 'ack', channel });
+    for (const c of subscribers)
+      for (const channel of channels)
+        expect(await c.request({ type: 'subscribe', channel })).toMatchObject({ type: 'ack', channel });
     const perNode = 25;
     await Promise.all(
       nodes.map(async (n) => {
@@ -52,7 +65,11 @@ describe.skipIf(!kafkaUp)('three nodes in separate processes on Kafka', () => {
       }),
     );
     const total = perNode * nodes.length;
-    await waitFor(() => subscribers.every((c) => channels.every((ch) => c.messages(ch).length >= total)), 30_000, 'every message everywhere');
+    await waitFor(
+      () => subscribers.every((c) => channels.every((ch) => c.messages(ch).length >= total)),
+      30_000,
+      'every message everywhere',
+    );
     await sleep(200);
     for (const channel of channels) {
       const reference = subscribers[0]!.messages(channel);
@@ -63,7 +80,9 @@ describe.skipIf(!kafkaUp)('three nodes in separate processes on Kafka', () => {
       expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
       for (const c of subscribers) expect(c.messages(channel).map((f) => f.id)).toEqual(ids);
       for (const n of nodes) {
-        const mine = reference.filter((f) => (f.data as { node: string }).node === n.nodeId).map((f) => (f.data as { i: number }).i);
+        const mine = reference
+          .filter((f) => (f.data as { node: string }).node === n.nodeId)
+          .map((f) => (f.data as { i: number }).i);
         expect(mine).toEqual(Array.from({ length: perNode }, (_, i) => i));
       }
     }
@@ -80,7 +99,11 @@ describe.skipIf(!kafkaUp)('three nodes in separate processes on Kafka', () => {
     for (let i = 4; i <= 6; i++) await n1.publish('news', i);
     const again = await client(n3);
     await sleep(300); // n3 has consumed 4..6 by now (they are in its window)
-    const recovered = await again.request({ type: 'subscribe', channel: 'news', since: { epoch: ack.epoch, offset: seen.offset } });
+    const recovered = await again.request({
+      type: 'subscribe',
+      channel: 'news',
+      since: { epoch: ack.epoch, offset: seen.offset },
+    });
     expect(recovered).toMatchObject({ type: 'ack', recovered: true, epoch: ack.epoch });
     await waitFor(() => again.messages('news').length === 3);
     await n2.publish('news', 7);
@@ -107,10 +130,18 @@ describe.skipIf(!kafkaUp)('three nodes in separate processes on Kafka', () => {
     const since = { epoch: ack.epoch, offset: second.offset };
 
     const viaKafka = await client(readBack);
-    expect(await viaKafka.request({ type: 'subscribe', channel: 'history', since })).toMatchObject({ recovered: true, epoch: ack.epoch });
+    expect(await viaKafka.request({ type: 'subscribe', channel: 'history', since })).toMatchObject({
+      recovered: true,
+      epoch: ack.epoch,
+    });
     await waitFor(() => viaKafka.messages('history').length === 3);
     expect(dataOf(viaKafka.messages('history'))).toEqual([3, 4, 5]);
-    expect(viaKafka.messages('history').map((f) => f.offset)).toEqual(watcher.messages('history').slice(2).map((f) => f.offset));
+    expect(viaKafka.messages('history').map((f) => f.offset)).toEqual(
+      watcher
+        .messages('history')
+        .slice(2)
+        .map((f) => f.offset),
+    );
     await n1.publish('history', 6);
     await waitFor(() => viaKafka.messages('history').length === 4);
     expect(dataOf(viaKafka.messages('history'))).toEqual([3, 4, 5, 6]);
@@ -128,7 +159,13 @@ describe.skipIf(!kafkaUp)('three nodes in separate processes on Kafka', () => {
     const before = (await readBack.health()).history as { readBacks: number };
     const recent = await client(readBack);
     const sixth = viaKafka.messages('history').at(-2)!;
-    expect(await recent.request({ type: 'subscribe', channel: 'history', since: { epoch: ack.epoch, offset: sixth.offset } })).toMatchObject({ recovered: true });
+    expect(
+      await recent.request({
+        type: 'subscribe',
+        channel: 'history',
+        since: { epoch: ack.epoch, offset: sixth.offset },
+      }),
+    ).toMatchObject({ recovered: true });
     await waitFor(() => recent.messages('history').length === 1);
     expect(dataOf(recent.messages('history'))).toEqual([7]);
     expect(((await readBack.health()).history as { readBacks: number }).readBacks).toBe(before.readBacks);
@@ -153,7 +190,11 @@ describe.skipIf(!kafkaUp)('KafkaBridge on nodes in separate processes', () => {
       ],
     });
     await admin.disconnect();
-    const bridge = JSON.stringify({ topics: { [inbound]: 'feed' }, groupId, forward: [{ channels: 'orders.*', topic: outbound }] });
+    const bridge = JSON.stringify({
+      topics: { [inbound]: 'feed' },
+      groupId,
+      forward: [{ channels: 'orders.*', topic: outbound }],
+    });
     nodes.push(await startNode({ TOPIC: topic, NODE_ID: 'b1', PARTITIONS: '3', BRIDGE: bridge }));
     nodes.push(await startNode({ TOPIC: topic, NODE_ID: 'b2', BRIDGE: bridge }));
     nodes.push(await startNode({ TOPIC: topic, NODE_ID: 'b3' })); // no bridge: receives through the broker
@@ -177,7 +218,11 @@ describe.skipIf(!kafkaUp)('KafkaBridge on nodes in separate processes', () => {
       messages: values.map((value, i) => ({ partition: i % 4, value, headers: i === 5 ? { event: 'special' } : {} })),
     });
     await producer.disconnect();
-    await waitFor(() => subscribers.every((c) => c.messages('feed').length >= 23), 30_000, 'the bridged records on every node');
+    await waitFor(
+      () => subscribers.every((c) => c.messages('feed').length >= 23),
+      30_000,
+      'the bridged records on every node',
+    );
     await sleep(500);
     for (const c of subscribers) {
       const frames = c.messages('feed');
@@ -218,18 +263,40 @@ describe.skipIf(!kafkaUp)('KafkaBridge on nodes in separate processes', () => {
     });
     try {
       const c = await client(nodes[0]!);
-      const ack = await c.request({ type: 'publish', channel: 'orders.eu', event: 'placed', data: { sku: 'A-1', qty: 2 } });
+      const ack = await c.request({
+        type: 'publish',
+        channel: 'orders.eu',
+        event: 'placed',
+        data: { sku: 'A-1', qty: 2 },
+      });
       expect(ack).toMatchObject({ type: 'ack', channel: 'orders.eu' });
-      expect(await c.request({ type: 'publish', channel: 'chat.lobby', event: 'say', data: 'not forwarded' })).toMatchObject({ type: 'ack' });
+      expect(
+        await c.request({ type: 'publish', channel: 'chat.lobby', event: 'say', data: 'not forwarded' }),
+      ).toMatchObject({ type: 'ack' });
       // a repeated idempotency key is not published again, so not forwarded again
       await c.request({ type: 'publish', channel: 'orders.us', event: 'placed', data: { sku: 'B-2' }, id: 'order-42' });
-      expect(await c.request({ type: 'publish', channel: 'orders.us', event: 'placed', data: { sku: 'B-2' }, id: 'order-42' })).toMatchObject({ duplicate: true });
+      expect(
+        await c.request({
+          type: 'publish',
+          channel: 'orders.us',
+          event: 'placed',
+          data: { sku: 'B-2' },
+          id: 'order-42',
+        }),
+      ).toMatchObject({ duplicate: true });
       await waitFor(() => received.length >= 2, 30_000, 'the forwarded records');
       await sleep(1_000);
       expect(received).toHaveLength(2);
       expect(received[0]).toMatchObject({
         key: 'orders.eu',
-        value: { channel: 'orders.eu', event: 'placed', data: { sku: 'A-1', qty: 2 }, id: ack.id, offset: ack.offset, userId: null },
+        value: {
+          channel: 'orders.eu',
+          event: 'placed',
+          data: { sku: 'A-1', qty: 2 },
+          id: ack.id,
+          offset: ack.offset,
+          userId: null,
+        },
         headers: { event: 'placed', id: ack.id },
       });
       expect(received[1]!.value).toMatchObject({ channel: 'orders.us', id: 'order-42' });

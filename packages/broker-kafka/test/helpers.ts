@@ -45,7 +45,11 @@ export async function deleteTestTopics(): Promise<void> {
   }
 }
 
-export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -147,7 +151,12 @@ export async function startNode(env: Record<string, string>): Promise<NodeProces
     async publish(channel, data, options = {}) {
       const res = await fetch(`${base}/publish`, {
         method: 'POST',
-        body: JSON.stringify({ channel, data, event: options.event ?? 'e', ...(options.id === undefined ? {} : { id: options.id }) }),
+        body: JSON.stringify({
+          channel,
+          data,
+          event: options.event ?? 'e',
+          ...(options.id === undefined ? {} : { id: options.id }),
+        }),
       });
       const body = (await res.json()) as Record<string, unknown>;
       return { status: res.status, ...body };
@@ -156,7 +165,12 @@ export async function startNode(env: Record<string, string>): Promise<NodeProces
       return (await (await fetch(`${base}/health`)).json()) as Record<string, unknown>;
     },
     async bridgeStats() {
-      return (await (await fetch(`${base}/bridge`)).json()) as { broadcast: number; undecodable: number; received: number; forwarded: number };
+      return (await (await fetch(`${base}/bridge`)).json()) as {
+        broadcast: number;
+        undecodable: number;
+        received: number;
+        forwarded: number;
+      };
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -11,7 +11,14 @@ function history(options = {}): KafkaHistory {
 }
 function consume(h: KafkaHistory, channel: string, kafkaOffset: number): StreamMessage {
   const part = h.partition(0)!;
-  const message = { channel, id: `${channel}-${kafkaOffset}`, epoch: part.epoch, offset: kafkaOffset + 1, ts: Date.now(), line: '{}' };
+  const message = {
+    channel,
+    id: `${channel}-${kafkaOffset}`,
+    epoch: part.epoch,
+    offset: kafkaOffset + 1,
+    ts: Date.now(),
+    line: '{}',
+  };
   part.next = kafkaOffset + 1;
   h.record(message, 0);
   return message;

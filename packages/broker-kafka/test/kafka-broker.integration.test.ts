@@ -1,7 +1,17 @@
 import { requireService } from '@unisocket/services';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { HEADER_ID, HEADER_IDEMPOTENT, KafkaBroker, type KafkaBrokerOptions, partitionOf } from '../src/index';
-import { type Recorder, deleteTestTopics, recorder, request, sleep, testKafka, testTopic, unique, waitFor } from './helpers';
+import {
+  type Recorder,
+  deleteTestTopics,
+  recorder,
+  request,
+  sleep,
+  testKafka,
+  testTopic,
+  unique,
+  waitFor,
+} from './helpers';
 
 const BROKERS = ['127.0.0.1:9092'];
 const kafkaUp = await requireService('kafka');
@@ -12,7 +22,11 @@ afterEach(async () => {
 });
 afterAll(deleteTestTopics);
 
-async function node(topic: string, nodeId: string, options: KafkaBrokerOptions = {}): Promise<{ broker: KafkaBroker; host: Recorder; errors: Error[] }> {
+async function node(
+  topic: string,
+  nodeId: string,
+  options: KafkaBrokerOptions = {},
+): Promise<{ broker: KafkaBroker; host: Recorder; errors: Error[] }> {
   const broker = new KafkaBroker({ brokers: BROKERS, topic, nodeId, partitions: 3, ...options });
   const host = recorder();
   const errors: Error[] = [];
@@ -27,14 +41,20 @@ describe('KafkaBroker options', () => {
   it('refuses bad options with a TypeError that says what to change', () => {
     expect(() => new KafkaBroker({ topic: 'a b' })).toThrow(/topic must be a Kafka topic name/);
     expect(() => new KafkaBroker({ partitions: 0 })).toThrow(/partitions must be a positive integer/);
-    expect(() => new KafkaBroker({ replicationFactor: 0 })).toThrow(/replicationFactor must be a positive integer or -1/);
+    expect(() => new KafkaBroker({ replicationFactor: 0 })).toThrow(
+      /replicationFactor must be a positive integer or -1/,
+    );
     expect(() => new KafkaBroker({ brokers: ['nohost'] })).toThrow(/"host:port"/);
     expect(() => new KafkaBroker({ sasl: { mechanism: 'plain' } as never })).toThrow(/needs a username and a password/);
-    expect(() => new KafkaBroker({ readBack: { maxRecords: -1 } })).toThrow(/readBack.maxRecords must be a positive integer/);
+    expect(() => new KafkaBroker({ readBack: { maxRecords: -1 } })).toThrow(
+      /readBack.maxRecords must be a positive integer/,
+    );
     expect(() => new KafkaBroker({ bogus: 1 } as never)).toThrow(/unknown KafkaBroker option "bogus"/);
     expect(() => new KafkaBroker({ history: { size: -1 } })).toThrow(/history.size/);
     expect(() => new KafkaBroker({ idempotencyWindowMs: 0 })).toThrow(/idempotencyWindowMs must be a positive integer/);
-    expect(() => new KafkaBroker({ idempotencyCacheSize: 1.5 })).toThrow(/idempotencyCacheSize must be a positive integer/);
+    expect(() => new KafkaBroker({ idempotencyCacheSize: 1.5 })).toThrow(
+      /idempotencyCacheSize must be a positive integer/,
+    );
   });
 
   it('takes the idempotency and delivered-id options by their names, and by their deprecated names with one warning each', async () => {
@@ -46,11 +66,18 @@ describe('KafkaBroker options', () => {
       expect(() => new KafkaBroker({ dedupeCacheSize: 5, idempotencyCacheSize: 6 })).toThrow(
         /keep idempotencyCacheSize and remove dedupeCacheSize/,
       );
-      expect(() => new KafkaBroker({ dedupeWindow: 5, deliveredIdsWindow: 6 })).toThrow(/keep deliveredIdsWindow and remove dedupeWindow/);
+      expect(() => new KafkaBroker({ dedupeWindow: 5, deliveredIdsWindow: 6 })).toThrow(
+        /keep deliveredIdsWindow and remove dedupeWindow/,
+      );
       expect(() => new KafkaBroker({ dedupeWindowMs: 0 })).toThrow(/idempotencyWindowMs must be a positive integer/);
-      for (let i = 0; i < 2; i++) await new KafkaBroker({ dedupeCacheSize: 5, dedupeWindowMs: 1_000, dedupeWindow: 50 }).close();
+      for (let i = 0; i < 2; i++)
+        await new KafkaBroker({ dedupeCacheSize: 5, dedupeWindowMs: 1_000, dedupeWindow: 50 }).close();
       const codes = warn.mock.calls.map((call) => (call[1] as { code?: string } | undefined)?.code);
-      for (const code of ['UNISOCKET_DEP_DEDUPE_CACHE_SIZE', 'UNISOCKET_DEP_DEDUPE_WINDOW_MS', 'UNISOCKET_DEP_DEDUPE_WINDOW']) {
+      for (const code of [
+        'UNISOCKET_DEP_DEDUPE_CACHE_SIZE',
+        'UNISOCKET_DEP_DEDUPE_WINDOW_MS',
+        'UNISOCKET_DEP_DEDUPE_WINDOW',
+      ]) {
         expect(codes.filter((c) => c === code)).toHaveLength(1);
       }
     } finally {
@@ -59,8 +86,16 @@ describe('KafkaBroker options', () => {
   });
 
   it('fails to start with a clear error when Kafka cannot be reached', async () => {
-    const broker = new KafkaBroker({ brokers: ['127.0.0.1:1'], topic: unique('nowhere'), connectionTimeoutMs: 200, startTimeoutMs: 2_000 });
-    await expect(broker.start()).rejects.toMatchObject({ code: 'UNAVAILABLE', message: /the Kafka broker cannot start/ });
+    const broker = new KafkaBroker({
+      brokers: ['127.0.0.1:1'],
+      topic: unique('nowhere'),
+      connectionTimeoutMs: 200,
+      startTimeoutMs: 2_000,
+    });
+    await expect(broker.start()).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: /the Kafka broker cannot start/,
+    });
     await broker.close();
   });
 });
@@ -82,7 +117,11 @@ describe.skipIf(!kafkaUp)('KafkaBroker on a real Kafka', () => {
     expect(new Set(offsets).size).toBe(20);
     // what each publisher was told is where its record is, and the line carries that offset
     for (const ack of acks) expect(offsets).toContain(ack.offset);
-    expect(a.host.got.map((m) => JSON.parse(m.line) as { offset: number; data: number }).every((f, i) => f.offset === offsets[i])).toBe(true);
+    expect(
+      a.host.got
+        .map((m) => JSON.parse(m.line) as { offset: number; data: number })
+        .every((f, i) => f.offset === offsets[i]),
+    ).toBe(true);
     const epoch = acks[0]!.epoch;
     expect(epoch).toMatch(new RegExp(`^${topic.replace(/\./g, '\\.')}:${partition}:[0-9a-z]+$`));
     expect(new Set(acks.map((r) => r.epoch))).toEqual(new Set([epoch]));
@@ -115,11 +154,20 @@ describe.skipIf(!kafkaUp)('KafkaBroker on a real Kafka', () => {
     const again = request('orders', { id: 'order-1' });
     await producer.send({
       topic,
-      messages: [{ key: 'orders', value: again.head, partition: partitionOf('orders', 3), headers: { [HEADER_ID]: 'order-1', [HEADER_IDEMPOTENT]: '1' } }],
+      messages: [
+        {
+          key: 'orders',
+          value: again.head,
+          partition: partitionOf('orders', 3),
+          headers: { [HEADER_ID]: 'order-1', [HEADER_IDEMPOTENT]: '1' },
+        },
+      ],
     });
     await producer.disconnect();
     const next = await a.broker.publish(request('orders', { data: 'after' }));
-    await waitFor(() => a.host.offsets('orders').includes(next.offset) && b.host.offsets('orders').includes(next.offset));
+    await waitFor(
+      () => a.host.offsets('orders').includes(next.offset) && b.host.offsets('orders').includes(next.offset),
+    );
     expect(a.host.got.map((m) => m.id)).toEqual(['order-1', expect.not.stringMatching(/^order-1$/)]);
     expect(b.host.got).toHaveLength(2);
     const read = b.broker.history.read('orders', { epoch: first.epoch, offset: 0 });
@@ -132,11 +180,16 @@ describe.skipIf(!kafkaUp)('KafkaBroker on a real Kafka', () => {
     const a = await node(topic, 'a');
     const b = await node(topic, 'b');
     await b.broker.subscribe('presence-room');
-    a.broker.publishVolatile('presence-room', '{"type":"presence","channel":"presence-room","action":"join","member":{"userId":"u"}}');
+    a.broker.publishVolatile(
+      'presence-room',
+      '{"type":"presence","channel":"presence-room","action":"join","member":{"userId":"u"}}',
+    );
     await waitFor(() => b.host.volatile.length === 1);
     const position = b.broker.history.position('presence-room');
     expect(position.offset).toBeGreaterThan(0); // the line took a partition offset...
-    expect(b.broker.history.read('presence-room', { epoch: position.epoch, offset: position.offset - 1 })).toMatchObject({
+    expect(
+      b.broker.history.read('presence-room', { epoch: position.epoch, offset: position.offset - 1 }),
+    ).toMatchObject({
       complete: true,
       messages: [], // ...but is no message of the channel
     });
@@ -146,7 +199,9 @@ describe.skipIf(!kafkaUp)('KafkaBroker on a real Kafka', () => {
     const topic = testTopic('rebalance', BROKERS);
     const a = await node(topic, 'a');
     // one channel in each partition, so whatever the intruder is handed carries messages
-    const channels = [0, 1, 2].map((p) => Array.from({ length: 60 }, (_, i) => `ch${i}`).find((c) => partitionOf(c, 3) === p)!);
+    const channels = [0, 1, 2].map(
+      (p) => Array.from({ length: 60 }, (_, i) => `ch${i}`).find((c) => partitionOf(c, 3) === p)!,
+    );
     await Promise.all(channels.map((c) => a.broker.subscribe(c)));
     let sent = 0;
     let stop = false;
@@ -170,7 +225,9 @@ describe.skipIf(!kafkaUp)('KafkaBroker on a real Kafka', () => {
     await waitFor(() => a.host.got.length >= sent, 30_000, `all ${sent} messages`);
     await sleep(300);
     for (const [k, channel] of channels.entries()) {
-      const data = a.host.got.filter((m) => m.channel === channel).map((m) => (JSON.parse(m.line) as { data: number }).data);
+      const data = a.host.got
+        .filter((m) => m.channel === channel)
+        .map((m) => (JSON.parse(m.line) as { data: number }).data);
       expect(data).toEqual(Array.from({ length: Math.ceil((sent - k) / 3) }, (_, i) => i * 3 + k));
     }
     expect(a.host.got).toHaveLength(sent);
@@ -187,7 +244,11 @@ describe.skipIf(!kafkaUp)('KafkaBroker on a real Kafka', () => {
     await admin.connect();
     await admin.deleteTopics({ topics: [topic], timeout: 10_000 });
     // the node notices (consumer errors, topology check), recreates the topic and writes new epoch markers
-    await waitFor(async () => (await admin.listTopics()).includes(topic) && a.broker.history.position('x').epoch !== before.epoch, 60_000, 'a new epoch');
+    await waitFor(
+      async () => (await admin.listTopics()).includes(topic) && a.broker.history.position('x').epoch !== before.epoch,
+      60_000,
+      'a new epoch',
+    );
     await admin.disconnect();
     await waitFor(() => a.broker.state === 'ready', 30_000, 'ready again');
     const after = await a.broker.publish(request('x'));
@@ -196,6 +257,8 @@ describe.skipIf(!kafkaUp)('KafkaBroker on a real Kafka', () => {
     expect(a.host.got[1]!.epoch).toBe(after.epoch);
     expect(a.host.resyncs.some((r) => r.channel === 'x' && r.position.epoch === after.epoch)).toBe(true);
     // a position of the old epoch is not recoverable
-    expect(await a.broker.history.read('x', { epoch: before.epoch, offset: before.offset })).toMatchObject({ complete: false });
+    expect(await a.broker.history.read('x', { epoch: before.epoch, offset: before.offset })).toMatchObject({
+      complete: false,
+    });
   });
 });

@@ -5,10 +5,30 @@ import { murmur2, partitionOf } from '../src/index';
 describe('partitionOf', () => {
   it('matches the partition kafkajs (and Java) choose for the same key', () => {
     const kafkajs = Partitioners.DefaultPartitioner();
-    const keys = ['', 'a', 'ab', 'abc', 'abcd', 'chat.lobby', '*', 'user:42', 'presence-room', 'ticker', 'kafka.events', 'ümlaut-é', 'x'.repeat(200)];
+    const keys = [
+      '',
+      'a',
+      'ab',
+      'abc',
+      'abcd',
+      'chat.lobby',
+      '*',
+      'user:42',
+      'presence-room',
+      'ticker',
+      'kafka.events',
+      'ümlaut-é',
+      'x'.repeat(200),
+    ];
     for (let i = 0; i < 500; i++) keys.push(`channel-${i}.${(i * 7919).toString(36)}`);
     for (const partitions of [1, 3, 6, 12, 50]) {
-      const partitionMetadata = Array.from({ length: partitions }, (_, p) => ({ partitionId: p, leader: 1, partitionErrorCode: 0, replicas: [1], isr: [1] }));
+      const partitionMetadata = Array.from({ length: partitions }, (_, p) => ({
+        partitionId: p,
+        leader: 1,
+        partitionErrorCode: 0,
+        replicas: [1],
+        isr: [1],
+      }));
       for (const key of keys) {
         expect(partitionOf(key, partitions), `${key} over ${partitions}`).toBe(
           kafkajs({ topic: 't', partitionMetadata, message: { key, value: null } }),

@@ -12,7 +12,14 @@ function scriptedProducer() {
   return { producer, calls };
 }
 const tick = () => new Promise((r) => setImmediate(r));
-const options = { maxBatchMessages: 3, maxBatchBytes: 1_000_000, maxQueued: 4, queueTimeoutMs: 50, resendDelayMs: 1, what: 'publish' };
+const options = {
+  maxBatchMessages: 3,
+  maxBatchBytes: 1_000_000,
+  maxQueued: 4,
+  queueTimeoutMs: 50,
+  resendDelayMs: 1,
+  what: 'publish',
+};
 
 describe('ProduceBatcher', () => {
   it('sends what one tick queued as one request, one at a time, and reports each record its offset', async () => {
@@ -43,8 +50,13 @@ describe('ProduceBatcher', () => {
     const b = new ProduceBatcher(producer, { ...options, maxBatchMessages: 1, maxQueued: 2, queueTimeoutMs: 1_000 });
     const first = b.send({ topic: 't', partition: 0, key: 'k', value: 'a' });
     await tick();
-    const waiting = [b.send({ topic: 't', partition: 0, key: 'k', value: 'b' }), b.send({ topic: 't', partition: 0, key: 'k', value: 'c' })];
-    await expect(b.send({ topic: 't', partition: 0, key: 'k', value: 'd' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    const waiting = [
+      b.send({ topic: 't', partition: 0, key: 'k', value: 'b' }),
+      b.send({ topic: 't', partition: 0, key: 'k', value: 'c' }),
+    ];
+    await expect(b.send({ topic: 't', partition: 0, key: 'k', value: 'd' })).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
     calls[0]!.reject(Object.assign(new Error('down'), { name: 'KafkaJSNumberOfRetriesExceeded' }));
     await new Promise((r) => setTimeout(r, 10));
     expect(calls).toHaveLength(2);
@@ -108,7 +120,9 @@ describe('ProduceBatcher', () => {
     const p = b.send({ topic: 't', partition: 0, key: 'k', value: 'a' });
     await tick();
     const closed = b.close(30);
-    await expect(b.send({ topic: 't', partition: 0, key: 'k', value: 'b' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(b.send({ topic: 't', partition: 0, key: 'k', value: 'b' })).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
     await closed;
     await expect(p).rejects.toMatchObject({ code: 'UNAVAILABLE', message: /may still have been written/ });
     expect(calls).toHaveLength(1);

@@ -76,7 +76,8 @@ describe.skipIf(!kafkaUp)('KafkaBroker while Kafka restarts (private broker)', (
                 if (process.env.DEBUG_RESTART && data % 50 === 0) console.log(Date.now() % 1e6, 'ack', data);
                 acked.set(data, r.offset);
               },
-              (e: unknown) => void (isUnisocketError(e) && e.code === 'UNAVAILABLE' ? refused.push(data) : other.push(e)),
+              (e: unknown) =>
+                void (isUnisocketError(e) && e.code === 'UNAVAILABLE' ? refused.push(data) : other.push(e)),
             ),
           );
         } catch (e) {
@@ -96,7 +97,11 @@ describe.skipIf(!kafkaUp)('KafkaBroker while Kafka restarts (private broker)', (
     const outageMs = Date.now() - outageStarted;
     await waitFor(() => publisher.state === 'ready' && subscriber.state === 'ready', 60_000, 'both nodes ready again');
     const afterRecovery = i;
-    await waitFor(() => [...acked.keys()].some((d) => d > afterRecovery + 20), 30_000, 'publishes acknowledged after the restart');
+    await waitFor(
+      () => [...acked.keys()].some((d) => d > afterRecovery + 20),
+      30_000,
+      'publishes acknowledged after the restart',
+    );
     stop = true;
     await publishing;
     await Promise.all(pending);
@@ -128,7 +133,14 @@ describe.skipIf(!kafkaUp)('KafkaBroker while Kafka restarts (private broker)', (
 
   it('shuts down within its bounds while Kafka is away: what waits is refused with UNAVAILABLE, nothing hangs', async () => {
     await startKafka({ log: () => {} });
-    const broker = new KafkaBroker({ brokers, topic: unique('close'), partitions: 1, unavailableAfterMs: 1_000, closeTimeoutMs: 2_000, connectionTimeoutMs: 500 });
+    const broker = new KafkaBroker({
+      brokers,
+      topic: unique('close'),
+      partitions: 1,
+      unavailableAfterMs: 1_000,
+      closeTimeoutMs: 2_000,
+      connectionTimeoutMs: 500,
+    });
     broker.attach(recorder());
     broker.on('error', () => {});
     await broker.start();
@@ -171,102 +183,125 @@ describe.skipIf(!kafkaUp)('KafkaBroker when Kafka is killed (private broker)', (
     return Number(fs.readFileSync(file, 'utf8').trim());
   }
 
-  it.each(['SIGKILL', 'SIGTERM'] as const)('%s: reports the outage within 2 s and settles every publish within pendingPublishTimeoutMs (+3 s)', { timeout: 300_000 }, async (signal) => {
-    const { brokers, pid } = await startKafka({ log: () => {} });
-    const timeoutMs = DEFAULT_BROKER_OPTIONS.pendingPublishTimeoutMs;
-    // the defaults are what is measured: only where Kafka is and what the topic is called
-    const options = { brokers, topic: unique('kill'), partitions: 2 };
-    const publisher = new KafkaBroker({ ...options, nodeId: 'pub' });
-    const subscriber = new KafkaBroker({ ...options, nodeId: 'sub' });
-    nodes.push(publisher, subscriber);
-    const host = recorder();
-    publisher.attach(recorder());
-    subscriber.attach(host);
-    const left: Record<string, number | undefined> = { pub: undefined, sub: undefined };
-    let killedAt = Infinity;
-    for (const b of [publisher, subscriber]) {
-      b.on('state', (state, detail) => {
-        if (process.env.DEBUG_RESTART) console.log(Date.now() % 1e6, b.nodeId, state, detail);
-        if (state !== 'ready' && Date.now() >= killedAt) left[b.nodeId] ??= Date.now();
-      });
-      b.on('error', () => {});
-    }
-    await publisher.start();
-    await subscriber.start();
-    await subscriber.subscribe('stream');
-
-    interface Outcome { at: number; settled?: number; offset?: number; refused?: string; other?: unknown }
-    const outcomes = new Map<number, Outcome>();
-    let stop = false;
-    let i = 0;
-    const publishing = (async () => {
-      while (!stop) {
-        const data = i++;
-        const outcome: Outcome = { at: Date.now() };
-        outcomes.set(data, outcome);
-        const settle = (r: { offset: number } | undefined, e?: unknown) => {
-          outcome.settled = Date.now();
-          if (r !== undefined) outcome.offset = r.offset;
-          else if (isUnisocketError(e) && e.code === 'UNAVAILABLE') outcome.refused = e.message;
-          else outcome.other = e;
-        };
-        try {
-          Promise.resolve(publisher.publish(request('stream', { data }))).then(settle, (e: unknown) => settle(undefined, e));
-        } catch (e) {
-          settle(undefined, e);
-        }
-        await sleep(20);
+  it.each(['SIGKILL', 'SIGTERM'] as const)(
+    '%s: reports the outage within 2 s and settles every publish within pendingPublishTimeoutMs (+3 s)',
+    { timeout: 300_000 },
+    async (signal) => {
+      const { brokers, pid } = await startKafka({ log: () => {} });
+      const timeoutMs = DEFAULT_BROKER_OPTIONS.pendingPublishTimeoutMs;
+      // the defaults are what is measured: only where Kafka is and what the topic is called
+      const options = { brokers, topic: unique('kill'), partitions: 2 };
+      const publisher = new KafkaBroker({ ...options, nodeId: 'pub' });
+      const subscriber = new KafkaBroker({ ...options, nodeId: 'sub' });
+      nodes.push(publisher, subscriber);
+      const host = recorder();
+      publisher.attach(recorder());
+      subscriber.attach(host);
+      const left: Record<string, number | undefined> = { pub: undefined, sub: undefined };
+      let killedAt = Infinity;
+      for (const b of [publisher, subscriber]) {
+        b.on('state', (state, detail) => {
+          if (process.env.DEBUG_RESTART) console.log(Date.now() % 1e6, b.nodeId, state, detail);
+          if (state !== 'ready' && Date.now() >= killedAt) left[b.nodeId] ??= Date.now();
+        });
+        b.on('error', () => {});
       }
-    })();
+      await publisher.start();
+      await subscriber.start();
+      await subscriber.subscribe('stream');
 
-    await waitFor(() => host.got.length >= 20, 20_000, 'the stream to flow');
-    killedAt = Date.now();
-    process.kill(kafkaPid(pid), signal);
-    // publish on through the outage: in flight at the kill, queued behind it, queued while degraded
-    await sleep(timeoutMs + 2_000);
-    stop = true;
-    await publishing;
-    const published = i;
-    // nothing may wait longer than the bound; give the slowest one a while to show how late it is (not forever)
-    await waitFor(() => [...outcomes.values()].every((o) => o.settled !== undefined), 20_000, 'every publish to settle').catch(() => {});
-    const now = Date.now();
-    const during = [...outcomes.values()].filter((o) => o.settled === undefined || o.settled >= killedAt);
-    const longestWait = Math.max(...during.map((o) => (o.settled ?? now) - o.at));
-    const detection = { pub: (left.pub ?? now) - killedAt, sub: (left.sub ?? now) - killedAt };
-    const refused = [...outcomes.values()].filter((o) => o.refused !== undefined);
-    // the longest wait per answer: sent but unconfirmed, queued in the producer, queued by the base class while degraded
-    const longest = (test: RegExp) => Math.max(0, ...refused.filter((o) => test.test(o.refused!)).map((o) => o.settled! - o.at));
-    console.log(
-      `[outage] ${signal}: left ready after pub ${detection.pub} ms, sub ${detection.sub} ms; longest publish wait ${longestWait} ms ` +
-        `(bound ${timeoutMs} ms; unconfirmed ${longest(/may still/)} ms, queued in the producer ${longest(/not sent/)} ms, ` +
-        `queued while degraded ${longest(/did not come back/)} ms); ` +
-        `${published} publishes, ${during.length} settled after the kill, ${refused.length} refused, ` +
-        `${[...outcomes.values()].filter((o) => o.settled === undefined).length} unsettled; producer ${JSON.stringify(publisher.producerStats)}`,
-    );
-    expect(detection.pub).toBeLessThan(2_000);
-    expect(detection.sub).toBeLessThan(2_000);
-    expect(longestWait).toBeLessThanOrEqual(timeoutMs + 3_000);
-    expect([...outcomes.values()].filter((o) => o.other !== undefined).map((o) => o.other)).toEqual([]);
-    expect(publisher.state).toBe('degraded');
-    expect(subscriber.state).toBe('degraded');
+      interface Outcome {
+        at: number;
+        settled?: number;
+        offset?: number;
+        refused?: string;
+        other?: unknown;
+      }
+      const outcomes = new Map<number, Outcome>();
+      let stop = false;
+      let i = 0;
+      const publishing = (async () => {
+        while (!stop) {
+          const data = i++;
+          const outcome: Outcome = { at: Date.now() };
+          outcomes.set(data, outcome);
+          const settle = (r: { offset: number } | undefined, e?: unknown) => {
+            outcome.settled = Date.now();
+            if (r !== undefined) outcome.offset = r.offset;
+            else if (isUnisocketError(e) && e.code === 'UNAVAILABLE') outcome.refused = e.message;
+            else outcome.other = e;
+          };
+          try {
+            Promise.resolve(publisher.publish(request('stream', { data }))).then(settle, (e: unknown) =>
+              settle(undefined, e),
+            );
+          } catch (e) {
+            settle(undefined, e);
+          }
+          await sleep(20);
+        }
+      })();
 
-    // Kafka returns: what was acknowledged is delivered once and in order; what was refused as not sent never is;
-    // what was refused while unconfirmed may still be (the idempotent producer writes it at most once)
-    await startKafka({ log: () => {} });
-    await waitFor(() => publisher.state === 'ready' && subscriber.state === 'ready', 60_000, 'both nodes ready again');
-    const after = (await publisher.publish(request('stream', { data: -1 }))).offset;
-    await waitFor(() => host.got.some((m) => m.offset === after), 30_000, 'a publish after the outage');
-    const got = host.got.map((m) => (JSON.parse(m.line) as { data: number }).data);
-    expect(new Set(got).size).toBe(got.length);
-    expect(subscriber.stats.duplicates).toBe(0);
-    const acked = [...outcomes].filter(([, o]) => o.offset !== undefined).map(([d]) => d);
-    // delivered without an ack: only publishes refused as unconfirmed ("may still be written"), never a "not sent" one
-    const unacked = got.filter((d) => d !== -1 && outcomes.get(d)!.offset === undefined);
-    expect(unacked.filter((d) => !/may still/.test(outcomes.get(d)!.refused ?? '')).map((d) => outcomes.get(d)!.refused)).toEqual([]);
-    expect(acked.every((d) => got.includes(d))).toBe(true);
-    expect(host.got.map((m) => m.offset)).toEqual([...host.got.map((m) => m.offset)].sort((a, b) => a - b));
-    console.log(
-      `[outage] after the restart: ${acked.length} acknowledged all delivered; ${got.length - acked.length - 1} refused-as-unconfirmed delivered too`,
-    );
-  });
+      await waitFor(() => host.got.length >= 20, 20_000, 'the stream to flow');
+      killedAt = Date.now();
+      process.kill(kafkaPid(pid), signal);
+      // publish on through the outage: in flight at the kill, queued behind it, queued while degraded
+      await sleep(timeoutMs + 2_000);
+      stop = true;
+      await publishing;
+      const published = i;
+      // nothing may wait longer than the bound; give the slowest one a while to show how late it is (not forever)
+      await waitFor(
+        () => [...outcomes.values()].every((o) => o.settled !== undefined),
+        20_000,
+        'every publish to settle',
+      ).catch(() => {});
+      const now = Date.now();
+      const during = [...outcomes.values()].filter((o) => o.settled === undefined || o.settled >= killedAt);
+      const longestWait = Math.max(...during.map((o) => (o.settled ?? now) - o.at));
+      const detection = { pub: (left.pub ?? now) - killedAt, sub: (left.sub ?? now) - killedAt };
+      const refused = [...outcomes.values()].filter((o) => o.refused !== undefined);
+      // the longest wait per answer: sent but unconfirmed, queued in the producer, queued by the base class while degraded
+      const longest = (test: RegExp) =>
+        Math.max(0, ...refused.filter((o) => test.test(o.refused!)).map((o) => o.settled! - o.at));
+      console.log(
+        `[outage] ${signal}: left ready after pub ${detection.pub} ms, sub ${detection.sub} ms; longest publish wait ${longestWait} ms ` +
+          `(bound ${timeoutMs} ms; unconfirmed ${longest(/may still/)} ms, queued in the producer ${longest(/not sent/)} ms, ` +
+          `queued while degraded ${longest(/did not come back/)} ms); ` +
+          `${published} publishes, ${during.length} settled after the kill, ${refused.length} refused, ` +
+          `${[...outcomes.values()].filter((o) => o.settled === undefined).length} unsettled; producer ${JSON.stringify(publisher.producerStats)}`,
+      );
+      expect(detection.pub).toBeLessThan(2_000);
+      expect(detection.sub).toBeLessThan(2_000);
+      expect(longestWait).toBeLessThanOrEqual(timeoutMs + 3_000);
+      expect([...outcomes.values()].filter((o) => o.other !== undefined).map((o) => o.other)).toEqual([]);
+      expect(publisher.state).toBe('degraded');
+      expect(subscriber.state).toBe('degraded');
+
+      // Kafka returns: what was acknowledged is delivered once and in order; what was refused as not sent never is;
+      // what was refused while unconfirmed may still be (the idempotent producer writes it at most once)
+      await startKafka({ log: () => {} });
+      await waitFor(
+        () => publisher.state === 'ready' && subscriber.state === 'ready',
+        60_000,
+        'both nodes ready again',
+      );
+      const after = (await publisher.publish(request('stream', { data: -1 }))).offset;
+      await waitFor(() => host.got.some((m) => m.offset === after), 30_000, 'a publish after the outage');
+      const got = host.got.map((m) => (JSON.parse(m.line) as { data: number }).data);
+      expect(new Set(got).size).toBe(got.length);
+      expect(subscriber.stats.duplicates).toBe(0);
+      const acked = [...outcomes].filter(([, o]) => o.offset !== undefined).map(([d]) => d);
+      // delivered without an ack: only publishes refused as unconfirmed ("may still be written"), never a "not sent" one
+      const unacked = got.filter((d) => d !== -1 && outcomes.get(d)!.offset === undefined);
+      expect(
+        unacked.filter((d) => !/may still/.test(outcomes.get(d)!.refused ?? '')).map((d) => outcomes.get(d)!.refused),
+      ).toEqual([]);
+      expect(acked.every((d) => got.includes(d))).toBe(true);
+      expect(host.got.map((m) => m.offset)).toEqual([...host.got.map((m) => m.offset)].sort((a, b) => a - b));
+      console.log(
+        `[outage] after the restart: ${acked.length} acknowledged all delivered; ${got.length - acked.length - 1} refused-as-unconfirmed delivered too`,
+      );
+    },
+  );
 });

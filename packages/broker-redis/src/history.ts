@@ -22,7 +22,12 @@ export class RedisHistoryStore implements HistoryStore {
   readonly #now: () => number;
 
   /** @internal */
-  constructor(client: () => CommandClient, keys: KeySpace, settings: RedisHistorySettings, now: () => number = Date.now) {
+  constructor(
+    client: () => CommandClient,
+    keys: KeySpace,
+    settings: RedisHistorySettings,
+    now: () => number = Date.now,
+  ) {
     this.#client = client;
     this.#keys = keys;
     this.#settings = settings;

@@ -134,7 +134,10 @@ const KNOWN = new Set([
 ]);
 
 /** Validates options, throwing a `TypeError` that says what to change. @internal */
-export function resolveRedisOptions(options: RedisBrokerOptions, isCluster: (value: unknown) => boolean): ResolvedRedisOptions {
+export function resolveRedisOptions(
+  options: RedisBrokerOptions,
+  isCluster: (value: unknown) => boolean,
+): ResolvedRedisOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('RedisBroker options must be an object');
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) {
@@ -161,7 +164,8 @@ export function resolveRedisOptions(options: RedisBrokerOptions, isCluster: (val
   }
   const cluster = redis !== undefined && isCluster(redis);
   const sharded = options.sharded ?? cluster;
-  if (typeof sharded !== 'boolean') throw new TypeError(`sharded must be true or false, got ${String(options.sharded)}`);
+  if (typeof sharded !== 'boolean')
+    throw new TypeError(`sharded must be true or false, got ${String(options.sharded)}`);
   const history = options.history ?? {};
   if (typeof history !== 'object' || history === null) throw new TypeError('history must be { size?, ttlMs? }');
   for (const key of Object.keys(history)) {
@@ -173,11 +177,14 @@ export function resolveRedisOptions(options: RedisBrokerOptions, isCluster: (val
   const historyTtlMs = integer('history.ttlMs', history.ttlMs ?? d.historyTtlMs, 1);
   const channelTtlMs = integer('channelTtlMs', options.channelTtlMs ?? Math.max(d.channelTtlMs, historyTtlMs), 1);
   if (channelTtlMs < historyTtlMs) {
-    throw new TypeError(`channelTtlMs (${channelTtlMs}) must be at least history.ttlMs (${historyTtlMs}): raise channelTtlMs`);
+    throw new TypeError(
+      `channelTtlMs (${channelTtlMs}) must be at least history.ttlMs (${historyTtlMs}): raise channelTtlMs`,
+    );
   }
   const idempotencyWindowMs = integer('idempotencyWindowMs', options.idempotencyWindowMs ?? d.idempotencyWindowMs, 1);
   const presence = options.presence ?? {};
-  if (typeof presence !== 'object' || presence === null) throw new TypeError('presence must be { refreshMs?, leaseMs? }');
+  if (typeof presence !== 'object' || presence === null)
+    throw new TypeError('presence must be { refreshMs?, leaseMs? }');
   const presenceRefreshMs = integer('presence.refreshMs', presence.refreshMs ?? d.presenceRefreshMs, 10);
   const presenceLeaseMs = integer('presence.leaseMs', presence.leaseMs ?? presenceRefreshMs * 3, 20);
   if (presenceLeaseMs < presenceRefreshMs * 2) {

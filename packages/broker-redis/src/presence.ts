@@ -108,7 +108,8 @@ export class RedisPresenceStore implements PresenceStore {
     const owner = this.#owner;
     const removal = this.#removeOwn(channel, connectionId, owner).catch((error: unknown) => {
       // Redis is away: retried on every refresh until it is gone (its leave is announced then)
-      if (entry !== undefined && !this.#local.has(key)) this.#failedRemovals.set(key, { channel, connectionId, owner, announce: true });
+      if (entry !== undefined && !this.#local.has(key))
+        this.#failedRemovals.set(key, { channel, connectionId, owner, announce: true });
       throw error;
     });
     return this.#track(removal);
@@ -212,7 +213,8 @@ export class RedisPresenceStore implements PresenceStore {
   async #removeOwn(channel: ChannelName, connectionId: ConnectionId, owner: string): Promise<PresenceRemoveResult> {
     const result = await this.#remove(channel, connectionId, '');
     await this.#client().srem(this.#keys.ownerEntries(owner), indexEntry(channel, connectionId));
-    if (owner !== this.#owner) await this.#client().srem(this.#keys.ownerEntries(this.#owner), indexEntry(channel, connectionId));
+    if (owner !== this.#owner)
+      await this.#client().srem(this.#keys.ownerEntries(this.#owner), indexEntry(channel, connectionId));
     return result;
   }
 

@@ -190,9 +190,15 @@ export class RedisBroker extends Broker {
   protected async doSubscribe(channels: ChannelName[]): Promise<void> {
     const sub = this.#sub;
     if (sub === undefined || !this.#subReady) {
-      throw new UnisocketError(ErrorCode.UNAVAILABLE, `Redis is unreachable (${this.#lastError ?? 'reconnecting'}); retry the subscription`);
+      throw new UnisocketError(
+        ErrorCode.UNAVAILABLE,
+        `Redis is unreachable (${this.#lastError ?? 'reconnecting'}); retry the subscription`,
+      );
     }
-    await this.#subscribeAll(sub, channels.map((c) => this.keys.pubsub(c)));
+    await this.#subscribeAll(
+      sub,
+      channels.map((c) => this.keys.pubsub(c)),
+    );
   }
 
   protected async doUnsubscribe(channels: ChannelName[]): Promise<void> {

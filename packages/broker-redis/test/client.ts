@@ -59,7 +59,8 @@ export class TestClient {
       const track = this.channels.get(frame.channel as string);
       if (track !== undefined) {
         const offset = frame.offset as number;
-        if (offset !== track.last + 1) this.violations.push(`${String(frame.channel)}: got ${offset} after ${track.last}`);
+        if (offset !== track.last + 1)
+          this.violations.push(`${String(frame.channel)}: got ${offset} after ${track.last}`);
         track.last = offset;
         track.offsets.push(offset);
       }
@@ -71,7 +72,8 @@ export class TestClient {
       }
     }
     if (this.keepFrames || frame.type !== 'message') this.frames.push(frame);
-    if (this.#waiters.length > 0) this.#waiters = this.#waiters.filter((w) => (w.test(frame) ? (w.resolve(frame), false) : true));
+    if (this.#waiters.length > 0)
+      this.#waiters = this.#waiters.filter((w) => (w.test(frame) ? (w.resolve(frame), false) : true));
   }
 
   send(command: object): void {
@@ -103,7 +105,8 @@ export class TestClient {
   /** Subscribes and starts tracking the channel's order from the ack's position. */
   async subscribe(channel: string): Promise<Frame> {
     const ack = await this.request({ type: 'subscribe', channel });
-    if (ack.type === 'ack') this.channels.set(channel, { epoch: ack.epoch as string, last: ack.offset as number, offsets: [] });
+    if (ack.type === 'ack')
+      this.channels.set(channel, { epoch: ack.epoch as string, last: ack.offset as number, offsets: [] });
     return ack;
   }
 
@@ -114,7 +117,11 @@ export class TestClient {
     await this.next((f) => f.type === 'welcome', 10_000);
     await Promise.all(
       [...this.channels].map(async ([channel, track]) => {
-        const ack = await this.request({ type: 'subscribe', channel, since: { epoch: track.epoch, offset: track.last } });
+        const ack = await this.request({
+          type: 'subscribe',
+          channel,
+          since: { epoch: track.epoch, offset: track.last },
+        });
         this.recoveries.push(ack);
         if (ack.type !== 'ack') {
           this.violations.push(`${channel}: resubscribe failed: ${JSON.stringify(ack)}`);

@@ -13,7 +13,6 @@ afterEach(async () => {
 });
 afterAll(() => deleteTestKeys());
 
-
 async function startNodes(count: number, options: Partial<NodeOptions> = {}): Promise<NodeProcess[]> {
   const keyPrefix = options.keyPrefix ?? uniquePrefix('nodes');
   const started = await Promise.all(
@@ -44,7 +43,9 @@ describe.skipIf(!redisAvailable)('three nodes in separate processes on one Redis
     await Promise.all(subs.slice(0, 3).map((s) => s.subscribe('other')));
     // 3 × 100 publishes at once, from the three nodes, on two channels
     const results = await Promise.all(
-      [a!, b!, c!].map((n, i) => n.request<{ acks: { offset: number }[] }>({ type: 'publishMany', channel: 'room', count: 100, tag: i })),
+      [a!, b!, c!].map((n, i) =>
+        n.request<{ acks: { offset: number }[] }>({ type: 'publishMany', channel: 'room', count: 100, tag: i }),
+      ),
     );
     await b!.publish('other', 'x');
     expect(results.flatMap((r) => r.acks.map((x) => x.offset)).sort((x, y) => x - y)).toEqual(range(1, 300));
@@ -61,7 +62,10 @@ describe.skipIf(!redisAvailable)('three nodes in separate processes on one Redis
       expect(s.channels.get('room')!.offsets).toEqual(range(1, 300));
       // each publisher's messages keep the order it published them in
       for (const tag of [0, 1, 2]) {
-        const seq = s.messages('room').filter((m) => (m.data as { tag: number }).tag === tag).map((m) => (m.data as { i: number }).i);
+        const seq = s
+          .messages('room')
+          .filter((m) => (m.data as { tag: number }).tag === tag)
+          .map((m) => (m.data as { i: number }).i);
         expect(seq).toHaveLength(100);
       }
     }
@@ -87,7 +91,11 @@ describe.skipIf(!redisAvailable)('three nodes in separate processes on one Redis
     expect(onB.messages('news').map((m) => m.data)).toEqual(range(11, 45));
     // and a position history no longer covers is told so
     const onC = await client(c!.url());
-    const unknown = await onC.request({ type: 'subscribe', channel: 'news', since: { epoch: 'not-this-one', offset: 3 } });
+    const unknown = await onC.request({
+      type: 'subscribe',
+      channel: 'news',
+      since: { epoch: 'not-this-one', offset: 3 },
+    });
     expect(unknown).toMatchObject({ recovered: false, epoch: ack.epoch, offset: 45 });
   });
 
@@ -127,7 +135,9 @@ describe.skipIf(!redisAvailable)('three nodes in separate processes on one Redis
       const tab = await client(node.url(user));
       await tab.request({ type: 'subscribe', channel: 'presence-room' });
     }
-    await waitFor(() => [wa, wb].every((w) => w.presence('presence-room').filter((e) => e.startsWith('join:u')).length === 2));
+    await waitFor(() =>
+      [wa, wb].every((w) => w.presence('presence-room').filter((e) => e.startsWith('join:u')).length === 2),
+    );
     const killedAt = Date.now();
     await c!.kill('SIGKILL');
     const leaves = (w: TestClient) => w.presence('presence-room').filter((e) => e.startsWith('leave:'));
@@ -140,7 +150,7 @@ describe.skipIf(!redisAvailable)('three nodes in separate processes on one Redis
     expect((members.members as { userId: string }[]).map((m) => m.userId).sort()).toEqual(['u8', 'wa', 'wb']);
   });
 
-  it('a node stopped gracefully (SIGTERM) announces its members\' leaves before it goes', async () => {
+  it("a node stopped gracefully (SIGTERM) announces its members' leaves before it goes", async () => {
     const [a, b, c] = await startNodes(3);
     const wa = await client(a!.url('wa'));
     const wb = await client(b!.url('wb'));
@@ -152,7 +162,8 @@ describe.skipIf(!redisAvailable)('three nodes in separate processes on one Redis
     expect(await tab.waitClose()).toMatchObject({ code: 1001 });
     await waitFor(() => [wa, wb].every((w) => w.presence('presence-g').includes('leave:u7')), 5000, 'the leave');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    for (const w of [wa, wb]) expect(w.presence('presence-g').filter((e) => e.endsWith(':u7'))).toEqual(['join:u7', 'leave:u7']);
+    for (const w of [wa, wb])
+      expect(w.presence('presence-g').filter((e) => e.endsWith(':u7'))).toEqual(['join:u7', 'leave:u7']);
   });
 
   it('Redis restarted mid-stream: nodes stay up, go degraded then healthy, converge, and recover honestly', async () => {
@@ -170,10 +181,18 @@ describe.skipIf(!redisAvailable)('three nodes in separate processes on one Redis
     await new Promise((resolve) => setTimeout(resolve, 700));
     away.terminate();
     await redis.kill();
-    await waitFor(async () => (await Promise.all([a!, b!, c!].map((n) => n.health()))).every((h) => h.status === 'degraded'), 10_000, 'degraded');
+    await waitFor(
+      async () => (await Promise.all([a!, b!, c!].map((n) => n.health()))).every((h) => h.status === 'degraded'),
+      10_000,
+      'degraded',
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     await redis.start();
-    await waitFor(async () => (await Promise.all([a!, b!, c!].map((n) => n.health()))).every((h) => h.status === 'healthy'), 15_000, 'healthy');
+    await waitFor(
+      async () => (await Promise.all([a!, b!, c!].map((n) => n.health()))).every((h) => h.status === 'healthy'),
+      15_000,
+      'healthy',
+    );
     await new Promise((resolve) => setTimeout(resolve, 700));
     const results = await Promise.all([a!, b!].map((n) => n.stopLoop()));
     for (const n of [a!, b!, c!]) expect(n.alive).toBe(true);
@@ -201,7 +220,9 @@ describe.skipIf(!redisAvailable)('three nodes in separate processes on one Redis
         // after the resync, the whole new epoch arrives (history kept it), without a gap or a duplicate
         const last = resyncs.at(-1)!;
         expect(last).toMatchObject({ epoch, offset: 0 });
-        const after = l.frames.slice(l.frames.indexOf(last) + 1).filter((f) => f.type === 'message' && f.channel === ch);
+        const after = l.frames
+          .slice(l.frames.indexOf(last) + 1)
+          .filter((f) => f.type === 'message' && f.channel === ch);
         expect(after.map((m) => m.offset)).toEqual(range((last.offset as number) + 1, newEpoch.get(ch)!));
       }
     }
@@ -209,7 +230,11 @@ describe.skipIf(!redisAvailable)('three nodes in separate processes on one Redis
     const back = await client(c!.url());
     for (const ch of channels) {
       const track = away.channels.get(ch)!;
-      const ack = await back.request({ type: 'subscribe', channel: ch, since: { epoch: track.epoch, offset: track.last } });
+      const ack = await back.request({
+        type: 'subscribe',
+        channel: ch,
+        since: { epoch: track.epoch, offset: track.last },
+      });
       expect(ack).toMatchObject({ type: 'ack', recovered: false });
     }
     // and a client of the new epoch recovers fully on another node
@@ -218,7 +243,11 @@ describe.skipIf(!redisAvailable)('three nodes in separate processes on one Redis
     l0.terminate();
     await a!.publish('s1', 'after');
     const again = await client(b!.url());
-    const ack = await again.request({ type: 'subscribe', channel: 's1', since: { epoch: pos.epoch, offset: pos.last } });
+    const ack = await again.request({
+      type: 'subscribe',
+      channel: 's1',
+      since: { epoch: pos.epoch, offset: pos.last },
+    });
     expect(ack).toMatchObject({ recovered: true, offset: pos.last + 1 });
     await waitFor(() => again.messages('s1').length === 1);
   });

@@ -29,7 +29,8 @@ export class NodeProcess {
   ) {
     this.#child = child;
     this.exited = new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+      if (child.exitCode !== null || child.signalCode !== null)
+        resolve({ code: child.exitCode, signal: child.signalCode });
       else child.once('exit', (code, signal) => resolve({ code, signal }));
     });
     child.on('message', (message: Reply) => {
@@ -94,7 +95,10 @@ export class NodeProcess {
   request<T = Record<string, unknown>>(message: Record<string, unknown>, timeoutMs = 30_000): Promise<T> {
     const rid = ++this.#rid;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`node ${this.nodeId}: no reply to ${String(message.type)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`node ${this.nodeId}: no reply to ${String(message.type)}`)),
+        timeoutMs,
+      );
       this.#waiting.set(rid, (reply) => {
         clearTimeout(timer);
         resolve(reply as T);

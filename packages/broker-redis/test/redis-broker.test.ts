@@ -56,7 +56,6 @@ afterEach(async () => {
 });
 afterAll(() => deleteTestKeys());
 
-
 async function makeBroker(options: RedisBrokerOptions = {}): Promise<{ broker: RedisBroker; host: Recorder }> {
   const broker = new RedisBroker({ url: REDIS_URL, gapTimeoutMs: 20, ...options });
   const host = recorder();
@@ -91,9 +90,13 @@ describe('RedisBroker options', () => {
     try {
       await new RedisBroker({ deliveredIdsWindow: 50 }).close();
       expect(warn).not.toHaveBeenCalled();
-      expect(() => new RedisBroker({ dedupeWindow: 5, deliveredIdsWindow: 6 })).toThrow(/keep deliveredIdsWindow and remove dedupeWindow/);
+      expect(() => new RedisBroker({ dedupeWindow: 5, deliveredIdsWindow: 6 })).toThrow(
+        /keep deliveredIdsWindow and remove dedupeWindow/,
+      );
       for (let i = 0; i < 2; i++) await new RedisBroker({ dedupeWindow: 50 }).close();
-      expect(warn.mock.calls.map((call) => (call[1] as { code?: string } | undefined)?.code)).toEqual(['UNISOCKET_DEP_DEDUPE_WINDOW']);
+      expect(warn.mock.calls.map((call) => (call[1] as { code?: string } | undefined)?.code)).toEqual([
+        'UNISOCKET_DEP_DEDUPE_WINDOW',
+      ]);
     } finally {
       warn.mockRestore();
     }
@@ -172,7 +175,10 @@ describe.skipIf(!redisAvailable)('RedisBroker on a real Redis', () => {
     expect(limited).toMatchObject({ complete: true, position: { epoch, offset: 8 } });
     expect(limited.messages.map((m) => m.offset)).toEqual([5, 6]);
     expect(await broker.history.read('h', { epoch, offset: 8 })).toMatchObject({ complete: true, messages: [] });
-    expect(await broker.history.read('h', { epoch: 'other', offset: 6 })).toMatchObject({ complete: false, messages: [] });
+    expect(await broker.history.read('h', { epoch: 'other', offset: 6 })).toMatchObject({
+      complete: false,
+      messages: [],
+    });
     expect(await broker.history.read('h', { epoch, offset: 99 })).toMatchObject({ complete: false });
   });
 
@@ -275,7 +281,10 @@ describe.skipIf(!redisAvailable)('RedisBroker on a real Redis', () => {
     expect(b.host.offsets('s1')).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
     expect(b.host.offsets('s2')).toEqual([]);
     const r = redis();
-    const shard = (await r.call('PUBSUB', 'SHARDNUMSUB', `${keyPrefix}{s1}`, `${keyPrefix}{s2}`)) as (string | number)[];
+    const shard = (await r.call('PUBSUB', 'SHARDNUMSUB', `${keyPrefix}{s1}`, `${keyPrefix}{s2}`)) as (
+      | string
+      | number
+    )[];
     expect(shard).toEqual([`${keyPrefix}{s1}`, 2, `${keyPrefix}{s2}`, 1]);
   });
 
@@ -285,7 +294,10 @@ describe.skipIf(!redisAvailable)('RedisBroker on a real Redis', () => {
     const r = redis();
     await Promise.all(['c1', 'c2', 'c3'].map((c) => broker.subscribe(c)));
     const counts = async () =>
-      (await r.call('PUBSUB', 'NUMSUB', ...['c1', 'c2', 'c3', 'c4'].map((c) => `${keyPrefix}{${c}}`))) as (string | number)[];
+      (await r.call('PUBSUB', 'NUMSUB', ...['c1', 'c2', 'c3', 'c4'].map((c) => `${keyPrefix}{${c}}`))) as (
+        | string
+        | number
+      )[];
     expect((await counts()).filter((_, i) => i % 2 === 1)).toEqual([1, 1, 1, 0]);
     broker.unsubscribe('c2');
     await waitFor(async () => (await counts())[3] === 0, 2000, 'c2 to be unsubscribed');
@@ -312,7 +324,11 @@ describe.skipIf(!redisAvailable)('RedisBroker when Redis goes away', () => {
     await waitFor(() => host.got.length === 1);
     await server.kill();
     await waitFor(() => broker.state === 'degraded', 5000, 'degraded');
-    expect(broker.health()).toMatchObject({ kind: 'redis', state: 'degraded', detail: expect.stringMatching(/redis/i) });
+    expect(broker.health()).toMatchObject({
+      kind: 'redis',
+      state: 'degraded',
+      detail: expect.stringMatching(/redis/i),
+    });
     const queued = Array.from({ length: 5 }, () => broker.publish(request('d')));
     await expect(broker.publish(request('d'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     expect(broker.stats.pendingPublishes).toBe(5);
@@ -357,7 +373,8 @@ describe.skipIf(!redisAvailable)('RedisBroker when Redis goes away', () => {
 });
 
 describe.skipIf(!redisAvailable)('RedisPresenceStore', () => {
-  const member = (userId: string, info?: unknown): PresenceMember => (info === undefined ? { userId } : { userId, info });
+  const member = (userId: string, info?: unknown): PresenceMember =>
+    info === undefined ? { userId } : { userId, info };
 
   it('joins and leaves per user across nodes and tabs', async () => {
     const keyPrefix = uniquePrefix('presence');
@@ -381,7 +398,8 @@ describe.skipIf(!redisAvailable)('RedisPresenceStore', () => {
     const b = await makeBroker({ keyPrefix, presence });
     const c = await makeBroker({ keyPrefix, presence });
     const leaves: string[] = [];
-    for (const x of [b, c]) x.broker.on('presence', (ch, action, m) => leaves.push(`${x.broker.nodeId}:${ch}:${action}:${m.userId}`));
+    for (const x of [b, c])
+      x.broker.on('presence', (ch, action, m) => leaves.push(`${x.broker.nodeId}:${ch}:${action}:${m.userId}`));
     await dead.broker.presence.add('presence-x', 'd1', member('gone'));
     await dead.broker.presence.add('presence-x', 'd2', member('stays'));
     await dead.broker.presence.add('presence-y', 'd3', member('gone'));
@@ -391,7 +409,10 @@ describe.skipIf(!redisAvailable)('RedisPresenceStore', () => {
     dead.broker.removeAllListeners('presence');
     await waitFor(() => leaves.length >= 2, 5000, 'the sweep');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(leaves.map((l) => l.slice(l.indexOf(':') + 1)).sort()).toEqual(['presence-x:leave:gone', 'presence-y:leave:gone']);
+    expect(leaves.map((l) => l.slice(l.indexOf(':') + 1)).sort()).toEqual([
+      'presence-x:leave:gone',
+      'presence-y:leave:gone',
+    ]);
     expect(await b.broker.presence.members('presence-x')).toEqual([member('stays')]);
     expect(await b.broker.presence.members('presence-y')).toEqual([]);
     expect(await redis().sismember(`${keyPrefix}nodes`, dead.broker.presence.owner)).toBe(0);
@@ -403,7 +424,10 @@ describe.skipIf(!redisAvailable)('RedisPresenceStore', () => {
     const a = await makeBroker({ keyPrefix, presence });
     const b = await makeBroker({ keyPrefix, presence });
     const events: string[] = [];
-    for (const x of [a, b]) x.broker.on('presence', (ch, action, m) => events.push(`${x.broker.nodeId === a.broker.nodeId ? 'a' : 'b'}:${action}:${m.userId}`));
+    for (const x of [a, b])
+      x.broker.on('presence', (_ch, action, m) =>
+        events.push(`${x.broker.nodeId === a.broker.nodeId ? 'a' : 'b'}:${action}:${m.userId}`),
+      );
     await a.broker.presence.add('presence-z', 'a1', member('u1'));
     const owner = a.broker.presence.owner;
     // as if a was cut off past its lease: the lease expires and b sweeps a's entries

@@ -31,7 +31,6 @@ afterEach(async () => {
 });
 afterAll(() => deleteTestKeys());
 
-
 describe.skipIf(!redisAvailable)('recovery soak across three nodes', () => {
   it('clients reconnecting to random nodes with `since` end with every message of their channels, once, in order', async () => {
     const seed = Number(process.env.SOAK_SEED ?? Date.now() % 1_000_000);
@@ -91,7 +90,10 @@ describe.skipIf(!redisAvailable)('recovery soak across three nodes', () => {
     expect(new Set(acks.map((a) => a.epoch)).size).toBe(CHANNELS);
     // every offset was acknowledged exactly once per channel
     for (const ch of channels) {
-      const offsets = acks.filter((a) => a.channel === ch).map((a) => a.offset).sort((x, y) => x - y);
+      const offsets = acks
+        .filter((a) => a.channel === ch)
+        .map((a) => a.offset)
+        .sort((x, y) => x - y);
       expect(offsets).toEqual(Array.from({ length: top.get(ch)! }, (_, i) => i + 1));
     }
 
@@ -111,7 +113,11 @@ describe.skipIf(!redisAvailable)('recovery soak across three nodes', () => {
       }
       for (const r of c.recoveries) expect(r).toMatchObject({ type: 'ack', recovered: true });
     }
-    const stats = await Promise.all(trio.map((n) => n.request<{ hub: { recovered: number }; broker: { gapsLost: number; resyncs: number } }>({ type: 'stats' })));
+    const stats = await Promise.all(
+      trio.map((n) =>
+        n.request<{ hub: { recovered: number }; broker: { gapsLost: number; resyncs: number } }>({ type: 'stats' }),
+      ),
+    );
     for (const s of stats) {
       expect(s.broker.gapsLost).toBe(0);
       expect(s.broker.resyncs).toBe(0);

@@ -1,4 +1,10 @@
-import type { ChannelName, MessageFrame, PresenceEventFrame, PresenceMember, ResyncFrame } from '@unisocket/core/protocol';
+import type {
+  ChannelName,
+  MessageFrame,
+  PresenceEventFrame,
+  PresenceMember,
+  ResyncFrame,
+} from '@unisocket/core/protocol';
 import { ErrorCode, UnisocketError, channelKind, isValidChannelName } from '@unisocket/core/protocol';
 import { DEFAULT_RECONNECT_OPTIONS } from './options';
 import { ChannelEntry, type ChannelHost } from './channel';
@@ -165,12 +171,17 @@ export class ChannelRegistry implements SubscriptionHost {
   members(channel: ChannelName): Promise<PresenceMember[]> {
     if (!isValidChannelName(channel) || channelKind(channel) !== 'presence') {
       return Promise.reject(
-        new UnisocketError(ErrorCode.BAD_REQUEST, `"${String(channel).slice(0, 60)}" is not a presence channel (presence channels start with "presence-")`),
+        new UnisocketError(
+          ErrorCode.BAD_REQUEST,
+          `"${String(channel).slice(0, 60)}" is not a presence channel (presence channels start with "presence-")`,
+        ),
       );
     }
     const link = this.#context.readyLink();
     if (link === undefined) {
-      return Promise.reject(new UnisocketError(ErrorCode.UNAVAILABLE, 'not connected: await client.connect() first', { channel }));
+      return Promise.reject(
+        new UnisocketError(ErrorCode.UNAVAILABLE, 'not connected: await client.connect() first', { channel }),
+      );
     }
     const { requests, options } = this.#context;
     return new Promise((resolve, reject) => {
@@ -185,7 +196,13 @@ export class ChannelRegistry implements SubscriptionHost {
           },
           refused: reject,
           timedOut: () =>
-            reject(new UnisocketError(ErrorCode.UNAVAILABLE, `no answer within requestTimeoutMs (${options.requestTimeoutMs} ms)`, { channel })),
+            reject(
+              new UnisocketError(
+                ErrorCode.UNAVAILABLE,
+                `no answer within requestTimeoutMs (${options.requestTimeoutMs} ms)`,
+                { channel },
+              ),
+            ),
           detached: (lost) => {
             reject(lost);
           },

@@ -121,7 +121,10 @@ export class ChannelEntry {
     this.#ref = ref;
     this.status = since === undefined ? 'subscribing' : 'recovering';
     this.#changed();
-    requests.add(ref, { ack: (ack) => this.#subscribed(ref, since, ack), refused: (error) => this.#refused(ref, error) });
+    requests.add(ref, {
+      ack: (ack) => this.#subscribed(ref, since, ack),
+      refused: (error) => this.#refused(ref, error),
+    });
     return encodeCommand(command);
   }
 
@@ -232,8 +235,15 @@ export class ChannelEntry {
   /** Removes a handle (its `whenSubscribed` promises reject); `false` when it was not one of this channel's. */
   release(sink: SubscriptionSink): boolean {
     if (!this.sinks.delete(sink)) return false;
-    const unsubscribed = new UnisocketError(ErrorCode.UNAVAILABLE, `unsubscribed from "${this.name}" before the server confirmed it`);
-    this.#waiters = this.#waiters.filter((w) => (w.sink === sink ? (w.reject(unsubscribed), false) : true));
+    const unsubscribed = new UnisocketError(
+      ErrorCode.UNAVAILABLE,
+      `unsubscribed from "${this.name}" before the server confirmed it`,
+    );
+    this.#waiters = this.#waiters.filter((w) => {
+      if (w.sink !== sink) return true;
+      w.reject(unsubscribed);
+      return false;
+    });
     return true;
   }
 
@@ -268,7 +278,8 @@ export class ChannelEntry {
     const userId = frame.member.userId;
     const existing = this.members.find((m) => m.userId === userId);
     // the server also announces the client's own join, which its subscribe ack already listed: not a change
-    if (frame.action === 'join' ? existing !== undefined && sameMember(existing, frame.member) : existing === undefined) return;
+    if (frame.action === 'join' ? existing !== undefined && sameMember(existing, frame.member) : existing === undefined)
+      return;
     const others = this.members.filter((m) => m.userId !== userId);
     this.members = frame.action === 'join' ? [...others, frame.member] : others;
     this.#changed();
@@ -298,7 +309,12 @@ export class ChannelEntry {
     this.offset = frame.offset;
     this.recovered = false;
     this.#changed();
-    this.#gap({ channel: this.name, reason: 'resync', previous, position: { epoch: frame.epoch, offset: frame.offset } });
+    this.#gap({
+      channel: this.name,
+      reason: 'resync',
+      previous,
+      position: { epoch: frame.epoch, offset: frame.offset },
+    });
   }
 
   #gap(gap: GapInfo): void {

@@ -89,13 +89,15 @@ export class ClientStore {
     if (channels === undefined || this.#channelsDirty) {
       const record = Object.create(null) as Record<ChannelName, ChannelSnapshot>;
       for (const snapshot of this.#source.channels()) record[snapshot.channel] = snapshot;
-      if (channels === undefined || !sameChannels(channels, record)) channels = this.#channelsRecord = Object.freeze(record);
+      if (channels === undefined || !sameChannels(channels, record))
+        channels = this.#channelsRecord = Object.freeze(record);
       this.#channelsDirty = false;
     }
     const previous = this.#snapshot;
     const next: ClientSnapshot = { ...this.#source.connection(), channels };
     this.#snapshotVersion = this.#version;
-    if (previous !== undefined && sameConnection(previous, next) && previous.channels === next.channels) return previous;
+    if (previous !== undefined && sameConnection(previous, next) && previous.channels === next.channels)
+      return previous;
     this.#snapshot = Object.freeze(next);
     return this.#snapshot;
   }
@@ -112,7 +114,10 @@ function sameConnection(a: ConnectionSnapshot, b: ConnectionSnapshot): boolean {
   );
 }
 
-function sameChannels(a: Readonly<Record<string, ChannelSnapshot>>, b: Readonly<Record<string, ChannelSnapshot>>): boolean {
+function sameChannels(
+  a: Readonly<Record<string, ChannelSnapshot>>,
+  b: Readonly<Record<string, ChannelSnapshot>>,
+): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
   for (const key of keys) if (a[key] !== b[key]) return false;

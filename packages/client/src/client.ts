@@ -137,7 +137,10 @@ export class UnisocketClient {
    * ```
    * @throws {UnisocketError} `BAD_REQUEST` for an invalid channel name
    */
-  subscribe<TEvents extends EventMap = EventMap>(channel: ChannelName, options: SubscribeOptions<TEvents> = {}): Subscription<TEvents> {
+  subscribe<TEvents extends EventMap = EventMap>(
+    channel: ChannelName,
+    options: SubscribeOptions<TEvents> = {},
+  ): Subscription<TEvents> {
     return this.#channels.subscribe(channel, options);
   }
 
@@ -170,7 +173,12 @@ export class UnisocketClient {
    * `FORBIDDEN`), `BAD_REQUEST` / `PAYLOAD_TOO_LARGE` at once for what cannot be sent, `LIMIT_EXCEEDED` when the
    * offline queue is full, `UNAVAILABLE` on timeout or when the client stops.
    */
-  publish<TData = unknown>(channel: ChannelName, event: string, data?: TData, options: PublishOptions = {}): Promise<PublishResult> {
+  publish<TData = unknown>(
+    channel: ChannelName,
+    event: string,
+    data?: TData,
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
     return this.#publishes.publish(channel, event, data, options);
   }
 

@@ -102,7 +102,11 @@ export class Connection {
     if (link !== undefined) {
       this.#detach(link);
       link.close(CloseCode.NORMAL, 'client disconnect');
-      this.#context.events.emit('disconnected', { code: CloseCode.NORMAL, reason: 'client disconnect', willReconnect: false });
+      this.#context.events.emit('disconnected', {
+        code: CloseCode.NORMAL,
+        reason: 'client disconnect',
+        willReconnect: false,
+      });
     }
     this.#stop('disconnected', null, new UnisocketError(ErrorCode.UNAVAILABLE, 'disconnect() was called'));
   }
@@ -172,7 +176,9 @@ export class Connection {
     if (this.#link === link) this.#link = undefined;
     link.detach();
     clearTimeout(this.#stableTimer);
-    this.#context.requests.detach(new UnisocketError(ErrorCode.UNAVAILABLE, 'the connection was lost before the server answered'));
+    this.#context.requests.detach(
+      new UnisocketError(ErrorCode.UNAVAILABLE, 'the connection was lost before the server answered'),
+    );
     this.#parts.channels.detached();
     this.#connectionId = null;
     this.#userId = null;
@@ -207,7 +213,9 @@ export class Connection {
       this.#failures++;
       delay = backoffDelay(this.#failures, backoff);
     }
-    this.#setStatus(code === CloseCode.UNAUTHORIZED ? 'unauthorized' : this.#everConnected ? 'reconnecting' : 'connecting');
+    this.#setStatus(
+      code === CloseCode.UNAUTHORIZED ? 'unauthorized' : this.#everConnected ? 'reconnecting' : 'connecting',
+    );
     this.#changed();
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
@@ -311,7 +319,10 @@ export class Connection {
           this.#authFailed(
             link,
             purpose,
-            new UnisocketError(ErrorCode.UNAUTHORIZED, 'getToken() must return a non-empty string (or a promise of one)'),
+            new UnisocketError(
+              ErrorCode.UNAUTHORIZED,
+              'getToken() must return a non-empty string (or a promise of one)',
+            ),
           );
           return;
         }

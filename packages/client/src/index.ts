@@ -57,7 +57,12 @@ export {
   type PublishFunction,
 } from './binding-helpers';
 export type { OutgoingCommand, Transport, TransportFactory, TransportHandlers, TransportLimits } from './transport';
-export { nativeTransport, type WebSocketConstructor, type WebSocketLike, type WebSocketEventLike } from './native-transport';
+export {
+  nativeTransport,
+  type WebSocketConstructor,
+  type WebSocketLike,
+  type WebSocketEventLike,
+} from './native-transport';
 export {
   socketioTransport,
   type SocketIoTransportOptions,

@@ -183,7 +183,10 @@ export class Link {
     if (frame.type === 'welcome') {
       if (this.welcome !== undefined) return;
       this.welcome = frame;
-      const heartbeatMs = typeof frame.heartbeatMs === 'number' && frame.heartbeatMs > 0 ? frame.heartbeatMs : DEFAULT_SERVER_HEARTBEAT_MS;
+      const heartbeatMs =
+        typeof frame.heartbeatMs === 'number' && frame.heartbeatMs > 0
+          ? frame.heartbeatMs
+          : DEFAULT_SERVER_HEARTBEAT_MS;
       this.#armHeartbeat(this.#options.heartbeatTimeoutMs ?? heartbeatMs * 2 + 1_000);
     } else if (frame.type === 'ping') {
       this.transport?.send([PONG]);

@@ -1,4 +1,12 @@
-import type { AckFrame, ChannelName, ClientCommand, ErrorFrame, MessageFrame, ServerFrame, WelcomeFrame } from '@unisocket/core/protocol';
+import type {
+  AckFrame,
+  ChannelName,
+  ClientCommand,
+  ErrorFrame,
+  MessageFrame,
+  ServerFrame,
+  WelcomeFrame,
+} from '@unisocket/core/protocol';
 import { CloseCode, channelKind } from '@unisocket/core/protocol';
 import { encodeCommand } from './frames';
 import { Link } from './link';
@@ -130,7 +138,8 @@ export class Multiplexer {
       clearTimeout(this.#idleTimer);
       this.#idleTimer = setTimeout(() => {
         this.#idleTimer = undefined;
-        if (this.#virtuals.size === 0 && this.#link !== undefined) this.#closeLink(this.#link, CloseCode.NORMAL, 'no tab uses the connection');
+        if (this.#virtuals.size === 0 && this.#link !== undefined)
+          this.#closeLink(this.#link, CloseCode.NORMAL, 'no tab uses the connection');
       }, this.#options.idleCloseMs);
     }
   }

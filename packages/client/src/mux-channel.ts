@@ -215,7 +215,9 @@ export class MuxChannel<V extends ChannelHolder> {
 
   #subscribeAtServer(request: SubscribeRequest<V>): void {
     this.#server = 'subscribing';
-    const ref = this.#host.route((reply) => (reply.type === 'ack' ? this.#subscribed(request, reply) : this.#refused(request, reply)));
+    const ref = this.#host.route((reply) =>
+      reply.type === 'ack' ? this.#subscribed(request, reply) : this.#refused(request, reply),
+    );
     const { cmd } = request;
     const command: SubscribeCommand = { type: 'subscribe', channel: this.name, ref };
     if (cmd.since !== undefined) command.since = cmd.since;
@@ -271,7 +273,8 @@ export class MuxChannel<V extends ChannelHolder> {
       // resubscribe each channel from its position (and hear of the refusal themselves).
       const holders = [...this.#holders.keys()];
       this.#holders.clear();
-      for (const holder of holders) this.#host.evict(holder, CloseCode.GOING_AWAY, `the shared subscription to "${this.name}" was refused`);
+      for (const holder of holders)
+        this.#host.evict(holder, CloseCode.GOING_AWAY, `the shared subscription to "${this.name}" was refused`);
     }
     if (!vc.closed) {
       const reply = { ...error };

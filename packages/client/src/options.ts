@@ -199,17 +199,23 @@ export function resolveClientOptions(options: UnisocketClientOptions): ResolvedC
   if (typeof url === 'string') {
     if (url === '') throw new TypeError('url must not be empty: pass the server endpoint, e.g. "wss://example.com/ws"');
   } else if (typeof url !== 'function') {
-    throw new TypeError('url is required: pass the server endpoint, e.g. "wss://example.com/ws", or a function returning it');
+    throw new TypeError(
+      'url is required: pass the server endpoint, e.g. "wss://example.com/ws", or a function returning it',
+    );
   }
   const transport = options.transport ?? 'native';
   if (transport !== 'native' && transport !== 'socketio' && typeof transport !== 'function') {
-    throw new TypeError(`transport must be 'native', 'socketio' or a transport factory function, got ${JSON.stringify(transport)}`);
+    throw new TypeError(
+      `transport must be 'native', 'socketio' or a transport factory function, got ${JSON.stringify(transport)}`,
+    );
   }
   if (options.io !== undefined && typeof options.io !== 'function') {
     throw new TypeError("io must be socket.io-client's io function (import { io } from 'socket.io-client')");
   }
   if (options.io !== undefined && transport !== 'socketio') {
-    throw new TypeError("io is used by transport: 'socketio' only; set transport: 'socketio' (or pass io to your transport factory)");
+    throw new TypeError(
+      "io is used by transport: 'socketio' only; set transport: 'socketio' (or pass io to your transport factory)",
+    );
   }
   if (options.WebSocket !== undefined && typeof options.WebSocket !== 'function') {
     throw new TypeError('WebSocket must be a WebSocket constructor (e.g. `import WebSocket from "ws"`)');
@@ -240,12 +246,25 @@ export function resolveClientOptions(options: UnisocketClientOptions): ResolvedC
     reconnect: resolveReconnect(options.reconnect),
     connectTimeoutMs: integer('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CLIENT_OPTIONS.connectTimeoutMs, 1),
     heartbeatTimeoutMs:
-      options.heartbeatTimeoutMs === undefined ? undefined : integer('heartbeatTimeoutMs', options.heartbeatTimeoutMs, 0, 1),
+      options.heartbeatTimeoutMs === undefined
+        ? undefined
+        : integer('heartbeatTimeoutMs', options.heartbeatTimeoutMs, 0, 1),
     publishTimeoutMs: integer('publishTimeoutMs', options.publishTimeoutMs, DEFAULT_CLIENT_OPTIONS.publishTimeoutMs, 1),
     requestTimeoutMs: integer('requestTimeoutMs', options.requestTimeoutMs, DEFAULT_CLIENT_OPTIONS.requestTimeoutMs, 1),
-    maxQueuedPublishes: integer('maxQueuedPublishes', options.maxQueuedPublishes, DEFAULT_CLIENT_OPTIONS.maxQueuedPublishes, 0),
+    maxQueuedPublishes: integer(
+      'maxQueuedPublishes',
+      options.maxQueuedPublishes,
+      DEFAULT_CLIENT_OPTIONS.maxQueuedPublishes,
+      0,
+    ),
     maxPayloadBytes: integer('maxPayloadBytes', options.maxPayloadBytes, DEFAULT_CLIENT_OPTIONS.maxPayloadBytes, 64),
-    maxCommandsPerFrame: integer('maxCommandsPerFrame', options.maxCommandsPerFrame, DEFAULT_CLIENT_OPTIONS.maxCommandsPerFrame, 1, 100),
+    maxCommandsPerFrame: integer(
+      'maxCommandsPerFrame',
+      options.maxCommandsPerFrame,
+      DEFAULT_CLIENT_OPTIONS.maxCommandsPerFrame,
+      1,
+      100,
+    ),
     shareConnection: resolveShareConnection(options.shareConnection),
   };
 }
@@ -259,12 +278,14 @@ function resolveShareConnection(given: boolean | SharedConnectionOptions | undef
     throw new TypeError('shareConnection must be a boolean or an object ({ key, replayBufferSize, signal })');
   }
   for (const key of Object.keys(given)) {
-    if (!SHARE_KEYS.has(key)) throw new TypeError(`unknown option shareConnection.${key}; known options: ${[...SHARE_KEYS].join(', ')}`);
+    if (!SHARE_KEYS.has(key))
+      throw new TypeError(`unknown option shareConnection.${key}; known options: ${[...SHARE_KEYS].join(', ')}`);
   }
   if (given.key !== undefined && (typeof given.key !== 'string' || given.key === '')) {
     throw new TypeError('shareConnection.key must be a non-empty string');
   }
-  if (given.replayBufferSize !== undefined) integer('shareConnection.replayBufferSize', given.replayBufferSize, 0, 0, 100_000);
+  if (given.replayBufferSize !== undefined)
+    integer('shareConnection.replayBufferSize', given.replayBufferSize, 0, 0, 100_000);
   return { ...given };
 }
 
@@ -276,7 +297,9 @@ function resolveReconnect(given: Partial<ReconnectOptions> | false | undefined):
   }
   for (const key of Object.keys(given)) {
     if (!(key in DEFAULT_RECONNECT_OPTIONS)) {
-      throw new TypeError(`unknown option reconnect.${key}; known options: ${Object.keys(DEFAULT_RECONNECT_OPTIONS).join(', ')}`);
+      throw new TypeError(
+        `unknown option reconnect.${key}; known options: ${Object.keys(DEFAULT_RECONNECT_OPTIONS).join(', ')}`,
+      );
     }
   }
   const d = DEFAULT_RECONNECT_OPTIONS;
@@ -297,7 +320,13 @@ function resolveReconnect(given: Partial<ReconnectOptions> | false | undefined):
   return resolved;
 }
 
-function integer(name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function integer(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
@@ -320,7 +349,9 @@ export function resolveUrl(url: string): string {
   if (/^http:/i.test(resolved)) resolved = `ws:${resolved.slice(5)}`;
   else if (/^https:/i.test(resolved)) resolved = `wss:${resolved.slice(6)}`;
   if (!/^wss?:\/\//i.test(resolved)) {
-    throw new TypeError(`url must be a ws://, wss://, http:// or https:// URL (or a path in a browser), got ${JSON.stringify(url)}`);
+    throw new TypeError(
+      `url must be a ws://, wss://, http:// or https:// URL (or a path in a browser), got ${JSON.stringify(url)}`,
+    );
   }
   return resolved;
 }

@@ -61,13 +61,19 @@ export class PublishQueue {
     }
     if (typeof event !== 'string' || event.length === 0 || event.length > MAX_EVENT_LENGTH) {
       return Promise.reject(
-        new UnisocketError(ErrorCode.BAD_REQUEST, `event must be a non-empty string of at most ${MAX_EVENT_LENGTH} characters`, { channel }),
+        new UnisocketError(
+          ErrorCode.BAD_REQUEST,
+          `event must be a non-empty string of at most ${MAX_EVENT_LENGTH} characters`,
+          { channel },
+        ),
       );
     }
     const id = options.id ?? this.#ids.next();
     if (typeof id !== 'string' || !PUBLISH_ID_PATTERN.test(id)) {
       return Promise.reject(
-        new UnisocketError(ErrorCode.BAD_REQUEST, 'options.id must be 1-64 characters of [A-Za-z0-9_.:=@-]', { channel }),
+        new UnisocketError(ErrorCode.BAD_REQUEST, 'options.id must be 1-64 characters of [A-Za-z0-9_.:=@-]', {
+          channel,
+        }),
       );
     }
     const ref = requests.nextRef();
@@ -106,7 +112,9 @@ export class PublishQueue {
     const stopped = link === undefined ? this.#stopped() : undefined;
     if (stopped !== undefined) {
       return Promise.reject(
-        new UnisocketError(ErrorCode.UNAVAILABLE, `the client is ${stopped}: call connect() before publishing`, { channel }),
+        new UnisocketError(ErrorCode.UNAVAILABLE, `the client is ${stopped}: call connect() before publishing`, {
+          channel,
+        }),
       );
     }
     return new Promise<PublishResult>((resolve, reject) => {

@@ -58,7 +58,10 @@ class SharedLink implements Transport {
 
   send(commands: readonly OutgoingCommand[]): void {
     if (this.closed || commands.length === 0) return;
-    this.coordinator.send(this, commands.map((c) => c.command));
+    this.coordinator.send(
+      this,
+      commands.map((c) => c.command),
+    );
   }
 
   close(): void {
@@ -210,7 +213,14 @@ class TabCoordinator {
       this.#mux.open(link.id, link.url, link.limits, this.#localSink(link));
     } else if (this.#leaderId !== null) {
       link.leader = this.#leaderId;
-      this.#post({ t: 'open', from: this.tabId, to: this.#leaderId, conn: link.id, url: link.url, limits: link.limits });
+      this.#post({
+        t: 'open',
+        from: this.tabId,
+        to: this.#leaderId,
+        conn: link.id,
+        url: link.url,
+        limits: link.limits,
+      });
     } else {
       link.leader = null;
       this.#post({ t: 'who', from: this.tabId });
@@ -219,14 +229,19 @@ class TabCoordinator {
 
   /** The lock is ours: hold the connection for the group. */
   #lead(): void {
-    this.#mux = new Multiplexer({ factory: this.#factory, replayBufferSize: this.#replayBufferSize, idleCloseMs: IDLE_CLOSE_MS });
+    this.#mux = new Multiplexer({
+      factory: this.#factory,
+      replayBufferSize: this.#replayBufferSize,
+      idleCloseMs: IDLE_CLOSE_MS,
+    });
     this.#leaderId = this.tabId;
     this.#post({ t: 'leader', from: this.tabId });
     this.#publishRole();
     for (const link of [...this.#links.values()]) {
       if (link.leader === null) this.#attach(link);
       // attached to the previous leader: end it; the client reconnects at once, here
-      else if (link.leader !== this.tabId) link.end(CloseCode.GOING_AWAY, 'the tab holding the shared connection changed');
+      else if (link.leader !== this.tabId)
+        link.end(CloseCode.GOING_AWAY, 'the tab holding the shared connection changed');
     }
   }
 
@@ -243,7 +258,8 @@ class TabCoordinator {
         this.#publishRole();
         for (const link of [...this.#links.values()]) {
           if (link.leader === null) this.#attach(link);
-          else if (link.leader !== msg.from) link.end(CloseCode.GOING_AWAY, 'the tab holding the shared connection changed');
+          else if (link.leader !== msg.from)
+            link.end(CloseCode.GOING_AWAY, 'the tab holding the shared connection changed');
         }
         return;
       }
@@ -257,7 +273,14 @@ class TabCoordinator {
         return;
       case 'open':
         if (this.#mux === undefined) {
-          this.#post({ t: 'closed', from: this.tabId, to: msg.from, conn: msg.conn, code: CloseCode.GOING_AWAY, reason: 'not the leader' });
+          this.#post({
+            t: 'closed',
+            from: this.tabId,
+            to: msg.from,
+            conn: msg.conn,
+            code: CloseCode.GOING_AWAY,
+            reason: 'not the leader',
+          });
           return;
         }
         this.#follow(msg.from).add(msg.conn);
@@ -368,7 +391,12 @@ export function openSharedTransport(
   const BroadcastChannel =
     options.BroadcastChannel ?? (globalThis as { BroadcastChannel?: BroadcastChannelConstructor }).BroadcastChannel;
   const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
-  if (typeof BroadcastChannel !== 'function' || locks === undefined || typeof locks.request !== 'function' || options.signal?.aborted === true) {
+  if (
+    typeof BroadcastChannel !== 'function' ||
+    locks === undefined ||
+    typeof locks.request !== 'function' ||
+    options.signal?.aborted === true
+  ) {
     state.set('unsupported', null, null);
     return base(url, handlers, limits);
   }

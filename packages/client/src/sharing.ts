@@ -13,7 +13,11 @@ export type BroadcastChannelConstructor = new (name: string) => BroadcastChannel
 
 /** The part of the Web Locks API (`navigator.locks`) the shared connection uses. */
 export interface LockManagerLike {
-  request(name: string, options: { signal?: AbortSignal }, callback: (lock: unknown) => Promise<unknown>): Promise<unknown>;
+  request(
+    name: string,
+    options: { signal?: AbortSignal },
+    callback: (lock: unknown) => Promise<unknown>,
+  ): Promise<unknown>;
 }
 
 /** Options of `shareConnection`. */

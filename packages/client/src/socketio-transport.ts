@@ -64,7 +64,8 @@ export async function resolveSocketIo(given?: SocketIoConnect): Promise<SocketIo
     );
   }
   const io = mod.io ?? mod.default;
-  if (typeof io !== 'function') throw new TypeError('the socket.io-client package did not export `io`; pass `io` in the client options');
+  if (typeof io !== 'function')
+    throw new TypeError('the socket.io-client package did not export `io`; pass `io` in the client options');
   return io as SocketIoConnect;
 }
 
@@ -134,7 +135,8 @@ class SocketIoClientTransport implements Transport {
       if (this.#closed) return;
       if (event === 'close') {
         const close = frame as { code?: unknown; reason?: unknown } | null;
-        if (typeof close?.code === 'number') this.#closeFrame = { code: close.code, reason: typeof close.reason === 'string' ? close.reason : '' };
+        if (typeof close?.code === 'number')
+          this.#closeFrame = { code: close.code, reason: typeof close.reason === 'string' ? close.reason : '' };
         return;
       }
       // other events are the application's own (service.io): not protocol frames

@@ -54,4 +54,8 @@ export interface TransportLimits {
  * This is the seam for other transports: a Socket.IO transport maps each command to an emitted event with an
  * acknowledgement and reports the acknowledgement as an `ack`/`error` frame carrying the command's `ref`.
  */
-export type TransportFactory = (url: string, handlers: TransportHandlers, limits: TransportLimits) => Transport | Promise<Transport>;
+export type TransportFactory = (
+  url: string,
+  handlers: TransportHandlers,
+  limits: TransportLimits,
+) => Transport | Promise<Transport>;

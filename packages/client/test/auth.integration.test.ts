@@ -1,7 +1,15 @@
 import { ErrorCode, type HubOptions, UnisocketError } from '@unisocket/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PresenceChange } from '../src/index';
-import { type HubServer, TrackedWebSocket, cleanupClients, sleep, startHubServer, testClient, waitFor } from './helpers';
+import {
+  type HubServer,
+  TrackedWebSocket,
+  cleanupClients,
+  sleep,
+  startHubServer,
+  testClient,
+  waitFor,
+} from './helpers';
 
 const servers: HubServer[] = [];
 afterEach(async () => {
@@ -66,7 +74,11 @@ describe('auth', () => {
     const withStatic = testClient(s.url, { token: 'ok:s' });
     await Promise.all([withGetToken.connect(), withStatic.connect()]);
     for (const conn of [...s.hub.connections()]) s.hub.disconnect(conn, 4001, 'token expired');
-    await waitFor(() => withGetToken.getSnapshot().status === 'connected' && withGetToken.getSnapshot().userId === 'g2', 5_000, 'a reconnect with token 2');
+    await waitFor(
+      () => withGetToken.getSnapshot().status === 'connected' && withGetToken.getSnapshot().userId === 'g2',
+      5_000,
+      'a reconnect with token 2',
+    );
     await waitFor(() => withStatic.getSnapshot().status === 'unauthorized');
     expect(withStatic.getSnapshot().lastError).toMatchObject({ code: 'UNAUTHORIZED', closeCode: 4001 });
   });

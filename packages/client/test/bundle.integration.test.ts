@@ -89,7 +89,11 @@ describe('the npm package', () => {
   it('loads through its exports map from ESM and CommonJS, and finds ws lazily in Node 20', () => {
     const esm = execFileSync(
       process.execPath,
-      ['--input-type=module', '-e', "const m = await import('@unisocket/client'); console.log(typeof m.createClient, typeof m.UnisocketError)"],
+      [
+        '--input-type=module',
+        '-e',
+        "const m = await import('@unisocket/client'); console.log(typeof m.createClient, typeof m.UnisocketError)",
+      ],
       { cwd: root, encoding: 'utf8' },
     );
     expect(esm.trim()).toBe('function function');

@@ -39,12 +39,18 @@ describe('client against a real server', () => {
     const client = testClient(s.url);
     await client.connect();
     const got: string[] = [];
-    const news = client.subscribe<{ update: { title: string } }>('news', { events: { update: (d) => got.push(d.title) } });
+    const news = client.subscribe<{ update: { title: string } }>('news', {
+      events: { update: (d) => got.push(d.title) },
+    });
     await news.whenSubscribed();
     for (let i = 1; i <= 20; i++) await s.service.broadcast('news', 'update', { title: `t${i}` });
     await waitFor(() => got.length === 20);
     expect(got).toEqual(Array.from({ length: 20 }, (_, i) => `t${i + 1}`));
-    expect(news.getSnapshot()).toMatchObject({ status: 'subscribed', offset: 20, lastMessage: { event: 'update', data: { title: 't20' } } });
+    expect(news.getSnapshot()).toMatchObject({
+      status: 'subscribed',
+      offset: 20,
+      lastMessage: { event: 'update', data: { title: 't20' } },
+    });
   });
 
   it('publishes with an ack; subscribers receive it once', async () => {
@@ -67,7 +73,11 @@ describe('client against a real server', () => {
     const s = await start({ permissions: { publish: ['chat.*'] }, limits: { maxDepth: 4 } });
     const client = testClient(s.url);
     await client.connect();
-    await expect(client.publish('news', 'say', 1)).rejects.toMatchObject({ name: 'UnisocketError', code: 'FORBIDDEN', channel: 'news' });
+    await expect(client.publish('news', 'say', 1)).rejects.toMatchObject({
+      name: 'UnisocketError',
+      code: 'FORBIDDEN',
+      channel: 'news',
+    });
     // nested deeper than the server's limits.maxDepth
     await expect(client.publish('chat.x', 'say', { a: { b: { c: { d: { e: 1 } } } } })).rejects.toMatchObject({
       code: 'PAYLOAD_TOO_LARGE',
@@ -75,7 +85,10 @@ describe('client against a real server', () => {
     });
     const priv = client.subscribe('private-room');
     await expect(priv.whenSubscribed()).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    expect(client.getSnapshot().channels['private-room']).toMatchObject({ status: 'error', error: { code: 'FORBIDDEN' } });
+    expect(client.getSnapshot().channels['private-room']).toMatchObject({
+      status: 'error',
+      error: { code: 'FORBIDDEN' },
+    });
     await expect(client.presence('presence-room')).rejects.toMatchObject({ code: 'FORBIDDEN' });
     // the connection survived every error
     expect((await client.publish('chat.x', 'say', 'ok')).offset).toBe(1);
@@ -148,7 +161,10 @@ describe('client against a real server', () => {
     const s = await start({ permissions: { publish: ['public'] } });
     const client = testClient(s.url, { maxQueuedPublishes: 3 });
     const queued = [client.publish('q', 'e', 1), client.publish('q', 'e', 2), client.publish('q', 'e', 3)];
-    await expect(client.publish('q', 'e', 4)).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED', message: /offline publish queue is full \(3/ });
+    await expect(client.publish('q', 'e', 4)).rejects.toMatchObject({
+      code: 'LIMIT_EXCEEDED',
+      message: /offline publish queue is full \(3/,
+    });
     expect(client.getSnapshot().pendingPublishes).toBe(3);
     await client.connect();
     const acks = await Promise.all(queued);
@@ -177,7 +193,11 @@ describe('client against a real server', () => {
     expect(closes[0]).toBe(1001);
     expect(client.getSnapshot().status).toBe('reconnecting');
     const s2 = await start({ permissions: { publish: ['public'] } }, s1.port);
-    await waitFor(() => client.getSnapshot().channels.news?.status === 'subscribed', 10_000, 'resubscribed on the new server');
+    await waitFor(
+      () => client.getSnapshot().channels.news?.status === 'subscribed',
+      10_000,
+      'resubscribed on the new server',
+    );
     expect(client.getSnapshot().connectionId).not.toBe(firstConnection);
     // a new server has a new history: the client learns it may have missed messages
     expect(gaps).toHaveLength(1);
@@ -216,7 +236,11 @@ describe('client against a real server', () => {
     for (const code of [4029, 4503]) {
       const before = client.getSnapshot().connectionId;
       dropOnServer(s, before, code);
-      await waitFor(() => client.getSnapshot().status === 'connected' && client.getSnapshot().connectionId !== before, 5_000, `reconnect after ${code}`);
+      await waitFor(
+        () => client.getSnapshot().status === 'connected' && client.getSnapshot().connectionId !== before,
+        5_000,
+        `reconnect after ${code}`,
+      );
     }
     expect(closes).toEqual([
       { code: 4029, willReconnect: true },

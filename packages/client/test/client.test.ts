@@ -1,5 +1,11 @@
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
-import { type ChannelMessage, type GapInfo, type WebSocketConstructor, createClient, isUnisocketError } from '../src/index';
+import {
+  type ChannelMessage,
+  type GapInfo,
+  type WebSocketConstructor,
+  createClient,
+  isUnisocketError,
+} from '../src/index';
 import { type FakeConnection, fakeTransport, tick } from './fake-transport';
 
 /** A client on a fake transport, connected; the test plays the server. */
@@ -38,7 +44,12 @@ const message = (channel: string, offset: number, event = 'e', data: unknown = o
 describe('connection basics (fake transport)', () => {
   it('handles welcome, answers ping with pong, and exposes the connection in the snapshot', async () => {
     const { client, conn } = await connected();
-    expect(client.getSnapshot()).toMatchObject({ status: 'connected', connectionId: 'conn-ws://fake/ws', userId: null, attempt: 0 });
+    expect(client.getSnapshot()).toMatchObject({
+      status: 'connected',
+      connectionId: 'conn-ws://fake/ws',
+      userId: null,
+      attempt: 0,
+    });
     conn.push({ type: 'ping' });
     expect(conn.sent.at(-1)).toEqual({ type: 'pong' });
     client.disconnect();
@@ -65,10 +76,22 @@ describe('delivery: order and dedup', () => {
     client.subscribe('news', { onMessage: (m) => seen.push(m.offset) });
     await tick();
     ackSubscribe(conn, 'news', { epoch: 'E', offset: 5 });
-    conn.push(message('news', 6), message('news', 7), message('news', 7), message('news', 5), message('news', 8), message('news', 6));
+    conn.push(
+      message('news', 6),
+      message('news', 7),
+      message('news', 7),
+      message('news', 5),
+      message('news', 8),
+      message('news', 6),
+    );
     expect(seen).toEqual([6, 7, 8]);
     expect(client.stats.duplicates).toBe(3);
-    expect(client.getSnapshot().channels.news).toMatchObject({ status: 'subscribed', epoch: 'E', offset: 8, recovered: null });
+    expect(client.getSnapshot().channels.news).toMatchObject({
+      status: 'subscribed',
+      epoch: 'E',
+      offset: 8,
+      recovered: null,
+    });
   });
 
   it('ignores messages that arrive before the subscribe ack (the ack position covers them)', async () => {
@@ -183,7 +206,14 @@ describe('recovery', () => {
     conn2.welcome();
     ackSubscribe(conn2, 'a', { epoch: 'E2', offset: 40, recovered: false });
     conn2.push(message('a', 41));
-    expect(gaps).toEqual([{ channel: 'a', reason: 'not-recovered', previous: { epoch: 'E1', offset: 3 }, position: { epoch: 'E2', offset: 40 } }]);
+    expect(gaps).toEqual([
+      {
+        channel: 'a',
+        reason: 'not-recovered',
+        previous: { epoch: 'E1', offset: 3 },
+        position: { epoch: 'E2', offset: 40 },
+      },
+    ]);
     expect(clientGaps).toEqual(gaps);
     expect(seen).toEqual([41]);
     expect(client.getSnapshot().channels.a).toMatchObject({ recovered: false, epoch: 'E2', offset: 41 });
@@ -197,7 +227,9 @@ describe('recovery', () => {
     await tick();
     ackSubscribe(conn, 'a', { epoch: 'E1', offset: 7 });
     conn.push({ type: 'resync', channel: 'a', epoch: 'E9', offset: 2 }, message('a', 3));
-    expect(gaps).toEqual([{ channel: 'a', reason: 'resync', previous: { epoch: 'E1', offset: 7 }, position: { epoch: 'E9', offset: 2 } }]);
+    expect(gaps).toEqual([
+      { channel: 'a', reason: 'resync', previous: { epoch: 'E1', offset: 7 }, position: { epoch: 'E9', offset: 2 } },
+    ]);
     expect(seen).toEqual([3]);
   });
 
@@ -402,14 +434,20 @@ describe('errors', () => {
     await expect(client.publish('ok', 'e', { n: 1n })).rejects.toMatchObject({ code: 'BAD_REQUEST', message: /JSON/ });
     await expect(client.publish('ok', 'e', 'x'.repeat(300))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     await expect(client.publish('ok', 'e', 1, { id: 'has space' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-    await expect(client.whisper('public-room', 'typing')).rejects.toMatchObject({ code: 'BAD_REQUEST', message: /private- and presence-/ });
+    await expect(client.whisper('public-room', 'typing')).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: /private- and presence-/,
+    });
     await tick();
     expect(conn.sent.filter((c) => c.type === 'publish')).toHaveLength(0);
   });
 
   it('times out a publish that gets no ack, saying whether it may have been published', async () => {
     const { client } = await connected({ publishTimeoutMs: 30 });
-    await expect(client.publish('chat', 'say', 1)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: /may have been published/ });
+    await expect(client.publish('chat', 'say', 1)).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: /may have been published/,
+    });
   });
 
   it('a subscription refused for good rejects whenSubscribed and calls onError', async () => {
@@ -418,7 +456,13 @@ describe('errors', () => {
     const sub = client.subscribe('private-x', { onError: (e) => errors.push(e.code) });
     const waiting = sub.whenSubscribed();
     await tick();
-    conn.push({ type: 'error', ref: conn.last('subscribe').ref, code: 'FORBIDDEN', message: 'needs authorization', channel: 'private-x' });
+    conn.push({
+      type: 'error',
+      ref: conn.last('subscribe').ref,
+      code: 'FORBIDDEN',
+      message: 'needs authorization',
+      channel: 'private-x',
+    });
     await expect(waiting).rejects.toMatchObject({ code: 'FORBIDDEN' });
     expect(errors).toEqual(['FORBIDDEN']);
     // asking again after the refusal answers at once
@@ -446,12 +490,24 @@ describe('presence', () => {
   it('keeps members from the ack and join/leave frames', async () => {
     const { client, conn } = await connected();
     const changes: string[] = [];
-    const room = client.subscribe('presence-room', { onPresence: (c) => changes.push(`${c.action}:${c.member.userId}`) });
+    const room = client.subscribe('presence-room', {
+      onPresence: (c) => changes.push(`${c.action}:${c.member.userId}`),
+    });
     await tick();
     ackSubscribe(conn, 'presence-room', { epoch: 'E', offset: 0, members: [{ userId: 'u1' }] });
     expect(room.members).toEqual([{ userId: 'u1' }]);
-    conn.push({ type: 'presence', channel: 'presence-room', action: 'join', member: { userId: 'u2', info: { name: 'B' } } });
-    conn.push({ type: 'presence', channel: 'presence-room', action: 'join', member: { userId: 'u2', info: { name: 'B2' } } });
+    conn.push({
+      type: 'presence',
+      channel: 'presence-room',
+      action: 'join',
+      member: { userId: 'u2', info: { name: 'B' } },
+    });
+    conn.push({
+      type: 'presence',
+      channel: 'presence-room',
+      action: 'join',
+      member: { userId: 'u2', info: { name: 'B2' } },
+    });
     expect(room.members).toEqual([{ userId: 'u1' }, { userId: 'u2', info: { name: 'B2' } }]);
     conn.push({ type: 'presence', channel: 'presence-room', action: 'leave', member: { userId: 'u1' } });
     expect(room.members).toEqual([{ userId: 'u2', info: { name: 'B2' } }]);

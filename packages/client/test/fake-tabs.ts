@@ -14,7 +14,12 @@ export class LockTable {
   readonly #held = new Map<string, FakeTab>();
   readonly #queues = new Map<string, Waiter[]>();
 
-  request(tab: FakeTab, name: string, options: { signal?: AbortSignal }, callback: (lock: unknown) => Promise<unknown>): Promise<unknown> {
+  request(
+    tab: FakeTab,
+    name: string,
+    options: { signal?: AbortSignal },
+    callback: (lock: unknown) => Promise<unknown>,
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (options.signal?.aborted === true) {
         reject(new DOMException('aborted', 'AbortError'));

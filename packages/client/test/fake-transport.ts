@@ -31,7 +31,14 @@ export class FakeConnection implements Transport {
 
   welcome(overrides: object = {}): void {
     this.handlers.onOpen();
-    this.push({ type: 'welcome', connectionId: `conn-${this.url}`, protocol: 1, heartbeatMs: 25_000, userId: null, ...overrides });
+    this.push({
+      type: 'welcome',
+      connectionId: `conn-${this.url}`,
+      protocol: 1,
+      heartbeatMs: 25_000,
+      userId: null,
+      ...overrides,
+    });
   }
 
   /** The server (or the network) ends the connection. */

@@ -6,14 +6,18 @@ const cmd = (json: string) => ({ command: JSON.parse(json), json, bytes: Buffer.
 
 describe('parseFrames', () => {
   it('splits a batched server message on \\n, in order', () => {
-    const { frames, errors } = parseFrames('{"type":"message","offset":1}\n{"type":"message","offset":2}\n{"type":"ping"}');
+    const { frames, errors } = parseFrames(
+      '{"type":"message","offset":1}\n{"type":"message","offset":2}\n{"type":"ping"}',
+    );
     expect(frames.map((f) => f.type)).toEqual(['message', 'message', 'ping']);
     expect(frames.map((f) => (f as { offset?: number }).offset)).toEqual([1, 2, undefined]);
     expect(errors).toEqual([]);
   });
 
   it('skips blank lines and reports unreadable ones without losing the others', () => {
-    const { frames, errors } = parseFrames('\n{"type":"ack","ref":1}\n\n  \nnot json\n[1,2]\n{"no":"type"}\n{"type":"pong"}\n');
+    const { frames, errors } = parseFrames(
+      '\n{"type":"ack","ref":1}\n\n  \nnot json\n[1,2]\n{"no":"type"}\n{"type":"pong"}\n',
+    );
     expect(frames.map((f) => f.type)).toEqual(['ack', 'pong']);
     expect(errors).toHaveLength(3);
     expect(errors[0]!.message).toMatch(/not JSON/);
@@ -33,7 +37,9 @@ describe('batchCommands', () => {
   });
 
   it('keeps frames within maxBytes (newlines included)', () => {
-    const commands = Array.from({ length: 10 }, (_, i) => cmd(JSON.stringify({ type: 'publish', ref: i, data: 'x'.repeat(40) })));
+    const commands = Array.from({ length: 10 }, (_, i) =>
+      cmd(JSON.stringify({ type: 'publish', ref: i, data: 'x'.repeat(40) })),
+    );
     const size = commands[0]!.bytes;
     const frames = batchCommands(commands, size * 3 + 2, 100);
     for (const f of frames) expect(Buffer.byteLength(f)).toBeLessThanOrEqual(size * 3 + 2);
@@ -41,7 +47,15 @@ describe('batchCommands', () => {
   });
 
   it('sends an oversized command alone rather than dropping it', () => {
-    const frames = batchCommands([cmd('{"type":"ping","ref":1}'), cmd(JSON.stringify({ type: 'x', d: 'y'.repeat(100) })), cmd('{"type":"ping","ref":2}')], 50, 10);
+    const frames = batchCommands(
+      [
+        cmd('{"type":"ping","ref":1}'),
+        cmd(JSON.stringify({ type: 'x', d: 'y'.repeat(100) })),
+        cmd('{"type":"ping","ref":2}'),
+      ],
+      50,
+      10,
+    );
     expect(frames).toHaveLength(3);
   });
 });

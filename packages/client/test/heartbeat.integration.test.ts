@@ -51,7 +51,17 @@ describe('heartbeat and framing', () => {
           ws.send(
             [
               JSON.stringify({ type: 'ack', ref: cmd.ref, channel: cmd.channel, epoch: 'E', offset: 0 }),
-              ...[1, 2, 3].map((o) => JSON.stringify({ type: 'message', channel: cmd.channel, event: 'e', data: o, id: `m${o}`, offset: o, ts: 1 })),
+              ...[1, 2, 3].map((o) =>
+                JSON.stringify({
+                  type: 'message',
+                  channel: cmd.channel,
+                  event: 'e',
+                  data: o,
+                  id: `m${o}`,
+                  offset: o,
+                  ts: 1,
+                }),
+              ),
               JSON.stringify({ type: 'ping' }),
             ].join('\n'),
           );

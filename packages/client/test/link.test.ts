@@ -11,7 +11,10 @@ const welcome = { type: 'welcome', connectionId: 'c1', protocol: 1, heartbeatMs:
 function open(factory: TransportFactory, options: { heartbeatTimeoutMs?: number } = {}) {
   const frames: ServerFrame[] = [];
   const closes: [number, string][] = [];
-  const link = new Link({ factory, limits, ...options }, { frame: (f) => frames.push(f), closed: (code, reason) => closes.push([code, reason]) });
+  const link = new Link(
+    { factory, limits, ...options },
+    { frame: (f) => frames.push(f), closed: (code, reason) => closes.push([code, reason]) },
+  );
   link.open('ws://fake/ws');
   return { link, frames, closes };
 }
@@ -58,7 +61,9 @@ describe('Link', () => {
     link.enqueue(encodeCommand({ type: 'subscribe', channel: 'c', ref: 4 }));
     expect(link.unqueue((out) => out.command.type === 'subscribe' && out.command.ref === 3)).toBe(true);
     await tick();
-    expect(conn.batches).toEqual([[expect.objectContaining({ channel: 'a' }), expect.objectContaining({ channel: 'c' })]]);
+    expect(conn.batches).toEqual([
+      [expect.objectContaining({ channel: 'a' }), expect.objectContaining({ channel: 'c' })],
+    ]);
   });
 
   it('gives up on a connection silent past its heartbeat deadline: closes it with 4000 and reports 1006', async () => {

@@ -11,7 +11,10 @@ function setup(replayBufferSize = 4) {
   const vc = (id: string) => {
     const got: ServerFrame[] = [];
     const state = { got, closed: undefined as { code: number; reason: string } | undefined };
-    mux.open(id, 'ws://fake/ws', limits, { frames: (f) => got.push(...f), close: (code, reason) => (state.closed = { code, reason }) });
+    mux.open(id, 'ws://fake/ws', limits, {
+      frames: (f) => got.push(...f),
+      close: (code, reason) => (state.closed = { code, reason }),
+    });
     return {
       ...state,
       get closedWith() {
@@ -28,11 +31,20 @@ function setup(replayBufferSize = 4) {
     server().welcome({ connectionId: 'real' });
     await tick();
   };
-  const msg = (channel: string, offset: number) => ({ type: 'message', channel, event: 'e', data: offset, id: `m${offset}`, offset, ts: 1 });
+  const msg = (channel: string, offset: number) => ({
+    type: 'message',
+    channel,
+    event: 'e',
+    data: offset,
+    id: `m${offset}`,
+    offset,
+    ts: 1,
+  });
   /** The last subscribe the real connection sent for `channel`. */
-  const lastSubscribe = (channel: string) => server().sent.filter((c) => c.type === 'subscribe' && c.channel === channel).at(-1) as
-    | { ref: number; since?: { epoch: string; offset: number } }
-    | undefined;
+  const lastSubscribe = (channel: string) =>
+    server()
+      .sent.filter((c) => c.type === 'subscribe' && c.channel === channel)
+      .at(-1) as { ref: number; since?: { epoch: string; offset: number } } | undefined;
   return { mux, fake, vc, server, welcome, msg, lastSubscribe };
 }
 
@@ -49,7 +61,10 @@ describe('Multiplexer', () => {
     await tick();
     const [p1, p2] = server().sent.filter((c) => c.type === 'publish') as { ref: number }[];
     expect(p1!.ref).not.toBe(p2!.ref);
-    server().push({ type: 'ack', ref: p2!.ref, channel: 'c', id: 'x2', offset: 2 }, { type: 'ack', ref: p1!.ref, channel: 'c', id: 'x1', offset: 1 });
+    server().push(
+      { type: 'ack', ref: p2!.ref, channel: 'c', id: 'x2', offset: 2 },
+      { type: 'ack', ref: p1!.ref, channel: 'c', id: 'x1', offset: 1 },
+    );
     await tick();
     expect(a.last('ack')).toMatchObject({ ref: 1, id: 'x1', offset: 1 });
     expect(b.last('ack')).toMatchObject({ ref: 1, id: 'x2', offset: 2 });
@@ -163,7 +178,14 @@ describe('Multiplexer', () => {
     await welcome();
     a.send({ type: 'subscribe', channel: 'presence-room', ref: 1 });
     await tick();
-    server().push({ type: 'ack', ref: lastSubscribe('presence-room')!.ref, channel: 'presence-room', epoch: 'E', offset: 0, members: [{ userId: 'u1' }] });
+    server().push({
+      type: 'ack',
+      ref: lastSubscribe('presence-room')!.ref,
+      channel: 'presence-room',
+      epoch: 'E',
+      offset: 0,
+      members: [{ userId: 'u1' }],
+    });
     server().push({ type: 'presence', channel: 'presence-room', action: 'join', member: { userId: 'u2' } });
     const b = vc('b');
     await tick();
@@ -195,7 +217,13 @@ describe('Multiplexer', () => {
     await welcome();
     a.send({ type: 'subscribe', channel: 'private-x', ref: 4 });
     await tick();
-    server().push({ type: 'error', ref: lastSubscribe('private-x')!.ref, code: 'FORBIDDEN', message: 'no', channel: 'private-x' });
+    server().push({
+      type: 'error',
+      ref: lastSubscribe('private-x')!.ref,
+      code: 'FORBIDDEN',
+      message: 'no',
+      channel: 'private-x',
+    });
     await tick();
     expect(a.last('error')).toMatchObject({ ref: 4, code: 'FORBIDDEN' });
     a.send({ type: 'subscribe', channel: 'private-x', ref: 5 });

@@ -11,7 +11,12 @@ describe('client options', () => {
       reconnect: DEFAULT_RECONNECT_OPTIONS,
       ...DEFAULT_CLIENT_OPTIONS,
     });
-    expect(DEFAULT_RECONNECT_OPTIONS).toEqual({ initialDelayMs: 500, maxDelayMs: 10_000, factor: 2, stableAfterMs: 5_000 });
+    expect(DEFAULT_RECONNECT_OPTIONS).toEqual({
+      initialDelayMs: 500,
+      maxDelayMs: 10_000,
+      factor: 2,
+      stableAfterMs: 5_000,
+    });
     expect(client.getSnapshot().status).toBe('idle');
   });
 
@@ -21,15 +26,21 @@ describe('client options', () => {
     expect(() => createClient({ url: '' })).toThrow(/url must not be empty/);
     expect(() => createClient({ url: 'ws://x', colour: 'blue' } as never)).toThrow(/unknown client option "colour"/);
     expect(() => createClient({ url: 'ws://x', token: 'a', getToken: () => 'b' })).toThrow(/either token or getToken/);
-    expect(() => createClient({ url: 'ws://x', transport: 'carrier-pigeon' as never })).toThrow(/'native', 'socketio' or a transport factory/);
+    expect(() => createClient({ url: 'ws://x', transport: 'carrier-pigeon' as never })).toThrow(
+      /'native', 'socketio' or a transport factory/,
+    );
     expect(() => createClient({ url: 'ws://x', io: (() => ({})) as never })).toThrow(/transport: 'socketio' only/);
     expect(() => createClient({ url: 'ws://x', transport: 'socketio', io: 'io' as never })).toThrow(/io function/);
     expect(() => createClient({ url: 'ws://x', reconnect: { initialDelayMs: 1_000, maxDelayMs: 10 } })).toThrow(
       /maxDelayMs \(10\) must be >= reconnect.initialDelayMs \(1000\)/,
     );
     expect(() => createClient({ url: 'ws://x', reconnect: { factor: 0.5 } })).toThrow(/reconnect.factor/);
-    expect(() => createClient({ url: 'ws://x', reconnect: { jitter: true } as never })).toThrow(/unknown option reconnect.jitter/);
-    expect(() => createClient({ url: 'ws://x', maxQueuedPublishes: -1 })).toThrow(/maxQueuedPublishes must be an integer >= 0/);
+    expect(() => createClient({ url: 'ws://x', reconnect: { jitter: true } as never })).toThrow(
+      /unknown option reconnect.jitter/,
+    );
+    expect(() => createClient({ url: 'ws://x', maxQueuedPublishes: -1 })).toThrow(
+      /maxQueuedPublishes must be an integer >= 0/,
+    );
     expect(() => createClient({ url: 'ws://x', maxCommandsPerFrame: 500 })).toThrow(/between 1 and 100/);
     expect(() => createClient({ url: 'ws://x', transport: () => ({}) as never, WebSocket: class {} as never })).toThrow(
       /native transport only/,

@@ -90,7 +90,9 @@ describe.skipIf(skip)('shareConnection in headless Chromium', () => {
     errors.length = 0;
   });
 
-  it('two pages share one WebSocket; closing the leader page hands over without losing a message', { timeout: 60_000 }, async () => {
+  it('two pages share one WebSocket; closing the leader page hands over without losing a message', {
+    timeout: 60_000,
+  }, async () => {
     site = await startSite();
     const s = site;
     const context = await browser.newContext();
@@ -108,7 +110,9 @@ describe.skipIf(skip)('shareConnection in headless Chromium', () => {
 
     // the follower publishes through the leader
     const ack = await second.evaluate(() =>
-      (window as unknown as { client: { publish: (c: string, e: string, d: unknown) => Promise<{ offset: number }> } }).client.publish('feed', 'n', 'from the follower'),
+      (
+        window as unknown as { client: { publish: (c: string, e: string, d: unknown) => Promise<{ offset: number }> } }
+      ).client.publish('feed', 'n', 'from the follower'),
     );
     expect(ack.offset).toBe(6);
     await expect.poll(() => got(first)).toEqual(range(1, 6));
@@ -128,16 +132,29 @@ describe.skipIf(skip)('shareConnection in headless Chromium', () => {
     expect(await got(second)).toEqual(range(1, total));
     expect(await role(second)).toBe('leader');
     await waitFor(() => s.service.getConnectionCount() === 1, 5_000, 'one connection, from the new leader');
-    const recovered = await second.evaluate(() => (window as unknown as { client: { getSnapshot(): { channels: Record<string, { recovered: boolean | null }> } } }).client.getSnapshot().channels.feed!.recovered);
+    const recovered = await second.evaluate(
+      () =>
+        (
+          window as unknown as {
+            client: { getSnapshot(): { channels: Record<string, { recovered: boolean | null }> } };
+          }
+        ).client.getSnapshot().channels.feed!.recovered,
+    );
     expect(recovered).toBe(true);
     await context.close();
   });
 
-  it('three pages: the leader closes, a follower takes over and the other follows it; nothing is lost', { timeout: 60_000 }, async () => {
+  it('three pages: the leader closes, a follower takes over and the other follows it; nothing is lost', {
+    timeout: 60_000,
+  }, async () => {
     site = await startSite();
     const s = site;
     const context = await browser.newContext();
-    const pages = [await openTab(context, s, errors), await openTab(context, s, errors), await openTab(context, s, errors)];
+    const pages = [
+      await openTab(context, s, errors),
+      await openTab(context, s, errors),
+      await openTab(context, s, errors),
+    ];
     expect(await Promise.all(pages.map(role))).toEqual(['leader', 'follower', 'follower']);
     expect(s.service.getConnectionCount()).toBe(1);
     const total = 150;

@@ -28,7 +28,11 @@ function tabClient(s: TestServer, tab: FakeTab, signal?: AbortSignal): Unisocket
     url: s.url,
     WebSocket: tab.WebSocket,
     reconnect: FAST_RECONNECT,
-    shareConnection: { BroadcastChannel: tab.BroadcastChannel, locks: tab.locks, ...(signal === undefined ? {} : { signal }) },
+    shareConnection: {
+      BroadcastChannel: tab.BroadcastChannel,
+      locks: tab.locks,
+      ...(signal === undefined ? {} : { signal }),
+    },
   });
   clients.push(client);
   return client;
@@ -68,7 +72,11 @@ describe('shareConnection (simulated tabs, real server)', () => {
 
     const gotA = record(a, 'news');
     const gotB = record(b, 'news');
-    await waitFor(() => a.getSnapshot().channels.news?.status === 'subscribed' && b.getSnapshot().channels.news?.status === 'subscribed');
+    await waitFor(
+      () =>
+        a.getSnapshot().channels.news?.status === 'subscribed' &&
+        b.getSnapshot().channels.news?.status === 'subscribed',
+    );
     expect(s.service.getChannelSubscribers('news')).toHaveLength(1);
     await publishSeries(s, 'news', 5, 0);
     await waitFor(() => gotA.length === 5 && gotB.length === 5, 2_000, 'both to receive 5');
@@ -119,7 +127,11 @@ describe('shareConnection (simulated tabs, real server)', () => {
     const gotB = record(b, 'feed');
     const gotC = record(c, 'feed');
     record(a, 'feed');
-    await waitFor(() => b.getSnapshot().channels.feed?.status === 'subscribed' && c.getSnapshot().channels.feed?.status === 'subscribed');
+    await waitFor(
+      () =>
+        b.getSnapshot().channels.feed?.status === 'subscribed' &&
+        c.getSnapshot().channels.feed?.status === 'subscribed',
+    );
 
     const total = 120;
     const publishing = publishSeries(s, 'feed', total, 5);
@@ -128,7 +140,11 @@ describe('shareConnection (simulated tabs, real server)', () => {
     tabs[0]!.kill();
     a.disconnect();
     await publishing;
-    await waitFor(() => gotB.length === total && gotC.length === total, 10_000, `b and c to get all ${total} (b ${gotB.length}, c ${gotC.length})`);
+    await waitFor(
+      () => gotB.length === total && gotC.length === total,
+      10_000,
+      `b and c to get all ${total} (b ${gotB.length}, c ${gotC.length})`,
+    );
     expect(gotB).toEqual(range(1, total));
     expect(gotC).toEqual(range(1, total));
     const roles = [b, c].map((x) => x.connectionSharing!.getSnapshot().role).sort();
@@ -174,14 +190,26 @@ describe('shareConnection (simulated tabs, real server)', () => {
     expect(s.service.getChannelSubscribers('only-b')).toHaveLength(1);
     tabB.kill();
     b.disconnect();
-    await waitFor(() => s.service.getChannelSubscribers('only-b').length === 0, 3_000, 'the dead tab to leave its channel');
+    await waitFor(
+      () => s.service.getChannelSubscribers('only-b').length === 0,
+      3_000,
+      'the dead tab to leave its channel',
+    );
     expect(a.getSnapshot().status).toBe('connected');
   });
 
   it('falls back to its own connection without Web Locks or BroadcastChannel', async () => {
     const s = await start();
-    const a = createClient({ url: s.url, WebSocket: new FakeTab('a', new LockTable()).WebSocket, shareConnection: true });
-    const b = createClient({ url: s.url, WebSocket: new FakeTab('b', new LockTable()).WebSocket, shareConnection: { key: 'group' } });
+    const a = createClient({
+      url: s.url,
+      WebSocket: new FakeTab('a', new LockTable()).WebSocket,
+      shareConnection: true,
+    });
+    const b = createClient({
+      url: s.url,
+      WebSocket: new FakeTab('b', new LockTable()).WebSocket,
+      shareConnection: { key: 'group' },
+    });
     clients.push(a, b);
     // Node has BroadcastChannel but no navigator.locks
     await Promise.all([a.connect(), b.connect()]);
@@ -213,7 +241,11 @@ describe('shareConnection (simulated tabs, real server)', () => {
     await b.connect();
     const gotA = record(a, 'news');
     const gotB = record(b, 'news');
-    await waitFor(() => b.getSnapshot().channels.news?.status === 'subscribed' && a.getSnapshot().channels.news?.status === 'subscribed');
+    await waitFor(
+      () =>
+        b.getSnapshot().channels.news?.status === 'subscribed' &&
+        a.getSnapshot().channels.news?.status === 'subscribed',
+    );
     expect(s.service.getConnectionCount()).toBe(1);
     expect(s.service.getChannelSubscribers('news').map((x) => x.transport)).toEqual(['socketio']);
     await publishSeries(s, 'news', 3, 0);
@@ -223,7 +255,9 @@ describe('shareConnection (simulated tabs, real server)', () => {
   });
 
   it('rejects bad shareConnection options with a TypeError', () => {
-    expect(() => createClient({ url: 'ws://x/ws', shareConnection: { nope: 1 } as never })).toThrow(/shareConnection.nope/);
+    expect(() => createClient({ url: 'ws://x/ws', shareConnection: { nope: 1 } as never })).toThrow(
+      /shareConnection.nope/,
+    );
     expect(() => createClient({ url: 'ws://x/ws', shareConnection: { key: '' } })).toThrow(TypeError);
     expect(() => createClient({ url: 'ws://x/ws', shareConnection: 'yes' as never })).toThrow(TypeError);
   });

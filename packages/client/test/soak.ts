@@ -52,7 +52,12 @@ afterAll(async () => {
 });
 
 /** Opens a client on `transport` whose current connection the soak can cut. */
-function soakClient(transport: 'native' | 'socketio', i: number, url: string, sioUrl: string): { client: UnisocketClient; cut(): boolean } {
+function soakClient(
+  transport: 'native' | 'socketio',
+  i: number,
+  url: string,
+  sioUrl: string,
+): { client: UnisocketClient; cut(): boolean } {
   const reconnect = { initialDelayMs: 50, maxDelayMs: 1_000, factor: 2, stableAfterMs: 2_000 };
   if (transport === 'native') {
     const sockets: WebSocket[] = [];
@@ -80,13 +85,18 @@ function soakClient(transport: 'native' | 'socketio', i: number, url: string, si
     return socket;
   }) as unknown as SocketIoConnect;
   // half the clients start on long-polling and upgrade to WebSocket (socket.io-client's default)
-  const factory = socketioTransport(i % 2 === 0 || process.env.SOAK_WS_ONLY === '1' ? { io, transports: ['websocket'] } : { io });
+  const factory = socketioTransport(
+    i % 2 === 0 || process.env.SOAK_WS_ONLY === '1' ? { io, transports: ['websocket'] } : { io },
+  );
   return {
     client: createClient({ url: sioUrl, transport: factory, reconnect }),
     cut() {
       const socket = sockets.at(-1);
       if (socket?.connected !== true) return false;
-      const engine = socket.io.engine as unknown as { transport: { name: string; ws?: { _socket?: { destroy(): void } } }; close(): void };
+      const engine = socket.io.engine as unknown as {
+        transport: { name: string; ws?: { _socket?: { destroy(): void } } };
+        close(): void;
+      };
       const tcp = engine.transport.name === 'websocket' ? engine.transport.ws?._socket : undefined;
       if (tcp !== undefined) tcp.destroy();
       else engine.close();
@@ -127,7 +137,8 @@ export async function runSoak(transport: 'native' | 'socketio'): Promise<void> {
   }
   await Promise.all(soakClients.map((c) => c.client.connect()));
   await waitFor(
-    () => soakClients.every((c) => c.channels.every((ch) => c.client.getSnapshot().channels[ch]?.status === 'subscribed')),
+    () =>
+      soakClients.every((c) => c.channels.every((ch) => c.client.getSnapshot().channels[ch]?.status === 'subscribed')),
     30_000,
     'every subscription',
   );
@@ -169,9 +180,15 @@ export async function runSoak(transport: 'native' | 'socketio'): Promise<void> {
   // converged: every client is connected again, live on its channels, and holds every message
   const complete = (c: SoakClient): boolean =>
     c.client.getSnapshot().status === 'connected' &&
-    c.channels.every((ch) => c.client.getSnapshot().channels[ch]?.status === 'subscribed' && c.offsets.get(ch)!.length >= PER_CHANNEL);
+    c.channels.every(
+      (ch) => c.client.getSnapshot().channels[ch]?.status === 'subscribed' && c.offsets.get(ch)!.length >= PER_CHANNEL,
+    );
   // long-polling clients catch up more slowly (an HTTP round trip per poll)
-  await waitFor(() => soakClients.every(complete), transport === 'socketio' ? 120_000 : 60_000, 'every client to converge');
+  await waitFor(
+    () => soakClients.every(complete),
+    transport === 'socketio' ? 120_000 : 60_000,
+    'every client to converge',
+  );
   // anything extra (a duplicate) would arrive right behind: give it a moment to show up
   await sleep(200);
   const convergedAt = Date.now();

@@ -1,7 +1,13 @@
 import { io as realIo } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signConnectionToken } from '@unisocket/server';
-import { type SocketIoConnect, type UnisocketClient, type UnisocketClientOptions, createClient, socketioTransport } from '../src/index';
+import {
+  type SocketIoConnect,
+  type UnisocketClient,
+  type UnisocketClientOptions,
+  createClient,
+  socketioTransport,
+} from '../src/index';
 import { FAST_RECONNECT, type TestServer, cleanupClients, sleep, startServer, testClient, waitFor } from './helpers';
 
 const servers: TestServer[] = [];
@@ -49,7 +55,12 @@ describe("client with transport: 'socketio' against a real server", () => {
     const gotB: unknown[] = [];
     await a.subscribe('chat.lobby', { onMessage: (m) => gotA.push(m.data) }).whenSubscribed();
     await b.subscribe('chat.lobby', { onMessage: (m) => gotB.push(m.data) }).whenSubscribed();
-    expect(s.service.getChannelSubscribers('chat.lobby').map((x) => x.transport).sort()).toEqual(['native', 'socketio']);
+    expect(
+      s.service
+        .getChannelSubscribers('chat.lobby')
+        .map((x) => x.transport)
+        .sort(),
+    ).toEqual(['native', 'socketio']);
     const ack = await a.publish('chat.lobby', 'say', { from: 'socketio' });
     expect(ack).toMatchObject({ channel: 'chat.lobby', offset: 1, duplicate: false });
     await b.publish('chat.lobby', 'say', { from: 'native' });
@@ -66,8 +77,14 @@ describe("client with transport: 'socketio' against a real server", () => {
     const s = await start({ permissions: { publish: ['chat.*'] }, limits: { maxDepth: 4 } });
     const client = sioClient(s);
     await client.connect();
-    await expect(client.publish('news', 'say', 1)).rejects.toMatchObject({ name: 'UnisocketError', code: 'FORBIDDEN', channel: 'news' });
-    await expect(client.publish('chat.x', 'say', { a: { b: { c: { d: { e: 1 } } } } })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    await expect(client.publish('news', 'say', 1)).rejects.toMatchObject({
+      name: 'UnisocketError',
+      code: 'FORBIDDEN',
+      channel: 'news',
+    });
+    await expect(client.publish('chat.x', 'say', { a: { b: { c: { d: { e: 1 } } } } })).rejects.toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+    });
     await expect(client.subscribe('private-room').whenSubscribed()).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(client.presence('presence-room')).rejects.toMatchObject({ code: 'FORBIDDEN' });
     expect(client.getSnapshot().status).toBe('connected');
@@ -83,10 +100,16 @@ describe("client with transport: 'socketio' against a real server", () => {
     for (let i = 1; i <= 5; i++) await s.service.broadcast('news', 'n', i);
     await waitFor(() => got.length === 5);
     // the network drops under the client: no close handshake, no Socket.IO disconnect packet
-    const engine = tracked.sockets.at(-1)!.io.engine as unknown as { transport: { ws: { _socket: { destroy(): void } } } };
+    const engine = tracked.sockets.at(-1)!.io.engine as unknown as {
+      transport: { ws: { _socket: { destroy(): void } } };
+    };
     engine.transport.ws._socket.destroy();
     for (let i = 6; i <= 10; i++) await s.service.broadcast('news', 'n', i);
-    await waitFor(() => got.length === 10 && client.getSnapshot().status === 'connected', 5_000, 'recovery after the drop');
+    await waitFor(
+      () => got.length === 10 && client.getSnapshot().status === 'connected',
+      5_000,
+      'recovery after the drop',
+    );
     // the server drops it as a slow consumer: close event 4008, transport close
     const conn = s.service.hub.getConnection(client.getSnapshot().connectionId!)!;
     const closes: number[] = [];
@@ -133,9 +156,13 @@ describe("client with transport: 'socketio' against a real server", () => {
 
   it('authenticates with getToken (auth after welcome), answers refresh, and takes the user channel', async () => {
     const secret = 'test-secret-that-is-at-least-32-bytes-long';
-    const s = await start({ auth: { jwt: { secret, clockToleranceSec: 0 }, refreshLeadMs: 1_000, refreshGraceMs: 600 } });
+    const s = await start({
+      auth: { jwt: { secret, clockToleranceSec: 0 }, refreshLeadMs: 1_000, refreshGraceMs: 600 },
+    });
     let calls = 0;
-    const client = sioClient(s, { getToken: () => (calls++, signConnectionToken({ secret, userId: 'u1', expiresIn: 2 })) });
+    const client = sioClient(s, {
+      getToken: () => (calls++, signConnectionToken({ secret, userId: 'u1', expiresIn: 2 })),
+    });
     await client.connect();
     expect(client.getSnapshot()).toMatchObject({ status: 'connected', userId: 'u1' });
     const id = client.getSnapshot().connectionId;
@@ -155,7 +182,10 @@ describe("client with transport: 'socketio' against a real server", () => {
     const refused = sioClient(s, { getToken: () => signConnectionToken({ secret, userId: 'u1' }), reconnect: false });
     await expect(refused.connect()).rejects.toMatchObject({ closeCode: 4001 });
     const handshake = socketioTransport({
-      options: { auth: (cb: (data: object) => void) => void signConnectionToken({ secret, userId: 'u2' }).then((token) => cb({ token })) },
+      options: {
+        auth: (cb: (data: object) => void) =>
+          void signConnectionToken({ secret, userId: 'u2' }).then((token) => cb({ token })),
+      },
     });
     const client = createClient({ url: s.sioUrl, transport: handshake, reconnect: FAST_RECONNECT });
     clients.push(client);

@@ -43,7 +43,11 @@ describe('deriveStore', () => {
 
   it('keeps the earlier object while isEqual says the selection did not change', () => {
     const s = source({ status: 'idle', n: 0 });
-    const status = deriveStore(s, (v) => ({ status: v.status }), (x, y) => x.status === y.status);
+    const status = deriveStore(
+      s,
+      (v) => ({ status: v.status }),
+      (x, y) => x.status === y.status,
+    );
     const first = status.getSnapshot();
     s.set({ status: 'idle', n: 1 });
     expect(status.getSnapshot()).toBe(first);

@@ -129,10 +129,15 @@ export function defaultLowWaterBytes(maxBufferedBytes: number): number {
  * Validates and compiles backpressure options for a `maxBufferedBytes`, throwing a `TypeError` that says what to
  * change. The Hub calls it; the server calls it at construction to reject bad options early.
  */
-export function resolveBackpressure(options: BackpressureOptions | undefined, maxBufferedBytes: number): ResolvedBackpressure {
+export function resolveBackpressure(
+  options: BackpressureOptions | undefined,
+  maxBufferedBytes: number,
+): ResolvedBackpressure {
   const o = options ?? {};
   if (typeof o !== 'object' || o === null || Array.isArray(o)) {
-    throw new TypeError('backpressure must be an object: { policies?: [...], default?, lowWaterBytes?, drainCheckMs? }');
+    throw new TypeError(
+      'backpressure must be an object: { policies?: [...], default?, lowWaterBytes?, drainCheckMs? }',
+    );
   }
   for (const key of Object.keys(o)) {
     if (!OPTION_KEYS.has(key)) {
@@ -175,7 +180,9 @@ export function resolveBackpressure(options: BackpressureOptions | undefined, ma
   }
   const drainCheckMs = o.drainCheckMs ?? 100;
   if (!Number.isInteger(drainCheckMs) || drainCheckMs < 1) {
-    throw new TypeError(`backpressure.drainCheckMs must be a positive integer of milliseconds, got ${String(o.drainCheckMs)}`);
+    throw new TypeError(
+      `backpressure.drainCheckMs must be a positive integer of milliseconds, got ${String(o.drainCheckMs)}`,
+    );
   }
   return {
     policyFor(channel) {
@@ -187,14 +194,20 @@ export function resolveBackpressure(options: BackpressureOptions | undefined, ma
   };
 }
 
-function toChannelPolicy(policy: BackpressurePolicy, key: CoalesceKey | undefined, where: string): ChannelPolicy | null {
+function toChannelPolicy(
+  policy: BackpressurePolicy,
+  key: CoalesceKey | undefined,
+  where: string,
+): ChannelPolicy | null {
   if (policy === 'disconnect') return null;
   if (policy === 'drop-oldest') return { kind: 'drop-oldest', keyOf: undefined };
   const k = key ?? 'channel';
   if (k === 'channel') return { kind: 'coalesce-latest', keyOf: channelKey };
   if (k === 'event') return { kind: 'coalesce-latest', keyOf: eventKey };
   if (typeof k !== 'function') {
-    throw new TypeError(`${where}.key must be 'channel', 'event' or a function of the message, got ${JSON.stringify(k)}`);
+    throw new TypeError(
+      `${where}.key must be 'channel', 'event' or a function of the message, got ${JSON.stringify(k)}`,
+    );
   }
   return {
     kind: 'coalesce-latest',

@@ -6,7 +6,14 @@ import { ErrorCode } from './protocol/constants';
 import { UnisocketError } from './protocol/errors';
 import type { ChannelName, StreamPosition } from './protocol/types';
 import { type MaybePromise, isPromiseLike, randomNodeId } from './util';
-import { type BrokerEvents, type BrokerHealth, type BrokerHost, type BrokerState, type BrokerStats, newBrokerStats } from './broker/events';
+import {
+  type BrokerEvents,
+  type BrokerHealth,
+  type BrokerHost,
+  type BrokerState,
+  type BrokerStats,
+  newBrokerStats,
+} from './broker/events';
 import { type BrokerOptions, type ResolvedBrokerOptions, resolveBrokerOptions } from './broker/options';
 import { type StreamCursor, StreamOrdering } from './broker/ordering';
 import { PendingPublishes } from './broker/pending-publishes';

@@ -1,7 +1,13 @@
 import { CloseCode, ErrorCode } from './protocol/constants';
 import { UnisocketError } from './protocol/errors';
 import type { ClientCommand, Ref, ServerFrame, StreamPosition } from './protocol/types';
-import { checkChannelName, checkMessageId, isValidEventName, isValidMessageId, checkEventName } from './protocol/validate';
+import {
+  checkChannelName,
+  checkMessageId,
+  isValidEventName,
+  isValidMessageId,
+  checkEventName,
+} from './protocol/validate';
 
 /** Bounds applied while decoding client commands. */
 export interface DecodeLimits {
@@ -40,7 +46,10 @@ export type DecodeResult = ClientCommand | UnisocketError;
  */
 export function decodeFrame(text: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodeResult[] {
   // a JS string's length never exceeds its UTF-8 byte length; only measure bytes when it could matter
-  if (text.length > limits.maxPayloadBytes || (text.length * 3 > limits.maxPayloadBytes && Buffer.byteLength(text) > limits.maxPayloadBytes)) {
+  if (
+    text.length > limits.maxPayloadBytes ||
+    (text.length * 3 > limits.maxPayloadBytes && Buffer.byteLength(text) > limits.maxPayloadBytes)
+  ) {
     return [
       new UnisocketError(
         ErrorCode.PAYLOAD_TOO_LARGE,
@@ -188,10 +197,7 @@ export function encodeFrame(frame: ServerFrame): string {
   return JSON.stringify(frame);
 }
 
-function readChannel(
-  raw: Record<string, unknown>,
-  bad: (message: string) => UnisocketError,
-): string | UnisocketError {
+function readChannel(raw: Record<string, unknown>, bad: (message: string) => UnisocketError): string | UnisocketError {
   const channel = ownValue(raw, 'channel');
   const problem = checkChannelName(channel);
   return problem === undefined ? (channel as string) : bad(problem);
@@ -219,7 +225,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 // only own properties: a parsed "__proto__" key is an own property and never the prototype
 function ownValue(obj: Record<string, unknown>, key: string): unknown {
-  return Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
 
 /** `true` when `value` nests objects/arrays deeper than `maxDepth`. Iterative: no recursion on hostile input. */

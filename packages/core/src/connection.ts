@@ -4,7 +4,15 @@ import type { Reply } from './hub/reply';
 import type { Deliverable } from './message';
 import type { PreparedBatch } from './prepared-batch';
 import type { ChannelKind } from './protocol/channel';
-import type { ChannelName, ClientCommand, ConnectionId, PresenceMember, Ref, ServerFrame, UserId } from './protocol/types';
+import type {
+  ChannelName,
+  ClientCommand,
+  ConnectionId,
+  PresenceMember,
+  Ref,
+  ServerFrame,
+  UserId,
+} from './protocol/types';
 
 export { PreparedBatch } from './prepared-batch';
 
@@ -116,7 +124,14 @@ export interface AdmissionState {
  * inbound frames on. Application code reads it in hooks (`authorizeChannel(conn, channel)`).
  */
 export class Connection
-  implements ConnectionCounters, RateLimitState, SessionState, BacklogState, CommandQueueState, SubscriptionState, AdmissionState
+  implements
+    ConnectionCounters,
+    RateLimitState,
+    SessionState,
+    BacklogState,
+    CommandQueueState,
+    SubscriptionState,
+    AdmissionState
 {
   readonly id: ConnectionId;
   readonly transport: TransportKind;

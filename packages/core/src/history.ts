@@ -127,7 +127,10 @@ export class MemoryHistoryStore implements HistoryStore {
       max: this.#options.maxChannels,
       ...(onDrop === undefined
         ? {}
-        : { onEvict: (channel, stream) => onDrop(channel, { epoch: stream.epoch, top: stream.top, completeFrom: stream.completeFrom }) }),
+        : {
+            onEvict: (channel, stream) =>
+              onDrop(channel, { epoch: stream.epoch, top: stream.top, completeFrom: stream.completeFrom }),
+          }),
     });
     this.#now = now;
   }

@@ -141,9 +141,18 @@ export class Hub extends EventEmitter<HubEvents> {
       stats,
       connections,
     ));
-    const delivery = (this.#delivery = new Delivery(maxBuffered, this.batch, stats, this.latency, channels, connections, backpressure, {
-      feed: (ch, items) => this.#recovery.feed(ch, items),
-    }));
+    const delivery = (this.#delivery = new Delivery(
+      maxBuffered,
+      this.batch,
+      stats,
+      this.latency,
+      channels,
+      connections,
+      backpressure,
+      {
+        feed: (ch, items) => this.#recovery.feed(ch, items),
+      },
+    ));
     const recovery = (this.#recovery = new Recovery(
       limits.maxRecoveryBuffer,
       this.broker,
@@ -171,9 +180,19 @@ export class Hub extends EventEmitter<HubEvents> {
     const publisher = (this.#publisher = new Publisher(this.broker, this.#ids, policy, stats, this, replies));
     this.#session = new SessionClock(this.sessionOptions, stats, replies);
     const rateLimiter = (this.#rateLimiter = new RateLimiter(limits.messagesPerSecond, stats, replies));
-    this.#router = new CommandRouter(decodeLimits, policy, stats, replies, rateLimiter, subscriptions, publisher, presence, {
-      setIdentity: (conn, identity) => this.#setIdentity(conn, identity),
-    });
+    this.#router = new CommandRouter(
+      decodeLimits,
+      policy,
+      stats,
+      replies,
+      rateLimiter,
+      subscriptions,
+      publisher,
+      presence,
+      {
+        setIdentity: (conn, identity) => this.#setIdentity(conn, identity),
+      },
+    );
 
     const host: BrokerHost = {
       dispatch: (message) => delivery.dispatch(message),

@@ -67,7 +67,7 @@ export {
   type Identity,
   type ConnectionInit,
 } from './connection';
-export { type Admission, type AdmissionCheck, type AdmissionContext } from './admission';
+export type { Admission, AdmissionCheck, AdmissionContext } from './admission';
 export {
   type BackpressureOptions,
   type BackpressurePolicy,

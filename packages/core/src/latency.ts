@@ -73,7 +73,7 @@ export class LatencyRecorder {
 
   /** Records one sample, in ms. */
   record(ms: number): void {
-    const value = ms > 0 ? ms : 0;
+    const value = Math.max(ms, 0);
     const bounds = this.bucketsMs;
     let i = 0;
     while (i < bounds.length && value > bounds[i]!) i++;

@@ -129,7 +129,13 @@ export interface MemoryBrokerOptions extends BrokerOptions, MemoryBusOptions {
 }
 
 /** Options that belong to the bus: a broker given a shared `bus` refuses them. */
-const BUS_OPTIONS = ['history', 'idempotencyCacheSize', 'idempotencyWindowMs', 'dedupeCacheSize', 'dedupeWindowMs'] as const;
+const BUS_OPTIONS = [
+  'history',
+  'idempotencyCacheSize',
+  'idempotencyWindowMs',
+  'dedupeCacheSize',
+  'dedupeWindowMs',
+] as const;
 
 /**
  * The embedded default broker: one process, history and presence in memory, every call synchronous.

@@ -32,7 +32,10 @@ const NODE_ID_PATTERN = /^[A-Za-z0-9_.=@-]{1,32}$/;
 
 /** A random node id: 8 base-36 characters. */
 export function randomNodeId(): string {
-  return BigInt(`0x${randomBytes(6).toString('hex')}`).toString(36).padStart(8, '0').slice(-8);
+  return BigInt(`0x${randomBytes(6).toString('hex')}`)
+    .toString(36)
+    .padStart(8, '0')
+    .slice(-8);
 }
 
 /** Validates a node id given in options; throws a `TypeError` that says what to change. */

@@ -1,4 +1,3 @@
-
 /**
  * Drives the channel-activation race on any pair of Hubs (any broker): a publish stream into a fresh channel,
  * then several subscribers join on a node where the channel is not active yet. Every subscriber must receive
@@ -63,7 +62,9 @@ export interface ActivationRaceResult {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function runActivationRace<C extends { id: string }>(options: ActivationRaceOptions<C>): Promise<ActivationRaceResult> {
+export async function runActivationRace<C extends { id: string }>(
+  options: ActivationRaceOptions<C>,
+): Promise<ActivationRaceResult> {
   const { subscriberHub, publisherHub, rounds, prefix } = options;
   const publishers = options.publishers ?? 5;
   const subscribers = options.subscribers ?? 5;

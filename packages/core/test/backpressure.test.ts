@@ -39,7 +39,10 @@ const LIMITS = { maxBufferedBytes: 4096 };
 
 describe('backpressure policies', () => {
   it('disconnect (default): closes a connection over maxBufferedBytes with 4008', async () => {
-    const hub = await makeHub({ limits: LIMITS, backpressure: { policies: [{ pattern: 'ticks.*', policy: 'drop-oldest' }] } });
+    const hub = await makeHub({
+      limits: LIMITS,
+      backpressure: { policies: [{ pattern: 'ticks.*', policy: 'drop-oldest' }] },
+    });
     const a = connect(hub);
     send(hub, a.conn, { type: 'subscribe', channel: 'news' });
     a.socket.bufferedBytes = 5000;
@@ -103,7 +106,10 @@ describe('backpressure policies', () => {
   it('coalesce-latest by event: only the newest state per event is sent when the connection drains', async () => {
     const hub = await makeHub({
       limits: LIMITS,
-      backpressure: { policies: [{ pattern: 'prices.*', policy: 'coalesce-latest', key: 'event' }], lowWaterBytes: 500 },
+      backpressure: {
+        policies: [{ pattern: 'prices.*', policy: 'coalesce-latest', key: 'event' }],
+        lowWaterBytes: 500,
+      },
     });
     const a = connect(hub);
     send(hub, a.conn, { type: 'subscribe', channel: 'prices.fx' });
@@ -156,7 +162,10 @@ describe('backpressure policies', () => {
   it('coalesce-latest closes with 4008 when the kept states alone pass the bound', async () => {
     const hub = await makeHub({
       limits: LIMITS,
-      backpressure: { default: 'coalesce-latest', policies: [{ pattern: 'many', policy: 'coalesce-latest', key: (m) => (m.data as { k: number }).k }] },
+      backpressure: {
+        default: 'coalesce-latest',
+        policies: [{ pattern: 'many', policy: 'coalesce-latest', key: (m) => (m.data as { k: number }).k }],
+      },
     });
     const a = connect(hub);
     send(hub, a.conn, { type: 'subscribe', channel: 'many' });
@@ -221,7 +230,9 @@ describe('backpressure policies', () => {
   it('refuses new connections with 4503 while told to, and accepts them again', async () => {
     const hub = await makeHub();
     hub.refuseConnections('memory critical');
-    expect(() => connect(hub)).toThrow(expect.objectContaining({ code: 'UNAVAILABLE', closeCode: 4503, httpStatus: 503 }));
+    expect(() => connect(hub)).toThrow(
+      expect.objectContaining({ code: 'UNAVAILABLE', closeCode: 4503, httpStatus: 503 }),
+    );
     expect(hub.stats.refusedConnections).toBe(1);
     hub.refuseConnections(undefined);
     expect(connect(hub).conn.closed).toBe(false);
@@ -249,17 +260,22 @@ describe('backpressure policies', () => {
   });
 
   it('rejects bad backpressure options with a TypeError that says what to change', () => {
-    expect(() => new Hub({ backpressure: { default: 'drop-newest' as 'drop-oldest' } })).toThrow(/backpressure.default must be one of/);
+    expect(() => new Hub({ backpressure: { default: 'drop-newest' as 'drop-oldest' } })).toThrow(
+      /backpressure.default must be one of/,
+    );
     expect(() => new Hub({ backpressure: { policies: [{ pattern: 'a b', policy: 'drop-oldest' }] } })).toThrow(
       /backpressure.policies\[0\].pattern/,
     );
-    expect(() => new Hub({ backpressure: { policies: [{ pattern: 'a', policy: 'drop-oldest', key: 'event' }] } })).toThrow(
-      /only applies to policy 'coalesce-latest'/,
+    expect(
+      () => new Hub({ backpressure: { policies: [{ pattern: 'a', policy: 'drop-oldest', key: 'event' }] } }),
+    ).toThrow(/only applies to policy 'coalesce-latest'/);
+    expect(
+      () =>
+        new Hub({ backpressure: { policies: [{ pattern: 'a', policy: 'coalesce-latest', key: 'data' as 'event' }] } }),
+    ).toThrow(/key must be 'channel', 'event' or a function/);
+    expect(() => new Hub({ limits: { maxBufferedBytes: 4096 }, backpressure: { lowWaterBytes: 4096 } })).toThrow(
+      /below limits.maxBufferedBytes/,
     );
-    expect(() => new Hub({ backpressure: { policies: [{ pattern: 'a', policy: 'coalesce-latest', key: 'data' as 'event' }] } })).toThrow(
-      /key must be 'channel', 'event' or a function/,
-    );
-    expect(() => new Hub({ limits: { maxBufferedBytes: 4096 }, backpressure: { lowWaterBytes: 4096 } })).toThrow(/below limits.maxBufferedBytes/);
     expect(() => new Hub({ backpressure: { lowwater: 1 } as never })).toThrow(/unknown option backpressure.lowwater/);
   });
 });

@@ -73,7 +73,13 @@ class ResumingBroker extends ScriptedBroker {
 function recorder(): BrokerHost & { got: number[]; resyncs: StreamPosition[] } {
   const got: number[] = [];
   const resyncs: StreamPosition[] = [];
-  return { got, resyncs, dispatch: (m) => got.push(m.offset), dispatchVolatile: () => {}, resync: (_c, p) => resyncs.push(p) };
+  return {
+    got,
+    resyncs,
+    dispatch: (m) => got.push(m.offset),
+    dispatchVolatile: () => {},
+    resync: (_c, p) => resyncs.push(p),
+  };
 }
 
 function request(channel: string, id: string): PublishRequest {

@@ -5,13 +5,22 @@ const limits = { maxPayloadBytes: 1000, maxDepth: 4, maxCommandsPerFrame: 3 };
 
 describe('decodeFrame', () => {
   it('decodes every command type into fresh validated objects', () => {
-    const [sub] = decodeFrame('{"type":"subscribe","channel":"news","ref":1,"since":{"epoch":"e","offset":4},"extra":1}');
+    const [sub] = decodeFrame(
+      '{"type":"subscribe","channel":"news","ref":1,"since":{"epoch":"e","offset":4},"extra":1}',
+    );
     expect(sub).toEqual({ type: 'subscribe', channel: 'news', ref: 1, since: { epoch: 'e', offset: 4 } });
     expect(decodeFrame('{"type":"publish","channel":"a","event":"say","ref":"r"}')[0]).toEqual({
-      type: 'publish', channel: 'a', event: 'say', data: null, ref: 'r',
+      type: 'publish',
+      channel: 'a',
+      event: 'say',
+      data: null,
+      ref: 'r',
     });
     expect(decodeFrame('{"type":"auth","token":"t"}')[0]).toEqual({ type: 'auth', token: 't' });
-    expect(decodeFrame('{"type":"presence","channel":"presence-x"}')[0]).toEqual({ type: 'presence', channel: 'presence-x' });
+    expect(decodeFrame('{"type":"presence","channel":"presence-x"}')[0]).toEqual({
+      type: 'presence',
+      channel: 'presence-x',
+    });
     expect(decodeFrame('{"type":"unsubscribe","channel":"x"}')[0]).toEqual({ type: 'unsubscribe', channel: 'x' });
     expect(decodeFrame('{"type":"pong"}')[0]).toEqual({ type: 'pong' });
   });
@@ -32,7 +41,9 @@ describe('decodeFrame', () => {
   });
 
   it('cannot be polluted through __proto__ or constructor keys', () => {
-    const [cmd] = decodeFrame('{"type":"subscribe","channel":"a","__proto__":{"channel":"evil","polluted":true},"constructor":{"prototype":{"x":1}}}');
+    const [cmd] = decodeFrame(
+      '{"type":"subscribe","channel":"a","__proto__":{"channel":"evil","polluted":true},"constructor":{"prototype":{"x":1}}}',
+    );
     expect(cmd).toEqual({ type: 'subscribe', channel: 'a' });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const [viaProto] = decodeFrame('{"__proto__":{"type":"ping"}}');

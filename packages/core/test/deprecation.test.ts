@@ -15,7 +15,10 @@ let warnings: { message: string; code: string | undefined; type: string | undefi
 
 beforeEach(() => {
   warnings = [];
-  vi.spyOn(process, 'emitWarning').mockImplementation(((message: string, options?: { type?: string; code?: string }) => {
+  vi.spyOn(process, 'emitWarning').mockImplementation(((
+    message: string,
+    options?: { type?: string; code?: string },
+  ) => {
     warnings.push({ message, code: options?.code, type: options?.type });
   }) as typeof process.emitWarning);
 });
@@ -32,7 +35,11 @@ describe('warnDeprecated', () => {
     expect(warnDeprecated('someOldThing', 'someNewThing')).toBe(true);
     expect(warnDeprecated('someOldThing', 'someNewThing')).toBe(false);
     expect(warnings).toEqual([
-      { message: 'someOldThing is deprecated; use someNewThing', type: 'DeprecationWarning', code: 'UNISOCKET_DEP_SOME_OLD_THING' },
+      {
+        message: 'someOldThing is deprecated; use someNewThing',
+        type: 'DeprecationWarning',
+        code: 'UNISOCKET_DEP_SOME_OLD_THING',
+      },
     ]);
   });
 });
@@ -49,7 +56,11 @@ describe('BrokerOptions.dedupeWindow → deliveredIdsWindow', () => {
     new MemoryBroker({ dedupeWindow: 7 });
     expect(resolveBrokerOptions({ dedupeWindow: 8, deliveredIdsWindow: 8 })).toMatchObject({ deliveredIdsWindow: 8 });
     expect(warnings).toEqual([
-      { message: 'dedupeWindow is deprecated; use deliveredIdsWindow', type: 'DeprecationWarning', code: 'UNISOCKET_DEP_DEDUPE_WINDOW' },
+      {
+        message: 'dedupeWindow is deprecated; use deliveredIdsWindow',
+        type: 'DeprecationWarning',
+        code: 'UNISOCKET_DEP_DEDUPE_WINDOW',
+      },
     ]);
   });
 
@@ -104,7 +115,9 @@ describe('MemoryBusOptions.dedupeCacheSize / dedupeWindowMs → idempotencyCache
 
   it('refuses bus options on a broker given a shared bus, under either name', () => {
     const bus = new MemoryBus();
-    expect(() => new MemoryBroker({ bus, idempotencyCacheSize: 2 })).toThrow(/pass idempotencyCacheSize to the shared MemoryBus/);
+    expect(() => new MemoryBroker({ bus, idempotencyCacheSize: 2 })).toThrow(
+      /pass idempotencyCacheSize to the shared MemoryBus/,
+    );
     expect(() => new MemoryBroker({ bus, history: { size: 1 } })).toThrow(/pass history to the shared MemoryBus/);
   });
 });

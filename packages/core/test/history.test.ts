@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { MemoryHistoryStore, messageHead, type PublishRequest } from '../src/index';
 
 const req = (channel: string, id: string, ts = Date.now()): PublishRequest => ({
-  channel, id, ts, idempotent: false, head: messageHead(channel, 'e', JSON.stringify(id), id, ts),
+  channel,
+  id,
+  ts,
+  idempotent: false,
+  head: messageHead(channel, 'e', JSON.stringify(id), id, ts),
 });
 
 describe('MemoryHistoryStore', () => {
@@ -44,7 +48,14 @@ describe('MemoryHistoryStore', () => {
 
   it('records externally assigned sparse offsets and covers from the start offset', () => {
     const h = new MemoryHistoryStore();
-    const mk = (offset: number) => ({ channel: 'k', id: `i${offset}`, epoch: 'p0', offset, ts: Date.now(), line: '{}' });
+    const mk = (offset: number) => ({
+      channel: 'k',
+      id: `i${offset}`,
+      epoch: 'p0',
+      offset,
+      ts: Date.now(),
+      line: '{}',
+    });
     h.record(mk(10), 5);
     h.record(mk(14));
     h.record(mk(12)); // older than the top: ignored
@@ -87,8 +98,17 @@ describe('MemoryHistoryStore', () => {
 
   it('peeks at a recorded channel without creating one, and reports channels dropped by maxChannels', () => {
     const dropped: [string, number][] = [];
-    const h = new MemoryHistoryStore({ maxChannels: 2 }, Date.now, { onDrop: (channel, c) => dropped.push([channel, c.top]) });
-    const mk = (channel: string, offset: number) => ({ channel, id: `${channel}${offset}`, epoch: 'p0', offset, ts: Date.now(), line: '{}' });
+    const h = new MemoryHistoryStore({ maxChannels: 2 }, Date.now, {
+      onDrop: (channel, c) => dropped.push([channel, c.top]),
+    });
+    const mk = (channel: string, offset: number) => ({
+      channel,
+      id: `${channel}${offset}`,
+      epoch: 'p0',
+      offset,
+      ts: Date.now(),
+      line: '{}',
+    });
     expect(h.peek('a')).toBeUndefined();
     expect(h.channelCount).toBe(0);
     h.record(mk('a', 7), 3);

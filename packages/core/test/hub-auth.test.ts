@@ -137,7 +137,8 @@ describe('Hub: presence', () => {
   it('caps presence channels per connection', async () => {
     const hub = await makeHub({ policy: grant, presence: { maxChannelsPerConnection: 2 } });
     const a = connect(hub, { userId: 'u1' });
-    for (const ch of ['presence-1', 'presence-2', 'presence-3']) send(hub, a.conn, { type: 'subscribe', channel: ch, ref: ch });
+    for (const ch of ['presence-1', 'presence-2', 'presence-3'])
+      send(hub, a.conn, { type: 'subscribe', channel: ch, ref: ch });
     expect(a.socket.last()).toMatchObject({ type: 'error', code: 'LIMIT_EXCEEDED', ref: 'presence-3' });
     expect(String(a.socket.last()!.message)).toMatch(/2 presence channels/);
     send(hub, a.conn, { type: 'subscribe', channel: 'private-ok', ref: 'p' });
@@ -187,9 +188,7 @@ describe('Hub: commands run in order around an async auth', () => {
     expect(a.socket.frames).toHaveLength(1); // welcome only: everything waits for the first auth
     await new Promise((r) => setTimeout(r, 30));
     const replies = a.socket.frames.filter((f) => f.type === 'ack' || f.type === 'error' || f.type === 'pong');
-    expect(replies.map((f) => `${f.type}:${String(f.ref)}`)).toEqual([
-      'ack:1', 'ack:2', 'ack:3', 'error:4', 'pong:5',
-    ]);
+    expect(replies.map((f) => `${f.type}:${String(f.ref)}`)).toEqual(['ack:1', 'ack:2', 'ack:3', 'error:4', 'pong:5']);
     expect(a.socket.frames.find((f) => f.ref === 3)).toMatchObject({ members: [{ userId: 'u1' }] });
   });
 });
@@ -198,11 +197,20 @@ describe('Hub: every command gets a reply', () => {
   it('a subscribe overtaken by an unsubscribe while authorizing is answered with an error', async () => {
     const hub = await makeHub({ policy: { authorizeSubscribe: async () => true } });
     const a = connect(hub);
-    hub.handleText(a.conn, '{"type":"subscribe","channel":"private-a","ref":1}\n{"type":"unsubscribe","channel":"private-a","ref":2}');
+    hub.handleText(
+      a.conn,
+      '{"type":"subscribe","channel":"private-a","ref":1}\n{"type":"unsubscribe","channel":"private-a","ref":2}',
+    );
     await tick();
     const replies = a.socket.frames.slice(1);
     expect(replies).toEqual([
-      { type: 'error', ref: 1, channel: 'private-a', code: 'BAD_REQUEST', message: expect.stringMatching(/cancelled by an unsubscribe/) },
+      {
+        type: 'error',
+        ref: 1,
+        channel: 'private-a',
+        code: 'BAD_REQUEST',
+        message: expect.stringMatching(/cancelled by an unsubscribe/),
+      },
       { type: 'ack', ref: 2, channel: 'private-a' },
     ]);
     expect(a.conn.channels).toEqual([]);
@@ -212,7 +220,8 @@ describe('Hub: every command gets a reply', () => {
     const hub = await makeHub();
     const history = hub.broker.history;
     const read = history.read.bind(history);
-    history.read = (channel, since) => new Promise((resolve) => setImmediate(() => resolve(read(channel, since) as never)));
+    history.read = (channel, since) =>
+      new Promise((resolve) => setImmediate(() => resolve(read(channel, since) as never)));
     const a = connect(hub);
     hub.publish('c', 'e', 1);
     const sub = (ref: number) => ({ type: 'subscribe', channel: 'c', ref, since: { epoch: 'old', offset: 0 } });
@@ -241,9 +250,14 @@ describe('Hub: hostile frames', () => {
     expect(blank).toBeInstanceOf(UnisocketError);
     expect((blank as UnisocketError).message).toMatch(/no command/);
     expect(decodeFrame('{"type":"subscribe","channel":"presence-x","token":"k:ab","channelData":"{}"}')[0]).toEqual({
-      type: 'subscribe', channel: 'presence-x', token: 'k:ab', channelData: '{}',
+      type: 'subscribe',
+      channel: 'presence-x',
+      token: 'k:ab',
+      channelData: '{}',
     });
-    expect(decodeFrame('{"type":"subscribe","channel":"presence-x","channelData":{}}')[0]).toBeInstanceOf(UnisocketError);
+    expect(decodeFrame('{"type":"subscribe","channel":"presence-x","channelData":{}}')[0]).toBeInstanceOf(
+      UnisocketError,
+    );
   });
 
   it('closes a client that sends but never reads (replies count against maxBufferedBytes)', async () => {

@@ -39,7 +39,15 @@ describe('Hub', () => {
     await tick();
     for (const s of [a.socket, b.socket]) {
       expect(s.messages()).toEqual([
-        { type: 'message', channel: 'news', event: 'update', data: { n: 1 }, id: ack.id, offset: 1, ts: expect.any(Number) },
+        {
+          type: 'message',
+          channel: 'news',
+          event: 'update',
+          data: { n: 1 },
+          id: ack.id,
+          offset: 1,
+          ts: expect.any(Number),
+        },
       ]);
     }
   });
@@ -181,7 +189,9 @@ describe('Hub', () => {
   it('emits clientPublish once per accepted client publish: not for refusals, repeats or server publishes', async () => {
     const hub = await makeHub({ policy: { authorizePublish: (_c, channel) => channel !== 'closed' } });
     const seen: unknown[] = [];
-    hub.on('clientPublish', (p) => seen.push({ conn: p.conn.id, channel: p.channel, event: p.event, data: p.data, id: p.id, offset: p.offset }));
+    hub.on('clientPublish', (p) =>
+      seen.push({ conn: p.conn.id, channel: p.channel, event: p.event, data: p.data, id: p.id, offset: p.offset }),
+    );
     const a = connect(hub);
     send(hub, a.conn, { type: 'publish', channel: 'chat', event: 'say', data: { t: 'x' }, ref: 1, id: 'k-1' });
     send(hub, a.conn, { type: 'publish', channel: 'chat', event: 'say', data: { t: 'x' }, ref: 2, id: 'k-1' });
@@ -283,7 +293,8 @@ describe('Hub', () => {
       { userId: 'u1', info: { name: 'x' } },
     ]);
     await tick();
-    const events = () => watcher.socket.of('presence').map((f) => `${f.action}:${(f.member as { userId: string }).userId}`);
+    const events = () =>
+      watcher.socket.of('presence').map((f) => `${f.action}:${(f.member as { userId: string }).userId}`);
     expect(events()).toEqual(['join:w', 'join:u1']);
     hub.removeConnection(tab1.conn);
     await tick();

@@ -1,6 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { CircularBuffer } from './circular-buffer';
-import { MEMORY_LEVELS, type MemoryLevel, type MemoryLevelChange, type MemoryManager, type MemoryStatus, rank } from './memory-manager';
+import {
+  MEMORY_LEVELS,
+  type MemoryLevel,
+  type MemoryLevelChange,
+  type MemoryManager,
+  type MemoryStatus,
+  rank,
+} from './memory-manager';
 
 /**
  * One action taken at a memory level. Actions return an optional detail (what they did) for the log.
@@ -78,7 +85,9 @@ export class ProgressiveDegradation extends EventEmitter<ProgressiveDegradationE
       }
       const steps = plan[key];
       if (!Array.isArray(steps) || steps.some((s) => typeof s?.apply !== 'function')) {
-        throw new TypeError(`degradation plan.${key} must be an array of steps { description, apply, revert?, repeat? }`);
+        throw new TypeError(
+          `degradation plan.${key} must be an array of steps { description, apply, revert?, repeat? }`,
+        );
       }
     }
     this.#manager = manager;
@@ -158,7 +167,13 @@ export class ProgressiveDegradation extends EventEmitter<ProgressiveDegradationE
     status: MemoryStatus,
     fn: (status: MemoryStatus) => string | void,
   ): void {
-    const event: DegradationEvent = { at: Date.now(), level, action, description: step.description, pressure: status.pressure };
+    const event: DegradationEvent = {
+      at: Date.now(),
+      level,
+      action,
+      description: step.description,
+      pressure: status.pressure,
+    };
     try {
       const detail = fn.call(step, status);
       if (typeof detail === 'string' && detail.length > 0) event.detail = detail;

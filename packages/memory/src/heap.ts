@@ -73,7 +73,8 @@ export function heapPressureLimit(heapSizeLimit: number = getHeapStatistics().he
 export function oldGenerationUsed(): number {
   let used = 0;
   for (const space of getHeapSpaceStatistics()) {
-    if (space.space_name !== 'new_space' && space.space_name !== 'new_large_object_space') used += space.space_used_size;
+    if (space.space_name !== 'new_space' && space.space_name !== 'new_large_object_space')
+      used += space.space_used_size;
   }
   return used;
 }

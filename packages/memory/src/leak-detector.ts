@@ -194,7 +194,8 @@ export class LeakDetector extends EventEmitter<LeakDetectorEvents> {
       if (this.#bucketMin !== Infinity) this.#closeBucket();
       this.#bucketStart += this.bucketMs;
       // after a long pause, start the next bucket where the time is
-      if (at >= this.#bucketStart + this.bucketMs * 2) this.#bucketStart = at - ((at - this.#bucketStart) % this.bucketMs);
+      if (at >= this.#bucketStart + this.bucketMs * 2)
+        this.#bucketStart = at - ((at - this.#bucketStart) % this.bucketMs);
     }
     if (bytes < this.#bucketMin) {
       this.#bucketMin = bytes;
@@ -292,7 +293,10 @@ export class LeakDetector extends EventEmitter<LeakDetectorEvents> {
 }
 
 /** A least-squares line through points: `y = intercept + slope * x`, and its coefficient of determination. */
-export function linearFit(xs: readonly number[], ys: readonly number[]): { slope: number; intercept: number; r2: number } {
+export function linearFit(
+  xs: readonly number[],
+  ys: readonly number[],
+): { slope: number; intercept: number; r2: number } {
   const n = xs.length;
   if (n === 0 || n !== ys.length) return { slope: 0, intercept: 0, r2: 0 };
   let sx = 0;
@@ -343,7 +347,8 @@ function round1(n: number): number {
 }
 
 function positive(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new TypeError(`${name} must be a positive integer, got ${String(value)}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new TypeError(`${name} must be a positive integer, got ${String(value)}`);
   return value;
 }
 

@@ -64,7 +64,12 @@ describe('ProgressiveDegradation', () => {
     const errors: string[] = [];
     const d = new ProgressiveDegradation(m, {
       warning: [
-        { description: 'broken', apply: () => { throw new Error('boom'); } },
+        {
+          description: 'broken',
+          apply: () => {
+            throw new Error('boom');
+          },
+        },
         { description: 'fine', apply: () => void ran.push('fine') },
       ],
     });

@@ -52,7 +52,11 @@ describe('LeakDetector', () => {
   it('does not report a steady workload, however noisy between GCs', () => {
     let seed = 7;
     const noise = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 4 * MiB;
-    const { events, last } = run(sawtooth(() => 80 * MiB + noise()), 1800, () => ({ connections: 1000 }));
+    const { events, last } = run(
+      sawtooth(() => 80 * MiB + noise()),
+      1800,
+      () => ({ connections: 1000 }),
+    );
     expect(events).toEqual([]);
     expect(last.suspected).toBe(false);
     expect(last.samples).toBeGreaterThanOrEqual(10);
@@ -61,13 +65,19 @@ describe('LeakDetector', () => {
 
   it('does not report a warm-up that levels off', () => {
     // caches fill over the first 5 minutes, then the heap stays flat
-    const { events, last } = run(sawtooth((s) => 40 * MiB + Math.min(s, 300) * 100_000), 700);
+    const { events, last } = run(
+      sawtooth((s) => 40 * MiB + Math.min(s, 300) * 100_000),
+      700,
+    );
     expect(events).toEqual([]);
     expect(last.reason).toMatch(/levelled off|under the|irregular/);
   });
 
   it('clears the report when the growth stops and the window moves on', () => {
-    const { events } = run(sawtooth((s) => 40 * MiB + Math.min(s, 700) * 60_000), 1700);
+    const { events } = run(
+      sawtooth((s) => 40 * MiB + Math.min(s, 700) * 60_000),
+      1700,
+    );
     expect(events).toEqual(['leak', 'cleared']);
   });
 

@@ -104,7 +104,7 @@ describe('MemoryManager', () => {
     expect(status).toMatchObject({ level: 'critical', rssPercent: 90, heapPercent: 10, pressure: 90 });
   });
 
-  it('samples on an unref\'d interval', async () => {
+  it("samples on an unref'd interval", async () => {
     const f = fake({ sampleIntervalMs: 5, useGcReadings: false });
     let samples = 0;
     f.manager.on('sample', () => samples++);
@@ -117,8 +117,12 @@ describe('MemoryManager', () => {
 
   it('rejects bad options with a TypeError that says what to change', () => {
     expect(() => new MemoryManager({ thresholds: { warning: 90 } })).toThrow(/warning \(90\) < critical \(85\)/);
-    expect(() => new MemoryManager({ thresholds: { emergency: 120 } })).toThrow(/thresholds.emergency must be a number from 0 to 100/);
-    expect(() => new MemoryManager({ thresholds: { severe: 50 } as never })).toThrow(/unknown memory threshold "severe"/);
+    expect(() => new MemoryManager({ thresholds: { emergency: 120 } })).toThrow(
+      /thresholds.emergency must be a number from 0 to 100/,
+    );
+    expect(() => new MemoryManager({ thresholds: { severe: 50 } as never })).toThrow(
+      /unknown memory threshold "severe"/,
+    );
     expect(() => new MemoryManager({ sampleIntervalMs: 0 })).toThrow(/sampleIntervalMs/);
     expect(() => new MemoryManager({ hysteresis: -1 })).toThrow(/hysteresis/);
   });

@@ -61,7 +61,8 @@ export function parsePrometheusText(text: string): Map<string, PrometheusFamily>
       } else {
         if (!TYPES.has(rest)) throw new Error(`line ${lineNo}: unknown TYPE ${JSON.stringify(rest)} for ${name}`);
         if (f.samples.length > 0) throw new Error(`line ${lineNo}: TYPE for ${name} after its samples`);
-        if (f.type !== 'untyped' || (f as { typed?: boolean }).typed === true) throw new Error(`line ${lineNo}: second TYPE for ${name}`);
+        if (f.type !== 'untyped' || (f as { typed?: boolean }).typed === true)
+          throw new Error(`line ${lineNo}: second TYPE for ${name}`);
         f.type = rest as PrometheusFamily['type'];
         (f as { typed?: boolean }).typed = true;
       }
@@ -106,7 +107,8 @@ function parseSample(line: string, lineNo: number): PrometheusSample {
     i++;
     while (line[i] !== '}') {
       const ln = /^([a-zA-Z_][a-zA-Z0-9_]*)="/.exec(line.slice(i));
-      if (ln === null || !LABEL_NAME.test(ln[1]!)) throw new Error(`line ${lineNo}: invalid label at ${JSON.stringify(line.slice(i))}`);
+      if (ln === null || !LABEL_NAME.test(ln[1]!))
+        throw new Error(`line ${lineNo}: invalid label at ${JSON.stringify(line.slice(i))}`);
       i += ln[0].length;
       let value = '';
       for (;;) {
@@ -125,7 +127,7 @@ function parseSample(line: string, lineNo: number): PrometheusSample {
         i++;
       }
       i++; // closing quote
-      if (Object.prototype.hasOwnProperty.call(labels, ln[1]!)) throw new Error(`line ${lineNo}: label ${ln[1]} twice`);
+      if (Object.hasOwn(labels, ln[1]!)) throw new Error(`line ${lineNo}: label ${ln[1]} twice`);
       labels[ln[1]!] = value;
       if (line[i] === ',') i++;
       else if (line[i] !== '}') throw new Error(`line ${lineNo}: expected , or } at ${JSON.stringify(line.slice(i))}`);
@@ -134,7 +136,8 @@ function parseSample(line: string, lineNo: number): PrometheusSample {
   }
   const rest = line.slice(i);
   const vm = /^ (\S+)(?: (-?\d+))?$/.exec(rest);
-  if (vm === null) throw new Error(`line ${lineNo}: expected " value [timestamp]" after ${name}, got ${JSON.stringify(rest)}`);
+  if (vm === null)
+    throw new Error(`line ${lineNo}: expected " value [timestamp]" after ${name}, got ${JSON.stringify(rest)}`);
   const raw = vm[1]!;
   // Go's ParseFloat semantics: NaN and Inf in any case (prom-client writes "Nan")
   const special = raw.toLowerCase();

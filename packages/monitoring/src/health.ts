@@ -1,5 +1,11 @@
 import type { EventLoopMonitor } from './event-loop';
-import { type MemoryLevelSource, type MemorySnapshot, assertMemorySource, readMemorySnapshot, resolveMemoryThresholds } from './memory';
+import {
+  type MemoryLevelSource,
+  type MemorySnapshot,
+  assertMemorySource,
+  readMemorySnapshot,
+  resolveMemoryThresholds,
+} from './memory';
 import { type EventLoopLag, type HealthStatus, type HubSource, type MemoryThresholds, resolveHub } from './types';
 
 /** Event-loop delay thresholds (p99 over the monitor's window, beyond the timer resolution). */
@@ -131,7 +137,8 @@ export class HealthChecker {
     else if (memory.level === 'warning') warn(memText);
 
     const el = this.eventLoopThresholds;
-    if (lag.p99Ms >= el.criticalMs) raise('degraded', `event loop delayed: p99 ${lag.p99Ms} ms (critical at ${el.criticalMs} ms)`);
+    if (lag.p99Ms >= el.criticalMs)
+      raise('degraded', `event loop delayed: p99 ${lag.p99Ms} ms (critical at ${el.criticalMs} ms)`);
     else if (lag.p99Ms >= el.warningMs) warn(`event loop delayed: p99 ${lag.p99Ms} ms (warning at ${el.warningMs} ms)`);
 
     const connections = hub?.connectionCount ?? 0;

@@ -14,7 +14,8 @@ export function summarizeLatency(recorder: LatencyRecorder | undefined): Latency
   const sorted = recorder.recent.toArray().sort((a, b) => a - b);
   let sum = 0;
   for (const v of sorted) sum += v;
-  const rank = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+  const rank = (p: number): number =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
   return {
     samples: sorted.length,
     averageMs: round(sum / sorted.length),

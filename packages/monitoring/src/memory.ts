@@ -60,7 +60,10 @@ export function assertMemorySource(source: unknown): asserts source is MemoryLev
 }
 
 /** Reads the memory level and heap figures (one reading of `@unisocket/memory`'s `readMemory`). */
-export function readMemorySnapshot(source: MemoryLevelSource | undefined, thresholds: MemoryThresholds): MemorySnapshot {
+export function readMemorySnapshot(
+  source: MemoryLevelSource | undefined,
+  thresholds: MemoryThresholds,
+): MemorySnapshot {
   const reading = readProcessMemory();
   const heapLimit = reading.heapLimit;
   const pct = heapLimit > 0 ? (reading.heapUsed / heapLimit) * 100 : 0;

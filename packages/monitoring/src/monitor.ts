@@ -151,7 +151,9 @@ export class Monitor {
           : {
               ...hub.stats,
               errors: { ...hub.stats.errors },
-              closedByTransport: Object.fromEntries(Object.entries(hub.stats.closedByTransport).map(([k, v]) => [k, { ...v }])),
+              closedByTransport: Object.fromEntries(
+                Object.entries(hub.stats.closedByTransport).map(([k, v]) => [k, { ...v }]),
+              ),
             },
       broker: hub === undefined ? null : { ...hub.broker.stats },
       transports: this.collector.transports(),

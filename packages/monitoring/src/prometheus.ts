@@ -1,4 +1,10 @@
-import { type BrokerHealth, type BrokerState, DEFAULT_LATENCY_BUCKETS_MS, type HubStats, type LatencyRecorder } from '@unisocket/core';
+import {
+  type BrokerHealth,
+  type BrokerState,
+  DEFAULT_LATENCY_BUCKETS_MS,
+  type HubStats,
+  type LatencyRecorder,
+} from '@unisocket/core';
 import { Counter, Gauge, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HealthChecker } from './health';
 import { type MemorySnapshot, memoryLevelValue } from './memory';
@@ -161,7 +167,12 @@ export class PrometheusMetrics {
   #register(): void {
     const r = this.registry;
     const snap = (): Snapshot => this.#snap();
-    const gauge = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void, s: Snapshot) => void): void => {
+    const gauge = (
+      name: string,
+      help: string,
+      labelNames: string[],
+      read: (set: (labels: Record<string, string>, v: number) => void, s: Snapshot) => void,
+    ): void => {
       new Gauge({
         name,
         help,
@@ -184,7 +195,12 @@ export class PrometheusMetrics {
       });
     };
     // counters mirror monotonic totals kept elsewhere: each scrape sets them to the current total
-    const counter = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void, s: Snapshot) => void): void => {
+    const counter = (
+      name: string,
+      help: string,
+      labelNames: string[],
+      read: (set: (labels: Record<string, string>, v: number) => void, s: Snapshot) => void,
+    ): void => {
       new Counter({
         name,
         help,
@@ -196,30 +212,57 @@ export class PrometheusMetrics {
         },
       });
     };
-    const total = (name: string, help: string, read: (s: Snapshot) => number): void => counter(name, help, [], (set, s) => set({}, read(s)));
+    const total = (name: string, help: string, read: (s: Snapshot) => number): void =>
+      counter(name, help, [], (set, s) => set({}, read(s)));
 
     gauge('unisocket_connections', 'Open connections on this node, by transport.', ['transport'], (set, s) => {
       for (const [transport, t] of Object.entries(s.transports)) set({ transport }, t.connections);
     });
-    total('unisocket_connections_accepted_total', 'Connections accepted since start.', (s) => s.hub?.connectionsTotal ?? 0);
-    value('unisocket_connections_peak', 'Most connections open at once since start.', (s) => s.hub?.connectionsPeak ?? 0);
+    total(
+      'unisocket_connections_accepted_total',
+      'Connections accepted since start.',
+      (s) => s.hub?.connectionsTotal ?? 0,
+    );
+    value(
+      'unisocket_connections_peak',
+      'Most connections open at once since start.',
+      (s) => s.hub?.connectionsPeak ?? 0,
+    );
     value('unisocket_users', 'Authenticated users with a connection on this node.', (s) => s.users);
     value('unisocket_channels', 'Channels with subscribers on this node.', (s) => s.channels);
-    value('unisocket_subscriptions', 'Subscriptions on this node (each connection counts each of its channels).', (s) => s.subscriptions);
+    value(
+      'unisocket_subscriptions',
+      'Subscriptions on this node (each connection counts each of its channels).',
+      (s) => s.subscriptions,
+    );
     counter('unisocket_messages_in_total', 'Commands received from clients, by transport.', ['transport'], (set, s) => {
       for (const [transport, t] of Object.entries(s.transports)) set({ transport }, t.commandsIn);
     });
-    counter('unisocket_messages_out_total', 'Message lines delivered to clients (one per message per subscriber), by transport.', ['transport'], (set, s) => {
-      for (const [transport, t] of Object.entries(s.transports)) set({ transport }, t.deliveries);
-    });
-    counter('unisocket_bytes_out_total', 'Bytes of message batches written to clients, by transport.', ['transport'], (set, s) => {
-      for (const [transport, t] of Object.entries(s.transports)) set({ transport }, t.bytesOut);
-    });
-    total('unisocket_published_total', 'Messages published through this node (HTTP, server API, client publishes, event sources).', (s) => s.hub?.published ?? 0);
+    counter(
+      'unisocket_messages_out_total',
+      'Message lines delivered to clients (one per message per subscriber), by transport.',
+      ['transport'],
+      (set, s) => {
+        for (const [transport, t] of Object.entries(s.transports)) set({ transport }, t.deliveries);
+      },
+    );
+    counter(
+      'unisocket_bytes_out_total',
+      'Bytes of message batches written to clients, by transport.',
+      ['transport'],
+      (set, s) => {
+        for (const [transport, t] of Object.entries(s.transports)) set({ transport }, t.bytesOut);
+      },
+    );
+    total(
+      'unisocket_published_total',
+      'Messages published through this node (HTTP, server API, client publishes, event sources).',
+      (s) => s.hub?.published ?? 0,
+    );
     total('unisocket_batches_total', 'Message batches (frames) built by channel flushes.', (s) => s.hub?.batches ?? 0);
     counter(
       'unisocket_drops_total',
-      'Messages not delivered, by reason: slow_consumer (connection closed for not reading; it recovers on reconnect), publish_refused (the broker refused a publish), gap_lost (a gap history could not fill), duplicate (a duplicate filtered by the broker), drop_oldest (dropped from a backed-up connection\'s queue), coalesced (replaced by a newer state while backed up), shed (a volatile channel not delivered under memory pressure), event_source (an emitter event that could not be published).',
+      "Messages not delivered, by reason: slow_consumer (connection closed for not reading; it recovers on reconnect), publish_refused (the broker refused a publish), gap_lost (a gap history could not fill), duplicate (a duplicate filtered by the broker), drop_oldest (dropped from a backed-up connection's queue), coalesced (replaced by a newer state while backed up), shed (a volatile channel not delivered under memory pressure), event_source (an emitter event that could not be published).",
       ['reason'],
       (set, s) => {
         for (const [reason, n] of Object.entries(s.drops)) set({ reason }, n);
@@ -229,27 +272,60 @@ export class PrometheusMetrics {
       for (const [code, n] of Object.entries(s.errors)) set({ code }, n);
     });
     total('unisocket_auth_failures_total', 'Failed authentications.', (s) => s.hub?.authFailures ?? 0);
-    total('unisocket_rate_limited_total', 'Commands refused by the per-connection rate limiter.', (s) => s.hub?.rateLimited ?? 0);
-    counter('unisocket_upgrades_refused_total', 'WebSocket upgrades refused before the connection existed, by reason (origin, unauthorized, overloaded, per_ip).', ['reason'], (set, s) => {
-      for (const [reason, n] of Object.entries(s.refusedUpgrades)) set({ reason }, n);
-    });
-    counter('unisocket_auth_refreshes_total', 'Token refreshes asked of clients before expiry (requested), and connections closed with 4001 because they did not refresh in time (expired).', ['result'], (set, s) => {
-      set({ result: 'requested' }, s.hub?.refreshesRequested ?? 0);
-      set({ result: 'expired' }, s.hub?.authExpired ?? 0);
-    });
-    counter('unisocket_recoveries_total', 'Subscribes with a position to resume from: recovered (every missed message replayed) or missed (history no longer covered it).', ['result'], (set, s) => {
-      set({ result: 'recovered' }, s.hub?.recovered ?? 0);
-      set({ result: 'missed' }, s.hub?.notRecovered ?? 0);
-    });
-    gauge('unisocket_broker_state', 'The broker state: 1 for the current state, 0 for the others.', ['broker', 'state'], (set, s) => {
-      if (s.broker === undefined) return;
-      for (const state of BROKER_STATES) set({ broker: s.broker.kind, state }, s.broker.state === state ? 1 : 0);
-    });
-    value('unisocket_broker_pending_publishes', 'Publishes waiting for the broker (backend unreachable).', (s) => s.brokerStats?.pendingPublishes ?? 0);
-    counter('unisocket_broker_messages_total', 'Messages handed to the broker backend (published) and received from it (before dedup).', ['direction'], (set, s) => {
-      set({ direction: 'published' }, s.brokerStats?.published ?? 0);
-      set({ direction: 'received' }, s.brokerStats?.received ?? 0);
-    });
+    total(
+      'unisocket_rate_limited_total',
+      'Commands refused by the per-connection rate limiter.',
+      (s) => s.hub?.rateLimited ?? 0,
+    );
+    counter(
+      'unisocket_upgrades_refused_total',
+      'WebSocket upgrades refused before the connection existed, by reason (origin, unauthorized, overloaded, per_ip).',
+      ['reason'],
+      (set, s) => {
+        for (const [reason, n] of Object.entries(s.refusedUpgrades)) set({ reason }, n);
+      },
+    );
+    counter(
+      'unisocket_auth_refreshes_total',
+      'Token refreshes asked of clients before expiry (requested), and connections closed with 4001 because they did not refresh in time (expired).',
+      ['result'],
+      (set, s) => {
+        set({ result: 'requested' }, s.hub?.refreshesRequested ?? 0);
+        set({ result: 'expired' }, s.hub?.authExpired ?? 0);
+      },
+    );
+    counter(
+      'unisocket_recoveries_total',
+      'Subscribes with a position to resume from: recovered (every missed message replayed) or missed (history no longer covered it).',
+      ['result'],
+      (set, s) => {
+        set({ result: 'recovered' }, s.hub?.recovered ?? 0);
+        set({ result: 'missed' }, s.hub?.notRecovered ?? 0);
+      },
+    );
+    gauge(
+      'unisocket_broker_state',
+      'The broker state: 1 for the current state, 0 for the others.',
+      ['broker', 'state'],
+      (set, s) => {
+        if (s.broker === undefined) return;
+        for (const state of BROKER_STATES) set({ broker: s.broker.kind, state }, s.broker.state === state ? 1 : 0);
+      },
+    );
+    value(
+      'unisocket_broker_pending_publishes',
+      'Publishes waiting for the broker (backend unreachable).',
+      (s) => s.brokerStats?.pendingPublishes ?? 0,
+    );
+    counter(
+      'unisocket_broker_messages_total',
+      'Messages handed to the broker backend (published) and received from it (before dedup).',
+      ['direction'],
+      (set, s) => {
+        set({ direction: 'published' }, s.brokerStats?.published ?? 0);
+        set({ direction: 'received' }, s.brokerStats?.received ?? 0);
+      },
+    );
     this.registry.registerMetric(
       new RecorderHistogram(
         'unisocket_publish_latency_seconds',
@@ -257,27 +333,48 @@ export class PrometheusMetrics {
         () => snap().latency,
       ) as unknown as Metric,
     );
-    counter('unisocket_http_requests_total', 'HTTP API requests, by endpoint and status.', ['endpoint', 'status'], (set) => {
-      for (const { endpoint, status, count } of this.#collector.httpRequests()) set({ endpoint, status }, count);
-    });
-    value('unisocket_uptime_seconds', 'Seconds since the service started.', () => (Date.now() - this.#collector.startTime) / 1000);
+    counter(
+      'unisocket_http_requests_total',
+      'HTTP API requests, by endpoint and status.',
+      ['endpoint', 'status'],
+      (set) => {
+        for (const { endpoint, status, count } of this.#collector.httpRequests()) set({ endpoint, status }, count);
+      },
+    );
+    value(
+      'unisocket_uptime_seconds',
+      'Seconds since the service started.',
+      () => (Date.now() - this.#collector.startTime) / 1000,
+    );
 
     if (this.#health === undefined) return;
-    gauge('unisocket_event_loop_lag_seconds', 'Event-loop delay beyond the timer resolution over the last window, by stat (mean, p50, p99, max).', ['stat'], (set, s) => {
-      const lag = s.lag;
-      if (lag === undefined) return;
-      set({ stat: 'mean' }, lag.meanMs / 1000);
-      set({ stat: 'p50' }, lag.p50Ms / 1000);
-      set({ stat: 'p99' }, lag.p99Ms / 1000);
-      set({ stat: 'max' }, lag.maxMs / 1000);
-    });
-    value('unisocket_memory_level', 'Memory level: 0 normal, 1 warning, 2 critical, 3 emergency.', (s) => (s.memory === undefined ? 0 : memoryLevelValue(s.memory.level)));
+    gauge(
+      'unisocket_event_loop_lag_seconds',
+      'Event-loop delay beyond the timer resolution over the last window, by stat (mean, p50, p99, max).',
+      ['stat'],
+      (set, s) => {
+        const lag = s.lag;
+        if (lag === undefined) return;
+        set({ stat: 'mean' }, lag.meanMs / 1000);
+        set({ stat: 'p50' }, lag.p50Ms / 1000);
+        set({ stat: 'p99' }, lag.p99Ms / 1000);
+        set({ stat: 'max' }, lag.maxMs / 1000);
+      },
+    );
+    value('unisocket_memory_level', 'Memory level: 0 normal, 1 warning, 2 critical, 3 emergency.', (s) =>
+      s.memory === undefined ? 0 : memoryLevelValue(s.memory.level),
+    );
     value('unisocket_memory_heap_used_bytes', 'V8 heap used, bytes.', (s) => s.memory?.heapUsed ?? 0);
     value('unisocket_memory_heap_limit_bytes', 'V8 heap limit, bytes.', (s) => s.memory?.heapLimit ?? 0);
-    gauge('unisocket_health', 'Health status: 1 for the current status (healthy, degraded, unhealthy), 0 for the others.', ['status'], (set, s) => {
-      if (s.health === undefined) return;
-      for (const status of HEALTH_STATES) set({ status }, s.health.status === status ? 1 : 0);
-    });
+    gauge(
+      'unisocket_health',
+      'Health status: 1 for the current status (healthy, degraded, unhealthy), 0 for the others.',
+      ['status'],
+      (set, s) => {
+        if (s.health === undefined) return;
+        for (const status of HEALTH_STATES) set({ status }, s.health.status === status ? 1 : 0);
+      },
+    );
   }
 }
 
@@ -298,7 +395,13 @@ class RecorderHistogram {
     readonly read: () => LatencyRecorder | undefined,
   ) {}
 
-  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { value: number; labels: Record<string, string | number>; metricName: string }[] }> {
+  async get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: { value: number; labels: Record<string, string | number>; metricName: string }[];
+  }> {
     const recorder = this.read();
     const bounds = recorder?.bucketsMs ?? DEFAULT_LATENCY_BUCKETS_MS;
     const values: { value: number; labels: Record<string, string | number>; metricName: string }[] = [];

@@ -256,9 +256,13 @@ export class StatisticsCollector {
       bytesOut: stats.bytesOut,
       dropped: stats.droppedMessages,
     };
-    const prev = this.#previous ?? { ts: this.startTime, totals: { published: 0, deliveries: 0, commandsIn: 0, bytesOut: 0, dropped: 0 } };
+    const prev = this.#previous ?? {
+      ts: this.startTime,
+      totals: { published: 0, deliveries: 0, commandsIn: 0, bytesOut: 0, dropped: 0 },
+    };
     const seconds = Math.max(0.001, (ts - prev.ts) / 1000);
-    const rate = (k: keyof StatsSample['totals']): number => round(Math.max(0, totals[k] - prev.totals[k]) / seconds, 2);
+    const rate = (k: keyof StatsSample['totals']): number =>
+      round(Math.max(0, totals[k] - prev.totals[k]) / seconds, 2);
     this.#previous = { ts, totals };
     return {
       ts,

@@ -20,7 +20,13 @@ describe('HealthChecker', () => {
     expect(health.check()).toMatchObject({ status: 'unhealthy', isHealthy: false, connectionHealth: false });
     expect(health.check().errors.join()).toMatch(/not started/);
     hubRef = await startHub();
-    expect(health.check()).toMatchObject({ status: 'healthy', isHealthy: true, warnings: [], errors: [], connectionHealth: true });
+    expect(health.check()).toMatchObject({
+      status: 'healthy',
+      isHealthy: true,
+      warnings: [],
+      errors: [],
+      connectionHealth: true,
+    });
     shutting = true;
     expect(health.check()).toMatchObject({ status: 'unhealthy', errors: ['shutting down'] });
   });

@@ -1,4 +1,11 @@
-import { Hub, type Connection, type HubOptions, type PreparedBatch, type ServerFrame, type TransportSocket } from '@unisocket/core';
+import {
+  Hub,
+  type Connection,
+  type HubOptions,
+  type PreparedBatch,
+  type ServerFrame,
+  type TransportSocket,
+} from '@unisocket/core';
 
 /** A socket that keeps what the Hub writes (the Hub and broker under it are real). */
 export class RecordingSocket implements TransportSocket {
@@ -32,7 +39,11 @@ export async function closeHubs(): Promise<void> {
   }
 }
 
-export function connect(hub: Hub, transport = 'native', userId?: string): { conn: Connection; socket: RecordingSocket } {
+export function connect(
+  hub: Hub,
+  transport = 'native',
+  userId?: string,
+): { conn: Connection; socket: RecordingSocket } {
   const socket = new RecordingSocket();
   const conn = hub.addConnection({
     socket,

@@ -10,7 +10,11 @@ afterEach(async () => {
   await closeHubs();
 });
 
-function value(families: ReturnType<typeof parsePrometheusText>, name: string, labels: Record<string, string> = {}): number | undefined {
+function value(
+  families: ReturnType<typeof parsePrometheusText>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   for (const f of families.values()) {
     for (const s of f.samples) {
       if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) return s.value;
@@ -47,7 +51,8 @@ describe('PrometheusMetrics', () => {
       if (f.type === 'counter') expect(f.name.endsWith('_total'), f.name).toBe(true);
       for (const s of f.samples) {
         // low cardinality: never a channel, user or connection id
-        for (const banned of ['channel', 'user', 'userId', 'connection', 'connectionId', 'id']) expect(s.labels).not.toHaveProperty(banned);
+        for (const banned of ['channel', 'user', 'userId', 'connection', 'connectionId', 'id'])
+          expect(s.labels).not.toHaveProperty(banned);
         expect(Object.values(s.labels).join()).not.toMatch(/secret|alice|n1-/);
       }
     }

@@ -17,9 +17,21 @@ describe('StatisticsCollector', () => {
     hub.removeConnection(c.conn);
     const stats = collector.getStats();
     for (const field of [
-      'totalConnections', 'activeConnections', 'totalMessages', 'totalBroadcasts', 'droppedMessages', 'duplicateMessages',
-      'queueOverflows', 'reconnections', 'startTime', 'lastActivity', 'peakConnections', 'uptime', 'memoryUsage',
-      'uniqueUsers', 'averageLatency',
+      'totalConnections',
+      'activeConnections',
+      'totalMessages',
+      'totalBroadcasts',
+      'droppedMessages',
+      'duplicateMessages',
+      'queueOverflows',
+      'reconnections',
+      'startTime',
+      'lastActivity',
+      'peakConnections',
+      'uptime',
+      'memoryUsage',
+      'uniqueUsers',
+      'averageLatency',
     ]) {
       expect(stats, field).toHaveProperty(field);
       expect(typeof (stats as unknown as Record<string, unknown>)[field], field).toBe('number');
@@ -51,7 +63,13 @@ describe('StatisticsCollector', () => {
     collector.recordDrop('event_source', 2);
     const stats = collector.getStats();
     expect(stats).toMatchObject({ activeConnections: 0, totalConnections: 0, droppedMessages: 2 });
-    expect(stats.drops).toMatchObject({ slow_consumer: 0, publish_refused: 0, gap_lost: 0, duplicate: 0, event_source: 2 });
+    expect(stats.drops).toMatchObject({
+      slow_consumer: 0,
+      publish_refused: 0,
+      gap_lost: 0,
+      duplicate: 0,
+      event_source: 2,
+    });
     expect(Object.keys(stats.errors)).toContain('RATE_LIMITED');
   });
 

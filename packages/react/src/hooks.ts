@@ -83,7 +83,9 @@ function useClientArg(explicit: UnisocketClient | undefined): UnisocketClient {
   const fromContext = useContext(UnisocketContext);
   const client = explicit ?? fromContext;
   if (client === null) {
-    throw new Error('no unisocket client here: wrap the component in <UnisocketProvider url="/ws"> or pass a client as the first argument');
+    throw new Error(
+      'no unisocket client here: wrap the component in <UnisocketProvider url="/ws"> or pass a client as the first argument',
+    );
   }
   return client;
 }
@@ -242,7 +244,11 @@ export function usePresence(...args: ChannelArgs): PresenceState {
  */
 export function useConnectionState(client?: UnisocketClient): ConnectionSnapshot {
   const c = useClientArg(client);
-  return useSyncExternalStore(c.connectionStore.subscribe, c.connectionStore.getSnapshot, c.connectionStore.getSnapshot);
+  return useSyncExternalStore(
+    c.connectionStore.subscribe,
+    c.connectionStore.getSnapshot,
+    c.connectionStore.getSnapshot,
+  );
 }
 
 /**
@@ -269,7 +275,9 @@ export function useBroadcast(options?: UnisocketClientOptions): BroadcastState {
   const fromContext = useContext(UnisocketContext);
   const client = owned ?? fromContext;
   if (client === null) {
-    throw new Error('useBroadcast() without options needs a <UnisocketProvider> above it; or pass options: useBroadcast({ url: "/ws" })');
+    throw new Error(
+      'useBroadcast() without options needs a <UnisocketProvider> above it; or pass options: useBroadcast({ url: "/ws" })',
+    );
   }
   useConnection(client, owned !== undefined, owned !== undefined);
   return useBroadcastState(client);

@@ -54,5 +54,9 @@ export interface BroadcastSocketProviderProps {
 
 /** A provider with the URL as its own prop: `<BroadcastSocketProvider url="ws://…">` = `<UnisocketProvider options={{ ...options, url }}>`. */
 export function BroadcastSocketProvider({ url, options, connect, children }: BroadcastSocketProviderProps): ReactNode {
-  return createElement(UnisocketProvider, { options: { ...options, url }, ...(connect === undefined ? {} : { connect }) }, children);
+  return createElement(
+    UnisocketProvider,
+    { options: { ...options, url }, ...(connect === undefined ? {} : { connect }) },
+    children,
+  );
 }

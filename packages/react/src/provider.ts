@@ -50,7 +50,9 @@ export function UnisocketProvider(props: UnisocketProviderProps): ReactNode {
 export function useUnisocketClient(): UnisocketClient {
   const client = useContext(UnisocketContext);
   if (client === null) {
-    throw new Error('no unisocket client here: wrap the component in <UnisocketProvider url="/ws"> (or pass a client to the hook)');
+    throw new Error(
+      'no unisocket client here: wrap the component in <UnisocketProvider url="/ws"> (or pass a client to the hook)',
+    );
   }
   return client;
 }
@@ -61,7 +63,9 @@ export function useUnisocketClient(): UnisocketClient {
  * @internal
  */
 export function useOwnedClient(options: UnisocketClientOptions | undefined): UnisocketClient | undefined {
-  const [client] = useState(() => (options === undefined ? undefined : createClient({ ...options, autoConnect: false })));
+  const [client] = useState(() =>
+    options === undefined ? undefined : createClient({ ...options, autoConnect: false }),
+  );
   return client;
 }
 

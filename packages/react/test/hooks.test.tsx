@@ -1,4 +1,4 @@
-import { type UnisocketClient, type UnisocketClientOptions, createClient } from '@unisocket/client';
+import { createClient } from '@unisocket/client';
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { StrictMode, useState } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -48,7 +48,9 @@ function ChatView({ channel = 'chat', onSay }: { channel?: string; onSay?: (text
     <div>
       <p data-testid="channel-status">{chat.status}</p>
       <p data-testid="recovered">{String(chat.recovered)}</p>
-      <p data-testid="last">{chat.lastMessage === null ? '' : String((chat.lastMessage.data as { text: string }).text)}</p>
+      <p data-testid="last">
+        {chat.lastMessage === null ? '' : String((chat.lastMessage.data as { text: string }).text)}
+      </p>
       <ol data-testid="lines">
         {lines.map((l) => (
           <li key={l}>{l}</li>
@@ -199,7 +201,10 @@ describe('usePublish', () => {
     function Sender() {
       const publish = usePublish();
       return (
-        <button type="button" onClick={() => publish('chat', 'say', { text: 'clicked' }).then((r) => acks.push(r.offset))}>
+        <button
+          type="button"
+          onClick={() => publish('chat', 'say', { text: 'clicked' }).then((r) => acks.push(r.offset))}
+        >
           send
         </button>
       );
@@ -221,7 +226,11 @@ describe('presence and private channels', () => {
   const authServer = (): Promise<HubServer> => live.authServer();
 
   function Room({ onJoin, onLeave }: { onJoin?: (id: string) => void; onLeave?: (id: string) => void }) {
-    const room = usePresence('presence-room', {}, { onJoin: (m) => onJoin?.(m.userId), onLeave: (m) => onLeave?.(m.userId) });
+    const room = usePresence(
+      'presence-room',
+      {},
+      { onJoin: (m) => onJoin?.(m.userId), onLeave: (m) => onLeave?.(m.userId) },
+    );
     return (
       <p data-testid={`members-${room.isSubscribed ? 'on' : 'off'}`}>
         {room.members
@@ -265,7 +274,9 @@ describe('presence and private channels', () => {
     const typing: unknown[] = [];
     let whisper: ((event: string, data?: unknown) => Promise<unknown>) | undefined;
     function Listener() {
-      const chat = usePrivateChannel<{ 'client-typing': { user: string } }>('private-chat', { 'client-typing': (d) => typing.push(d) });
+      const chat = usePrivateChannel<{ 'client-typing': { user: string } }>('private-chat', {
+        'client-typing': (d) => typing.push(d),
+      });
       return <p data-testid="ann">{chat.status}</p>;
     }
     function Whisperer() {

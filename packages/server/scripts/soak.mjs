@@ -15,9 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { linearFit } from '@unisocket/memory';
 import WebSocket from 'ws';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, arg, i, all) => (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []),
-);
+const argv = process.argv.slice(2);
+const args = {};
+for (let i = 0; i < argv.length; i++) if (argv[i].startsWith('--')) args[argv[i].slice(2)] = argv[i + 1];
 const MINUTES = Number(args.minutes ?? 10);
 const CLIENTS = Number(args.clients ?? 200);
 const SAMPLE_MS = Number(args.sampleMs ?? 15_000);
@@ -76,11 +76,21 @@ const { port } = await ready;
 const url = `ws://127.0.0.1:${port}/ws`;
 
 await call('startTicker', { name: 'news', channel: 'news', intervalMs: 20, size: 200 });
-for (let r = 0; r < 10; r++) await call('startTicker', { name: `room${r}`, channel: `room.${r}`, intervalMs: 50, size: 100 });
+for (let r = 0; r < 10; r++)
+  await call('startTicker', { name: `room${r}`, channel: `room.${r}`, intervalMs: 50, size: 100 });
 await call('startTicker', { name: 'ticks', channel: 'ticks.a', intervalMs: 5, size: 1000 });
 await call('startTicker', { name: 'state', channel: 'state.a', intervalMs: 10, size: 80 });
 
-const counters = { opened: 0, closed: 0, terminated: 0, recovered: 0, slow: 0, received: 0, refused: 0, serverClosed: {} };
+const counters = {
+  opened: 0,
+  closed: 0,
+  terminated: 0,
+  recovered: 0,
+  slow: 0,
+  received: 0,
+  refused: 0,
+  serverClosed: {},
+};
 const live = new Set();
 let stopping = false;
 
@@ -216,10 +226,16 @@ const result = {
 if (args.out !== undefined) writeFileSync(args.out, `${JSON.stringify(result, null, 2)}\n`);
 console.log('\n## soak result\n');
 console.log(`| | value |\n|---|---|`);
-console.log(`| duration | ${MINUTES} min, ${CLIENTS} concurrent clients, ${result.connectionsOpened} connections opened |`);
+console.log(
+  `| duration | ${MINUTES} min, ${CLIENTS} concurrent clients, ${result.connectionsOpened} connections opened |`,
+);
 console.log(`| published / delivered | ${result.published} / ${result.messagesDelivered} |`);
-console.log(`| heap after GC, after ${WARMUP_MS / 1000} s warm-up → end | ${first.heapUsedMiB} MiB → ${last.heapUsedMiB} MiB (min ${result.heapAfterGc.min}, max ${result.heapAfterGc.max}) |`);
-console.log(`| slope (least squares, after warm-up) | ${result.heapAfterGc.slopeMiBPerMinute} MiB/min (R² ${result.heapAfterGc.r2}) |`);
+console.log(
+  `| heap after GC, after ${WARMUP_MS / 1000} s warm-up → end | ${first.heapUsedMiB} MiB → ${last.heapUsedMiB} MiB (min ${result.heapAfterGc.min}, max ${result.heapAfterGc.max}) |`,
+);
+console.log(
+  `| slope (least squares, after warm-up) | ${result.heapAfterGc.slopeMiBPerMinute} MiB/min (R² ${result.heapAfterGc.r2}) |`,
+);
 console.log(`| RSS after warm-up → end (max) | ${first.rssMiB} → ${last.rssMiB} MiB (${result.rss.max}) |`);
 console.log(`| leak detector | ${result.leakDetector} |`);
 console.log(`| drops / slow consumers | ${JSON.stringify(result.drops)} / ${result.slowConsumers} |`);

@@ -122,7 +122,11 @@ export interface FoundToken {
  * Finds a token in the `Authorization: Bearer` header, the query parameter, or the cookie (in that order). Other
  * `Authorization` schemes are ignored.
  */
-export function findToken(request: IncomingMessage, queryParam: string | false, cookie: string | undefined): FoundToken {
+export function findToken(
+  request: IncomingMessage,
+  queryParam: string | false,
+  cookie: string | undefined,
+): FoundToken {
   const authorization = request.headers.authorization;
   // other schemes are not ours (a browser repeats Basic credentials of a site behind HTTP auth): ignored
   if (authorization !== undefined && /^Bearer(?:\s|$)/i.test(authorization)) {

@@ -57,7 +57,15 @@ const JWT_KEYS = new Set([
   'requireExpiry',
   'mapClaims',
 ]);
-const KEY_ONLY_KEYS = new Set(['secret', 'publicKey', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'clockToleranceSec']);
+const KEY_ONLY_KEYS = new Set([
+  'secret',
+  'publicKey',
+  'jwksUrl',
+  'algorithms',
+  'issuer',
+  'audience',
+  'clockToleranceSec',
+]);
 const SUBSCRIPTION_TOKEN_KEYS = new Set(['jwt', 'hmac', 'channelClaim']);
 const REGISTERED_CLAIMS = new Set(['sub', 'exp', 'iat', 'nbf', 'iss', 'aud', 'jti', 'info']);
 const MAX_USER_ID_LENGTH = 200;
@@ -89,7 +97,9 @@ export function resolveAuth(options: UnifiedWebSocketServiceOptions): ResolvedAu
   }
   const queryParam = auth.queryParam ?? DEFAULT_AUTH_OPTIONS.queryParam;
   if (queryParam !== false && (typeof queryParam !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(queryParam))) {
-    throw new TypeError(`auth.queryParam must be a parameter name such as 'token', or false; got ${JSON.stringify(queryParam)}`);
+    throw new TypeError(
+      `auth.queryParam must be a parameter name such as 'token', or false; got ${JSON.stringify(queryParam)}`,
+    );
   }
   const cookie = auth.cookie;
   if (cookie !== undefined) {
@@ -105,8 +115,14 @@ export function resolveAuth(options: UnifiedWebSocketServiceOptions): ResolvedAu
       );
     }
   }
-  const refreshLeadMs = nonNegativeInteger('auth.refreshLeadMs', auth.refreshLeadMs ?? DEFAULT_AUTH_OPTIONS.refreshLeadMs);
-  const refreshGraceMs = nonNegativeInteger('auth.refreshGraceMs', auth.refreshGraceMs ?? DEFAULT_AUTH_OPTIONS.refreshGraceMs);
+  const refreshLeadMs = nonNegativeInteger(
+    'auth.refreshLeadMs',
+    auth.refreshLeadMs ?? DEFAULT_AUTH_OPTIONS.refreshLeadMs,
+  );
+  const refreshGraceMs = nonNegativeInteger(
+    'auth.refreshGraceMs',
+    auth.refreshGraceMs ?? DEFAULT_AUTH_OPTIONS.refreshGraceMs,
+  );
   if (auth.authorizeChannel !== undefined && typeof auth.authorizeChannel !== 'function') {
     throw new TypeError('auth.authorizeChannel must be a function (conn, channel, context) => boolean | grant');
   }
@@ -131,7 +147,8 @@ export function resolveAuth(options: UnifiedWebSocketServiceOptions): ResolvedAu
     requireExpiry = jwt.requireExpiry ?? DEFAULT_AUTH_OPTIONS.requireExpiry;
     if (typeof requireExpiry !== 'boolean') throw new TypeError('auth.jwt.requireExpiry must be a boolean');
     mapClaims = jwt.mapClaims;
-    if (mapClaims !== undefined && typeof mapClaims !== 'function') throw new TypeError('auth.jwt.mapClaims must be a function');
+    if (mapClaims !== undefined && typeof mapClaims !== 'function')
+      throw new TypeError('auth.jwt.mapClaims must be a function');
   }
 
   let channelVerifier: JwtVerifier | undefined;
@@ -156,7 +173,9 @@ export function resolveAuth(options: UnifiedWebSocketServiceOptions): ResolvedAu
 
   const identityFromClaims = (claims: JWTPayload): MaybePromise<Identity> => {
     if (claims[channelClaim] !== undefined) {
-      throw unauthorized(`this is a subscription token (it has a "${channelClaim}" claim): authenticate with a connection token`);
+      throw unauthorized(
+        `this is a subscription token (it has a "${channelClaim}" claim): authenticate with a connection token`,
+      );
     }
     if (claims.exp === undefined && requireExpiry) {
       throw unauthorized('the token has no "exp" claim; connection tokens must expire (auth.jwt.requireExpiry)');
@@ -166,7 +185,9 @@ export function resolveAuth(options: UnifiedWebSocketServiceOptions): ResolvedAu
       if (mapped === null || mapped === undefined) throw unauthorized('the token was refused');
       const userId = mapped.userId;
       if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
-        throw unauthorized(`the token has no usable "sub" claim (the user id: a string of 1-${MAX_USER_ID_LENGTH} characters)`);
+        throw unauthorized(
+          `the token has no usable "sub" claim (the user id: a string of 1-${MAX_USER_ID_LENGTH} characters)`,
+        );
       }
       const identity: Identity = { userId };
       if (mapped.info !== undefined) identity.info = mapped.info;
@@ -181,7 +202,9 @@ export function resolveAuth(options: UnifiedWebSocketServiceOptions): ResolvedAu
   const verifyConnectionToken = async (token: string): Promise<Identity> =>
     identityFromClaims(await connectionVerifier!(token));
 
-  const fromHook = async (request: Parameters<NonNullable<AuthOptions['authenticate']>>[0]): Promise<Identity | undefined> => {
+  const fromHook = async (
+    request: Parameters<NonNullable<AuthOptions['authenticate']>>[0],
+  ): Promise<Identity | undefined> => {
     let identity: Identity | null | undefined;
     try {
       identity = await authenticate!(request);
@@ -206,7 +229,9 @@ export function resolveAuth(options: UnifiedWebSocketServiceOptions): ResolvedAu
   const fromRequest = (request: IncomingMessage, handshakeToken?: string): MaybePromise<Identity | undefined> => {
     if (!enabled) return undefined;
     const found: FoundToken =
-      handshakeToken === undefined ? findToken(request, queryParam, cookie) : { token: boundedToken(handshakeToken), source: 'handshake' };
+      handshakeToken === undefined
+        ? findToken(request, queryParam, cookie)
+        : { token: boundedToken(handshakeToken), source: 'handshake' };
     if (connectionVerifier !== undefined) {
       if (found.token === undefined) {
         if (required) throw missing();
@@ -232,9 +257,15 @@ export function resolveAuth(options: UnifiedWebSocketServiceOptions): ResolvedAu
     };
   }
 
-  const verifyChannelJwt = async (conn: Connection, channel: ChannelName, token: string): Promise<boolean | SubscribeGrant> => {
+  const verifyChannelJwt = async (
+    conn: Connection,
+    channel: ChannelName,
+    token: string,
+  ): Promise<boolean | SubscribeGrant> => {
     if (conn.userId === null) {
-      throw unauthorized('JWT subscription tokens are bound to a user: authenticate the connection first (the auth command)');
+      throw unauthorized(
+        'JWT subscription tokens are bound to a user: authenticate the connection first (the auth command)',
+      );
     }
     let claims: JWTPayload;
     try {
@@ -296,7 +327,10 @@ export function resolveAuth(options: UnifiedWebSocketServiceOptions): ResolvedAu
   };
 
   const hook = auth.authorizeChannel;
-  const tokenForms = [channelVerifier === undefined ? '' : 'a JWT', hmacKeys === undefined ? '' : 'a Pusher-style HMAC signature']
+  const tokenForms = [
+    channelVerifier === undefined ? '' : 'a JWT',
+    hmacKeys === undefined ? '' : 'a Pusher-style HMAC signature',
+  ]
     .filter(Boolean)
     .join(' or ');
   policy.authorizeSubscribe = (conn, channel, context) => {
@@ -309,7 +343,8 @@ export function resolveAuth(options: UnifiedWebSocketServiceOptions): ResolvedAu
     if (!restricted) return true;
     let why: string;
     if (tokenForms === '') {
-      why = 'this server has neither auth.subscriptionTokens nor auth.authorizeChannel, so private and presence channels are refused';
+      why =
+        'this server has neither auth.subscriptionTokens nor auth.authorizeChannel, so private and presence channels are refused';
     } else if (context.token === undefined) {
       why = `subscribe with a subscription token (${tokenForms}) from your backend`;
     } else {
@@ -363,10 +398,16 @@ export function resolveAuth(options: UnifiedWebSocketServiceOptions): ResolvedAu
 function resolveHmacKeys(value: unknown): Map<string, string | Uint8Array> | undefined {
   if (value === undefined) return undefined;
   const list = Array.isArray(value) ? value : [value];
-  if (list.length === 0) throw new TypeError('auth.subscriptionTokens.hmac must be { key, secret } or a non-empty array of them');
+  if (list.length === 0)
+    throw new TypeError('auth.subscriptionTokens.hmac must be { key, secret } or a non-empty array of them');
   const keys = new Map<string, string | Uint8Array>();
   for (const entry of list as { key?: unknown; secret?: unknown }[]) {
-    if (typeof entry !== 'object' || entry === null || typeof entry.key !== 'string' || !/^[^:\s]{1,100}$/.test(entry.key)) {
+    if (
+      typeof entry !== 'object' ||
+      entry === null ||
+      typeof entry.key !== 'string' ||
+      !/^[^:\s]{1,100}$/.test(entry.key)
+    ) {
       throw new TypeError('auth.subscriptionTokens.hmac entries need a key: 1-100 characters without ":" or spaces');
     }
     if (keys.has(entry.key)) throw new TypeError(`auth.subscriptionTokens.hmac lists the key "${entry.key}" twice`);
@@ -385,13 +426,19 @@ function memberFromChannelData(text: string): SubscribeGrant {
   }
   const userId = (data as { user_id?: unknown } | undefined)?.user_id;
   const id = typeof userId === 'number' && Number.isFinite(userId) ? String(userId) : userId;
-  if (typeof data !== 'object' || data === null || typeof id !== 'string' || id.length === 0 || id.length > MAX_USER_ID_LENGTH) {
+  if (
+    typeof data !== 'object' ||
+    data === null ||
+    typeof id !== 'string' ||
+    id.length === 0 ||
+    id.length > MAX_USER_ID_LENGTH
+  ) {
     throw new UnisocketError(
       ErrorCode.BAD_REQUEST,
       'channelData must be JSON {"user_id": string or number, "user_info"?: any}',
     );
   }
-  const info = Object.prototype.hasOwnProperty.call(data, 'user_info') ? (data as { user_info: unknown }).user_info : undefined;
+  const info = Object.hasOwn(data, 'user_info') ? (data as { user_info: unknown }).user_info : undefined;
   return info === undefined ? { userId: id } : { userId: id, info };
 }
 
@@ -402,7 +449,8 @@ function checkIdentity(identity: Identity): Identity {
     typeof identity.userId === 'string' &&
     identity.userId.length > 0 &&
     identity.userId.length <= MAX_USER_ID_LENGTH &&
-    (identity.expiresAt === undefined || (typeof identity.expiresAt === 'number' && Number.isFinite(identity.expiresAt)));
+    (identity.expiresAt === undefined ||
+      (typeof identity.expiresAt === 'number' && Number.isFinite(identity.expiresAt)));
   if (ok && identity.expiresAt !== undefined && identity.expiresAt < 1e11) {
     throw new UnisocketError(
       ErrorCode.INTERNAL,

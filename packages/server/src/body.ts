@@ -47,9 +47,12 @@ export function resolveBodyLimits(options: HttpOptions): BodyLimits {
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) {
     throw new TypeError(`http.maxBodyBytes must be a positive integer, got ${String(options.maxBodyBytes)}`);
   }
-  const maxPendingBodyBytes = options.maxPendingBodyBytes ?? Math.max(DEFAULT_HTTP_BODY_LIMITS.maxPendingBodyBytes, maxBodyBytes);
+  const maxPendingBodyBytes =
+    options.maxPendingBodyBytes ?? Math.max(DEFAULT_HTTP_BODY_LIMITS.maxPendingBodyBytes, maxBodyBytes);
   if (!Number.isSafeInteger(maxPendingBodyBytes) || maxPendingBodyBytes < 1) {
-    throw new TypeError(`http.maxPendingBodyBytes must be a positive integer, got ${String(options.maxPendingBodyBytes)}`);
+    throw new TypeError(
+      `http.maxPendingBodyBytes must be a positive integer, got ${String(options.maxPendingBodyBytes)}`,
+    );
   }
   if (maxPendingBodyBytes < maxBodyBytes) {
     throw new TypeError(
@@ -58,11 +61,15 @@ export function resolveBodyLimits(options: HttpOptions): BodyLimits {
   }
   const maxConcurrentBodies = options.maxConcurrentBodies ?? DEFAULT_HTTP_BODY_LIMITS.maxConcurrentBodies;
   if (!Number.isSafeInteger(maxConcurrentBodies) || maxConcurrentBodies < 1) {
-    throw new TypeError(`http.maxConcurrentBodies must be a positive integer, got ${String(options.maxConcurrentBodies)}`);
+    throw new TypeError(
+      `http.maxConcurrentBodies must be a positive integer, got ${String(options.maxConcurrentBodies)}`,
+    );
   }
   const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_HTTP_BODY_LIMITS.bodyTimeoutMs;
   if (!Number.isInteger(bodyTimeoutMs) || bodyTimeoutMs < 1 || bodyTimeoutMs > MAX_TIMER_MS) {
-    throw new TypeError(`http.bodyTimeoutMs must be an integer from 1 to ${MAX_TIMER_MS} (ms), got ${String(options.bodyTimeoutMs)}`);
+    throw new TypeError(
+      `http.bodyTimeoutMs must be an integer from 1 to ${MAX_TIMER_MS} (ms), got ${String(options.bodyTimeoutMs)}`,
+    );
   }
   return { maxBodyBytes, maxPendingBodyBytes, maxConcurrentBodies, bodyTimeoutMs };
 }
@@ -100,7 +107,9 @@ export class BodyReader {
   /** A 413 when the declared `Content-Length` is over `maxBodyBytes` (checked before anything is read). */
   checkDeclared(req: IncomingMessage): HttpError | undefined {
     const declared = declaredLength(req);
-    return declared !== undefined && declared > this.limits.maxBodyBytes ? this.#tooLarge(`declares ${declared} bytes`) : undefined;
+    return declared !== undefined && declared > this.limits.maxBodyBytes
+      ? this.#tooLarge(`declares ${declared} bytes`)
+      : undefined;
   }
 
   /**
@@ -113,7 +122,9 @@ export class BodyReader {
     const tooLarge = this.checkDeclared(req);
     if (tooLarge !== undefined) return Promise.reject(tooLarge);
     if (req.destroyed) {
-      return Promise.reject(new HttpError(400, ErrorCode.BAD_REQUEST, 'the connection closed before the body was complete'));
+      return Promise.reject(
+        new HttpError(400, ErrorCode.BAD_REQUEST, 'the connection closed before the body was complete'),
+      );
     }
     if (this.#active >= maxConcurrentBodies) {
       this.#refused++;

@@ -18,14 +18,23 @@ const BROKER_EQUIVALENT: Readonly<Record<string, readonly string[]>> = {
 /** The broker a service will run: an instance of the application's, or a config the service creates it from. */
 export type BrokerPlan =
   | { instance: Broker }
-  | { instance?: undefined; type: BrokerConfig['type']; config: BrokerConfig | undefined; history: HistoryOptions | undefined; dedupe: ResolvedDedupe };
+  | {
+      instance?: undefined;
+      type: BrokerConfig['type'];
+      config: BrokerConfig | undefined;
+      history: HistoryOptions | undefined;
+      dedupe: ResolvedDedupe;
+    };
 
 /** Validates `broker`, `history` (where it may be given) and `dedupe`, throwing a `TypeError` that says what to change. */
 export function resolveBrokerPlan(options: UnifiedWebSocketServiceOptions): BrokerPlan {
   const { broker, history } = options;
   const dedupe = resolveDedupe(options.dedupe, broker);
   if (broker instanceof Broker) return { instance: broker };
-  if (broker !== undefined && (typeof broker !== 'object' || broker === null || typeof (broker as { type?: unknown }).type !== 'string')) {
+  if (
+    broker !== undefined &&
+    (typeof broker !== 'object' || broker === null || typeof (broker as { type?: unknown }).type !== 'string')
+  ) {
     throw new TypeError(
       "broker must be { type: 'memory' | 'redis' | 'kafka', ... } or a Broker instance (e.g. new RedisBroker(...))",
     );
@@ -43,14 +52,16 @@ export function resolveBrokerPlan(options: UnifiedWebSocketServiceOptions): Brok
 function resolveDedupe(dedupe: unknown, broker: BrokerConfig | Broker | undefined): ResolvedDedupe {
   if (dedupe === undefined) return {};
   const known = [...DEDUPE_KEYS, ...Object.keys(LEGACY_DEDUPE_KEYS)];
-  if (typeof dedupe !== 'object' || dedupe === null) throw new TypeError(`dedupe must be { ${DEDUPE_KEYS.join('?, ')}? }`);
+  if (typeof dedupe !== 'object' || dedupe === null)
+    throw new TypeError(`dedupe must be { ${DEDUPE_KEYS.join('?, ')}? }`);
   const given = dedupe as Record<string, unknown>;
   const resolved: ResolvedDedupe = {};
   const legacy: string[] = [];
   const setBy = new Map<string, string>();
   const brokerOptions = (broker instanceof Broker ? {} : (broker ?? {})) as Record<string, unknown>;
   for (const key of Object.keys(given)) {
-    if (!known.includes(key)) throw new TypeError(`unknown option dedupe.${key}; known options: ${DEDUPE_KEYS.join(', ')}`);
+    if (!known.includes(key))
+      throw new TypeError(`unknown option dedupe.${key}; known options: ${DEDUPE_KEYS.join(', ')}`);
     const value = given[key];
     if (value === undefined) continue;
     if (!(Number.isInteger(value) && (value as number) >= 1)) {
@@ -63,13 +74,16 @@ function resolveDedupe(dedupe: unknown, broker: BrokerConfig | Broker | undefine
       if (other !== undefined) throw new TypeError(`set dedupe.${other} or dedupe.${key}, not both`);
       setBy.set(target, key);
       for (const equivalent of BROKER_EQUIVALENT[target] ?? []) {
-        if (brokerOptions[equivalent] !== undefined) throw new TypeError(`set dedupe.${key} or broker.${equivalent}, not both`);
+        if (brokerOptions[equivalent] !== undefined)
+          throw new TypeError(`set dedupe.${key} or broker.${equivalent}, not both`);
       }
       resolved[target as keyof ResolvedDedupe] = value as number;
     }
   }
   if (setBy.size > 0 && broker instanceof Broker) {
-    throw new TypeError('dedupe applies to brokers the service creates; pass deliveredIdsWindow (and idempotency options) to the Broker you construct instead');
+    throw new TypeError(
+      'dedupe applies to brokers the service creates; pass deliveredIdsWindow (and idempotency options) to the Broker you construct instead',
+    );
   }
   if (legacy.length > 0) warnLegacyDedupe(given, legacy);
   return resolved;
@@ -104,7 +118,12 @@ export async function createBroker(plan: BrokerPlan, nodeId: string | undefined)
       // maxChannels is a memory-history bound: Redis expires idle channels itself
       ...(history === undefined
         ? {}
-        : { history: { ...(history.size === undefined ? {} : { size: history.size }), ...(history.ttlMs === undefined ? {} : { ttlMs: history.ttlMs }) } }),
+        : {
+            history: {
+              ...(history.size === undefined ? {} : { size: history.size }),
+              ...(history.ttlMs === undefined ? {} : { ttlMs: history.ttlMs }),
+            },
+          }),
     });
   }
   const { type: _type, history: _history, ...rest } = plan.config as Extract<BrokerConfig, { type: 'kafka' }>;

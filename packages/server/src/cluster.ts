@@ -119,15 +119,20 @@ export async function runCluster(options: ClusterOptions): Promise<ClusterPrimar
   return runWorker(o);
 }
 
-type ResolvedClusterOptions = Required<Omit<ClusterOptions, 'onEvent'>> & { onEvent: ClusterOptions['onEvent'] | undefined };
+type ResolvedClusterOptions = Required<Omit<ClusterOptions, 'onEvent'>> & {
+  onEvent: ClusterOptions['onEvent'] | undefined;
+};
 
 function resolveClusterOptions(options: ClusterOptions): ResolvedClusterOptions {
   if (typeof options !== 'object' || options === null || typeof options.setup !== 'function') {
-    throw new TypeError('runCluster({ setup(context) { … } }) needs a setup function that starts the service in a worker');
+    throw new TypeError(
+      'runCluster({ setup(context) { … } }) needs a setup function that starts the service in a worker',
+    );
   }
   const int = (name: string, value: number | undefined, fallback: number, min: number): number => {
     const v = value ?? fallback;
-    if (!Number.isInteger(v) || v < min) throw new TypeError(`${name} must be an integer >= ${min}, got ${String(value)}`);
+    if (!Number.isInteger(v) || v < min)
+      throw new TypeError(`${name} must be an integer >= ${min}, got ${String(value)}`);
     return v;
   };
   return {
@@ -174,7 +179,8 @@ function runPrimary(o: ResolvedClusterOptions): ClusterPrimary {
     const pid = worker.process.pid ?? -1;
     emit({ type: 'fork', index: slot.index, pid });
     worker.on('message', (message: unknown) => {
-      if ((message as { unisocket?: unknown } | null)?.unisocket === 'ready') emit({ type: 'ready', index: slot.index, pid });
+      if ((message as { unisocket?: unknown } | null)?.unisocket === 'ready')
+        emit({ type: 'ready', index: slot.index, pid });
     });
     worker.on('exit', (code, signal) => {
       if (slot.worker === worker) slot.worker = undefined;
@@ -209,7 +215,8 @@ function runPrimary(o: ResolvedClusterOptions): ClusterPrimary {
         worker.process.kill('SIGTERM');
       }
       const kill = setTimeout(() => {
-        for (const slot of slots.values()) if (slot.worker !== undefined && !slot.worker.isDead()) slot.worker.process.kill('SIGKILL');
+        for (const slot of slots.values())
+          if (slot.worker !== undefined && !slot.worker.isDead()) slot.worker.process.kill('SIGKILL');
       }, o.shutdownTimeoutMs);
       await Promise.all(exits);
       clearTimeout(kill);

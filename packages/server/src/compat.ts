@@ -69,7 +69,12 @@ const legacyServiceMethods: LegacyServiceMethods & ThisType<LegacyMethodHost> = 
 /** Installs {@link LegacyServiceMethods} on a class's prototype (not enumerable, like class methods). */
 export function installLegacyMethods(target: { prototype: LegacyMethodHost }): void {
   for (const [name, method] of Object.entries(legacyServiceMethods)) {
-    Object.defineProperty(target.prototype, name, { value: method, writable: true, configurable: true, enumerable: false });
+    Object.defineProperty(target.prototype, name, {
+      value: method,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
   }
 }
 
@@ -92,7 +97,9 @@ export function transportsFromAdapter(
   }
   const name = adapter as TransportName;
   if (transports !== undefined && !(transports.length === 1 && transports[0] === name)) {
-    throw new TypeError(`adapter: '${name}' contradicts transports: ${JSON.stringify(transports)}; set only one of them`);
+    throw new TypeError(
+      `adapter: '${name}' contradicts transports: ${JSON.stringify(transports)}; set only one of them`,
+    );
   }
   return [name];
 }

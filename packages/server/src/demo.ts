@@ -36,7 +36,12 @@ export function demoAuthFromEnv(
   const out: Pick<UnifiedWebSocketServiceOptions, 'auth' | 'permissions' | 'security'> = {};
   const cors = env.CORS_ORIGIN?.trim();
   if (cors !== undefined && cors !== '') {
-    out.security = { allowedOrigins: cors.split(',').map((o) => o.trim()).filter((o) => o !== '') };
+    out.security = {
+      allowedOrigins: cors
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o !== ''),
+    };
   }
   const secret = env.JWT_SECRET;
   if (secret === undefined || secret === '') {

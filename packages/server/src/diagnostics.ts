@@ -66,7 +66,9 @@ export interface StatsChannel {
 }
 
 /** Validates `monitoring.statsChannel`; `undefined` when it is off. */
-export function resolveStatsChannel(option: boolean | { channel?: string; intervalMs?: number } | undefined): StatsChannel | undefined {
+export function resolveStatsChannel(
+  option: boolean | { channel?: string; intervalMs?: number } | undefined,
+): StatsChannel | undefined {
   if (option === undefined || option === false) return undefined;
   const given = option === true ? {} : option;
   if (typeof given !== 'object' || given === null) {
@@ -74,11 +76,15 @@ export function resolveStatsChannel(option: boolean | { channel?: string; interv
   }
   const channel = given.channel ?? 'sys.stats';
   if (!isValidChannelName(channel)) {
-    throw new TypeError(`monitoring.statsChannel.channel must be a channel name ([A-Za-z0-9_.:=@-]), got ${JSON.stringify(channel)}`);
+    throw new TypeError(
+      `monitoring.statsChannel.channel must be a channel name ([A-Za-z0-9_.:=@-]), got ${JSON.stringify(channel)}`,
+    );
   }
   const intervalMs = given.intervalMs ?? 1_000;
   if (!Number.isInteger(intervalMs) || intervalMs < 100) {
-    throw new TypeError(`monitoring.statsChannel.intervalMs must be an integer >= 100, got ${String(given.intervalMs)}`);
+    throw new TypeError(
+      `monitoring.statsChannel.intervalMs must be an integer >= 100, got ${String(given.intervalMs)}`,
+    );
   }
   return { channel, intervalMs };
 }

@@ -1,7 +1,13 @@
 import type { BatchOptions } from '@unisocket/core';
 import type { MemoryThresholds } from '@unisocket/memory';
 import { envNames, markFromEnvironment } from './compat';
-import type { BrokerConfig, DedupeOptions, MemoryOptions, ServiceLimits, UnifiedWebSocketServiceOptions } from './options';
+import type {
+  BrokerConfig,
+  DedupeOptions,
+  MemoryOptions,
+  ServiceLimits,
+  UnifiedWebSocketServiceOptions,
+} from './options';
 
 /** What {@link optionsFromEnv} read, for a standalone server or the demo app. */
 export interface EnvConfig {
@@ -119,7 +125,9 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig 
       break;
     }
     default:
-      throw new TypeError(`environment variable BROKER must be memory, redis or kafka, got ${JSON.stringify(brokerType)}`);
+      throw new TypeError(
+        `environment variable BROKER must be memory, redis or kafka, got ${JSON.stringify(brokerType)}`,
+      );
   }
   options.broker = broker;
 
@@ -163,7 +171,9 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig 
     if (value === undefined) continue;
     const n = Number(value);
     if (!Number.isFinite(n) || n <= 0 || n > 100) {
-      throw new TypeError(`environment variable ${name} must be a percentage in (0, 100], got ${JSON.stringify(value)}`);
+      throw new TypeError(
+        `environment variable ${name} must be a percentage in (0, 100], got ${JSON.stringify(value)}`,
+      );
     }
     thresholds[level] = n;
   }

@@ -59,7 +59,11 @@ export type DisconnectEmitter = () => void;
  * @returns a function that removes the listeners
  * @throws {TypeError} for an invalid channel or event list
  */
-export function connectEmitter(sink: EventSink, emitter: EmitterLike, options: ConnectEmitterOptions): DisconnectEmitter {
+export function connectEmitter(
+  sink: EventSink,
+  emitter: EmitterLike,
+  options: ConnectEmitterOptions,
+): DisconnectEmitter {
   if (emitter === null || typeof emitter !== 'object' || typeof emitter.on !== 'function') {
     throw new TypeError('connectEmitter(emitter, options): emitter must be an EventEmitter (with on/off)');
   }
@@ -81,16 +85,22 @@ export function connectEmitter(sink: EventSink, emitter: EmitterLike, options: C
       ? Object.entries(options.events as Record<string, string>)
       : [];
   if (pairs.length === 0) {
-    throw new TypeError('connectEmitter: events must list at least one event name (an array, or { emitterEvent: messageEvent })');
+    throw new TypeError(
+      'connectEmitter: events must list at least one event name (an array, or { emitterEvent: messageEvent })',
+    );
   }
   for (const [from, to] of pairs) {
-    if (typeof from !== 'string' || from.length === 0) throw new TypeError('connectEmitter: event names must be non-empty strings');
+    if (typeof from !== 'string' || from.length === 0)
+      throw new TypeError('connectEmitter: event names must be non-empty strings');
     if (typeof to !== 'string' || to.length === 0 || to.length > MAX_EVENT_LENGTH) {
-      throw new TypeError(`connectEmitter: message event names must be 1-${MAX_EVENT_LENGTH} characters, got ${JSON.stringify(to)}`);
+      throw new TypeError(
+        `connectEmitter: message event names must be 1-${MAX_EVENT_LENGTH} characters, got ${JSON.stringify(to)}`,
+      );
     }
   }
   const toData = options.data ?? ((_event: string, args: unknown[]) => args[0]);
-  if (typeof toData !== 'function') throw new TypeError('connectEmitter: data must be a function (event, args) => data');
+  if (typeof toData !== 'function')
+    throw new TypeError('connectEmitter: data must be a function (event, args) => data');
   const maxInFlight = options.maxInFlight ?? 1_000;
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
     throw new TypeError(`connectEmitter: maxInFlight must be a positive integer, got ${String(options.maxInFlight)}`);

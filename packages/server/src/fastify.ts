@@ -6,7 +6,10 @@ import type { UnifiedWebSocketService } from './service';
 /** The part of a Fastify instance the plugin uses (so this package does not depend on Fastify). */
 export interface FastifyInstanceLike {
   removeAllContentTypeParsers(): void;
-  addContentTypeParser(contentType: string, parser: (request: unknown, payload: unknown, done: (error: Error | null, body?: unknown) => void) => void): void;
+  addContentTypeParser(
+    contentType: string,
+    parser: (request: unknown, payload: unknown, done: (error: Error | null, body?: unknown) => void) => void,
+  ): void;
   route(options: {
     method: string[];
     url: string;
@@ -36,7 +39,9 @@ export function fastifyPlugin(service: UnifiedWebSocketService): (instance: Fast
     instance.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
     for (const [endpoint, url] of Object.entries(service.httpPaths) as [HttpEndpoint, string][]) {
       // every method, so that wrong ones get unisocket's 405 with an Allow header (and CORS preflights their 204)
-      const methods = [...new Set([...HTTP_METHODS[endpoint], 'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])];
+      const methods = [
+        ...new Set([...HTTP_METHODS[endpoint], 'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']),
+      ];
       instance.route({
         method: methods,
         url,

@@ -16,4 +16,3 @@ export function sameSignature(expectedHex: string, givenHex: string): boolean {
   const b = Buffer.from(givenHex, 'hex');
   return a.length === b.length && a.length > 0 && timingSafeEqual(a, b);
 }
-

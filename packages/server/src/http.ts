@@ -1,6 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ChannelName, ErrorCode, MESSAGE_ID_PATTERN, type PublishAck, type PublishOptions, isUnisocketError } from '@unisocket/core';
+import {
+  type ChannelName,
+  ErrorCode,
+  MESSAGE_ID_PATTERN,
+  type PublishAck,
+  type PublishOptions,
+  isUnisocketError,
+} from '@unisocket/core';
 import type { HealthStatus } from '@unisocket/monitoring';
 import { type CorsOptions, DEFAULT_HTTP_PATHS, type HttpOptions, type HttpPaths } from './options';
 import { type BodyLimits, BodyReader, type BodyUsage, HttpError, closeAfterAnswer, resolveBodyLimits } from './body';
@@ -126,7 +133,10 @@ export function createHttpApi(host: HttpApiHost, options: ResolvedHttpOptions, o
         host.metrics().then(
           (text) => send(res, 200, host.metricsContentType, text),
           (error: unknown) =>
-            json(res, 500, { error: ErrorCode.INTERNAL, message: `metrics failed: ${error instanceof Error ? error.message : String(error)}` }),
+            json(res, 500, {
+              error: ErrorCode.INTERNAL,
+              message: `metrics failed: ${error instanceof Error ? error.message : String(error)}`,
+            }),
         );
         return;
       case 'broadcast': {
@@ -153,7 +163,10 @@ export function createHttpApi(host: HttpApiHost, options: ResolvedHttpOptions, o
           (body) => publishBody(host, body, res),
           (error: unknown) => {
             if (!(error instanceof HttpError)) {
-              json(res, 500, { error: ErrorCode.INTERNAL, message: `reading the body failed: ${error instanceof Error ? error.message : String(error)}` });
+              json(res, 500, {
+                error: ErrorCode.INTERNAL,
+                message: `reading the body failed: ${error instanceof Error ? error.message : String(error)}`,
+              });
               return;
             }
             if (error.close) closeAfterAnswer(req, res);
@@ -222,8 +235,19 @@ function publishBody(host: HttpApiHost, body: unknown, res: ServerResponse): voi
   );
   Promise.all(acks).then(
     (results) => {
-      const out = results.map((a) => ({ id: a.id, channel: a.channel, offset: a.offset, ...(a.duplicate === true ? { duplicate: true } : {}) }));
-      json(res, 202, batch === undefined ? { id: out[0]!.id, offset: out[0]!.offset, ...(out[0]!.duplicate === true ? { duplicate: true } : {}) } : { results: out });
+      const out = results.map((a) => ({
+        id: a.id,
+        channel: a.channel,
+        offset: a.offset,
+        ...(a.duplicate === true ? { duplicate: true } : {}),
+      }));
+      json(
+        res,
+        202,
+        batch === undefined
+          ? { id: out[0]!.id, offset: out[0]!.offset, ...(out[0]!.duplicate === true ? { duplicate: true } : {}) }
+          : { results: out },
+      );
     },
     (error: Error & { batchIndex?: number }) => {
       const code = isUnisocketError(error) ? error.code : ErrorCode.INTERNAL;
@@ -255,7 +279,11 @@ function readJson(req: IncomingMessage, res: ServerResponse, bodies: BodyReader)
   if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
     bodies.discard(req, res);
     return Promise.reject(
-      new HttpError(415, ErrorCode.BAD_REQUEST, `send the body as Content-Type: application/json (got ${JSON.stringify(type)})`),
+      new HttpError(
+        415,
+        ErrorCode.BAD_REQUEST,
+        `send the body as Content-Type: application/json (got ${JSON.stringify(type)})`,
+      ),
     );
   }
   const tooLarge = bodies.checkDeclared(req);
@@ -265,19 +293,25 @@ function readJson(req: IncomingMessage, res: ServerResponse, bodies: BodyReader)
   if (Buffer.isBuffer(parsed)) return parseJsonText(parsed.toString('utf8'));
   if (parsed !== undefined) return Promise.resolve(parsed);
   if (req.readableEnded) {
-    return Promise.reject(new HttpError(400, ErrorCode.BAD_REQUEST, 'the request body was already consumed and not passed on as req.body'));
+    return Promise.reject(
+      new HttpError(400, ErrorCode.BAD_REQUEST, 'the request body was already consumed and not passed on as req.body'),
+    );
   }
   return bodies.read(req).then((body) => parseJsonText(body.toString('utf8')));
 }
 
 function parseJsonText(text: string): Promise<unknown> {
   if (text.trim() === '') {
-    return Promise.reject(new HttpError(400, ErrorCode.BAD_REQUEST, 'the body is empty: send {"channel", "event", "data"}'));
+    return Promise.reject(
+      new HttpError(400, ErrorCode.BAD_REQUEST, 'the body is empty: send {"channel", "event", "data"}'),
+    );
   }
   try {
     return Promise.resolve(JSON.parse(text));
   } catch (error) {
-    return Promise.reject(new HttpError(400, ErrorCode.BAD_REQUEST, `the body is not valid JSON: ${(error as Error).message}`));
+    return Promise.reject(
+      new HttpError(400, ErrorCode.BAD_REQUEST, `the body is not valid JSON: ${(error as Error).message}`),
+    );
   }
 }
 
@@ -289,7 +323,8 @@ export interface ResolvedCors {
 
 function resolveCors(cors: CorsOptions | undefined): ResolvedCors | undefined {
   if (cors === undefined) return undefined;
-  if (typeof cors !== 'object' || cors === null) throw new TypeError('http.cors must be { origin: "*" | string | string[] }');
+  if (typeof cors !== 'object' || cors === null)
+    throw new TypeError('http.cors must be { origin: "*" | string | string[] }');
   const list = typeof cors.origin === 'string' ? cors.origin.split(',').map((o) => o.trim()) : cors.origin;
   if (!Array.isArray(list) || list.length === 0 || list.some((o) => typeof o !== 'string' || o.length === 0)) {
     throw new TypeError('http.cors.origin must be "*", an origin, a comma-separated list or an array of origins');
@@ -302,7 +337,13 @@ function resolveCors(cors: CorsOptions | undefined): ResolvedCors | undefined {
 }
 
 /** Sets the CORS headers; answers a preflight (204). Returns `false` when the request was answered. */
-function applyCors(cors: ResolvedCors, req: IncomingMessage, res: ServerResponse, method: string, methods: readonly string[]): boolean {
+function applyCors(
+  cors: ResolvedCors,
+  req: IncomingMessage,
+  res: ServerResponse,
+  method: string,
+  methods: readonly string[],
+): boolean {
   const origin = req.headers.origin;
   const allowed = origin !== undefined && (cors.any || cors.origins.has(origin));
   if (allowed) {
@@ -324,7 +365,10 @@ function applyCors(cors: ResolvedCors, req: IncomingMessage, res: ServerResponse
 function allow(res: ServerResponse, method: string, methods: readonly string[]): boolean {
   if (methods.includes(method)) return true;
   res.setHeader('Allow', methods.join(', '));
-  json(res, 405, { error: ErrorCode.BAD_REQUEST, message: `method ${method} is not allowed here: use ${methods.join(' or ')}` });
+  json(res, 405, {
+    error: ErrorCode.BAD_REQUEST,
+    message: `method ${method} is not allowed here: use ${methods.join(' or ')}`,
+  });
   return false;
 }
 

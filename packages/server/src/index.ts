@@ -23,7 +23,12 @@ export function createUnifiedWebSocketService(options: UnifiedWebSocketServiceOp
   return new UnifiedWebSocketService(options);
 }
 
-export { UnifiedWebSocketService, type ChannelSubscriber, type ServiceEvents, type WebSocketDiagnostics } from './service';
+export {
+  UnifiedWebSocketService,
+  type ChannelSubscriber,
+  type ServiceEvents,
+  type WebSocketDiagnostics,
+} from './service';
 export { resolveServiceOptions, type ResolvedServiceOptions } from './resolve-options';
 export {
   type ServerTransport,

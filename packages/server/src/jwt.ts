@@ -43,7 +43,9 @@ export function createJwtVerifier(group: string, options: JwtKeyOptions): JwtVer
     try {
       url = new URL(String(options.jwksUrl));
     } catch {
-      throw new TypeError(`${group}.jwksUrl must be an absolute http(s) URL, got ${JSON.stringify(String(options.jwksUrl))}`);
+      throw new TypeError(
+        `${group}.jwksUrl must be an absolute http(s) URL, got ${JSON.stringify(String(options.jwksUrl))}`,
+      );
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw new TypeError(`${group}.jwksUrl must be an http(s) URL, got ${JSON.stringify(url.href)}`);
@@ -76,7 +78,9 @@ export function createJwtVerifier(group: string, options: JwtKeyOptions): JwtVer
   return async (token) => {
     try {
       const { payload } =
-        typeof key === 'function' ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions);
+        typeof key === 'function'
+          ? await jwtVerify(token, key, verifyOptions)
+          : await jwtVerify(token, key, verifyOptions);
       return payload;
     } catch (error) {
       throw describeJwtError(error);
@@ -152,7 +156,9 @@ function toPublicKey(name: string, value: unknown): KeyObject {
     throw new TypeError(`${name} must be a PEM string or a KeyObject`);
   }
   if (key.type === 'private') {
-    throw new TypeError(`${name} is a private key: pass the public key (createPublicKey(privateKey)), never the private one`);
+    throw new TypeError(
+      `${name} is a private key: pass the public key (createPublicKey(privateKey)), never the private one`,
+    );
   }
   if (key.type !== 'public') throw new TypeError(`${name} is a secret key: use auth.jwt.secret for HMAC`);
   return key;
@@ -166,7 +172,10 @@ function algorithmsOf(name: string, key: KeyObject): string[] {
       return PSS_ALGORITHMS;
     case 'ec': {
       const alg = EC_ALGORITHMS[key.asymmetricKeyDetails?.namedCurve ?? ''];
-      if (alg === undefined) throw new TypeError(`${name}: EC curve ${String(key.asymmetricKeyDetails?.namedCurve)} is not supported; use P-256, P-384 or P-521`);
+      if (alg === undefined)
+        throw new TypeError(
+          `${name}: EC curve ${String(key.asymmetricKeyDetails?.namedCurve)} is not supported; use P-256, P-384 or P-521`,
+        );
       return [alg];
     }
     case 'ed25519':

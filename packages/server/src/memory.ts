@@ -230,7 +230,8 @@ export interface ServiceMemoryAnalysis extends MemoryAnalysis {
     oldGenerationUsed: number;
     oldGenerationLimit: number;
   };
-  service: MemoryAnalysis['service'] & Omit<ServiceMemoryUsage, 'connections' | 'channels' | 'subscriptions' | 'historyMessages'>;
+  service: MemoryAnalysis['service'] &
+    Omit<ServiceMemoryUsage, 'connections' | 'channels' | 'subscriptions' | 'historyMessages'>;
   analysis: MemoryAnalysis['analysis'] & {
     /** The pressure the level follows, in percent of `heapLimitBytes` (`null` with memory management off). */
     pressurePercent: number | null;
@@ -266,14 +267,26 @@ export function extendMemoryAnalysis(
   const level = base.analysis.level;
   const recommendations: string[] = [];
   if (levelRank(level) >= levelRank('warning')) {
-    recommendations.push(`memory is at ${level}: add nodes or memory (--max-old-space-size), or lower history.size and limits.maxBufferedBytes`);
+    recommendations.push(
+      `memory is at ${level}: add nodes or memory (--max-old-space-size), or lower history.size and limits.maxBufferedBytes`,
+    );
   }
-  if (hub !== undefined && usage.connections > 0 && usage.bufferedBytes / usage.connections > hub.limits.maxBufferedBytes / 4) {
-    recommendations.push('clients are reading slowly: consider drop-oldest or coalesce-latest policies for volatile and state channels');
+  if (
+    hub !== undefined &&
+    usage.connections > 0 &&
+    usage.bufferedBytes / usage.connections > hub.limits.maxBufferedBytes / 4
+  ) {
+    recommendations.push(
+      'clients are reading slowly: consider drop-oldest or coalesce-latest policies for volatile and state channels',
+    );
   }
   if (leak?.suspected === true) recommendations.push(leak.reason);
   return {
-    process: { ...base.process, oldGenerationUsed: reading.oldGenerationUsed, oldGenerationLimit: reading.oldGenerationLimit },
+    process: {
+      ...base.process,
+      oldGenerationUsed: reading.oldGenerationUsed,
+      oldGenerationLimit: reading.oldGenerationLimit,
+    },
     service: {
       ...base.service,
       historySize: usage.historySize,
@@ -354,7 +367,10 @@ function degradationPlan(hub: Hub, factor: number, emergencyBytes: number): Degr
     critical: [
       {
         description: 'new connections refused (HTTP 503 at upgrade, close 4503)',
-        apply: (status) => hub.refuseConnections(`server overloaded: memory critical (${status.pressure}%); retry later or connect elsewhere`),
+        apply: (status) =>
+          hub.refuseConnections(
+            `server overloaded: memory critical (${status.pressure}%); retry later or connect elsewhere`,
+          ),
         revert: () => hub.refuseConnections(undefined),
       },
       {

@@ -1,5 +1,12 @@
 import type { MonitorOptions } from '@unisocket/monitoring';
-import type { BackpressureOptions, BatchOptions, Broker, HistoryOptions, HubLimits, PresenceOptions } from '@unisocket/core';
+import type {
+  BackpressureOptions,
+  BatchOptions,
+  Broker,
+  HistoryOptions,
+  HubLimits,
+  PresenceOptions,
+} from '@unisocket/core';
 import type { AuthOptions, PermissionOptions, SecurityOptions } from './auth-options';
 import type { LeakDetectorOptions, MemoryThresholds } from '@unisocket/memory';
 import type { SocketIoServerOptions } from '@unisocket/transport-socketio';
@@ -189,7 +196,10 @@ export interface DedupeOptions {
 
 /** Leak detection of the service (see `LeakDetector` in `@unisocket/memory`). */
 export interface LeakDetectionOptions
-  extends Pick<LeakDetectorOptions, 'windowMs' | 'buckets' | 'minBuckets' | 'minGrowthBytes' | 'minGrowthPercent' | 'minR2'> {
+  extends Pick<
+    LeakDetectorOptions,
+    'windowMs' | 'buckets' | 'minBuckets' | 'minGrowthBytes' | 'minGrowthPercent' | 'minR2'
+  > {
   /**
    * More structures to watch besides the service's own (connections, channels, subscriptions, history messages,
    * buffered and backlog bytes, dedup entries): `{ name: size }`, read once per low point.

@@ -56,6 +56,7 @@ export interface ServiceEvents {
  * The unified real-time service: a Hub, its broker and its transports, attached to your HTTP server.
  * Create it with {@link createUnifiedWebSocketService}.
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface below only declares the compatibility methods compat.ts installs on the prototype
 export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
   /** The transports this service runs. */
   readonly transports: readonly TransportName[];
@@ -73,7 +74,14 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
    */
   readonly monitor: Monitor;
   /** Upgrades refused, by reason (monitoring). */
-  readonly refusedUpgrades: RefusedUpgrades = { origin: 0, unauthorized: 0, overloaded: 0, perIp: 0, unknownPath: 0, unanswered: 0 };
+  readonly refusedUpgrades: RefusedUpgrades = {
+    origin: 0,
+    unauthorized: 0,
+    overloaded: 0,
+    perIp: 0,
+    unknownPath: 0,
+    unanswered: 0,
+  };
 
   readonly #o: ResolvedServiceOptions;
   readonly #admission: AdmissionControl;
@@ -213,7 +221,8 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
     // the transports' own upgrade listeners: an upgrade they answer is theirs
     this.#upgradeGuard.own(server.listeners('upgrade').filter((l) => !upgradeListenersBefore.has(l)));
     this.monitor.start();
-    if (o.statsChannel !== undefined) this.#stopStatsChannel = startStatsChannel(hub, o.statsChannel, () => this.monitor.sample());
+    if (o.statsChannel !== undefined)
+      this.#stopStatsChannel = startStatsChannel(hub, o.statsChannel, () => this.monitor.sample());
     this.emit('ready');
   }
 
@@ -292,7 +301,9 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
    */
   get io(): SocketIoServer {
     if (!this.transports.includes('socketio')) {
-      throw new TypeError("service.io needs the Socket.IO transport: transports: ['native', 'socketio'] (or adapter: 'socketio')");
+      throw new TypeError(
+        "service.io needs the Socket.IO transport: transports: ['native', 'socketio'] (or adapter: 'socketio')",
+      );
     }
     const socketio = this.#transports.find((t): t is SocketIoTransport => t.name === 'socketio');
     if (socketio === undefined) {
@@ -449,8 +460,6 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
   }
 }
 
-
 // the names kept for applications coming from earlier systems (see compat.ts)
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
 export interface UnifiedWebSocketService extends LegacyServiceMethods {}
 installLegacyMethods(UnifiedWebSocketService);

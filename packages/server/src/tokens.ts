@@ -173,7 +173,10 @@ function defaultAlgorithm(key: KeyObject): string {
     case 'rsa-pss':
       return 'PS256';
     case 'ec':
-      return { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' }[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? 'ES256';
+      return (
+        { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' }[key.asymmetricKeyDetails?.namedCurve ?? ''] ??
+        'ES256'
+      );
     case 'ed25519':
       return 'EdDSA';
     default:

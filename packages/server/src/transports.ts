@@ -71,13 +71,17 @@ const nativeFactory: ServerTransportFactory<NativeSettings> = {
 
 const SOCKETIO_KEYS = ['path', 'serverOptions', 'redisAdapter'] as const;
 
-type SocketIoSettings = Pick<SocketIoTransportOptions, 'serverOptions' | 'redisAdapter'> & { path: string; pathGiven: boolean };
+type SocketIoSettings = Pick<SocketIoTransportOptions, 'serverOptions' | 'redisAdapter'> & {
+  path: string;
+  pathGiven: boolean;
+};
 
 const socketIoFactory: ServerTransportFactory<SocketIoSettings> = {
   name: 'socketio',
   resolve(options, selected) {
     const socketio = options.socketio;
-    if (socketio === undefined) return selected ? { path: '/socket.io', pathGiven: false, ...socketIoRedisAdapter(options) } : undefined;
+    if (socketio === undefined)
+      return selected ? { path: '/socket.io', pathGiven: false, ...socketIoRedisAdapter(options) } : undefined;
     if (typeof socketio !== 'object' || socketio === null) throw new TypeError('socketio must be an object');
     if (!selected) {
       throw new TypeError(
@@ -125,7 +129,8 @@ function socketIoRedisAdapter(options: UnifiedWebSocketServiceOptions): Pick<Soc
   if (given === false) return {};
   if (given !== undefined) return { redisAdapter: given };
   const broker = options.broker;
-  if (broker === undefined || broker instanceof Broker || broker.type !== 'redis' || broker.redis !== undefined) return {};
+  if (broker === undefined || broker instanceof Broker || broker.type !== 'redis' || broker.redis !== undefined)
+    return {};
   const keyPrefix = typeof broker.keyPrefix === 'string' ? broker.keyPrefix : 'unisocket:';
   return { redisAdapter: { url: broker.url ?? 'redis://127.0.0.1:6379', channelPrefix: `${keyPrefix}socket.io` } };
 }

@@ -22,8 +22,10 @@ afterEach(async () => {
   }
 });
 
-const token = (userId: string, extraOptions: Partial<Parameters<typeof signConnectionToken>[0]> = {}): Promise<string> =>
-  signConnectionToken({ secret: SECRET, userId, ...extraOptions });
+const token = (
+  userId: string,
+  extraOptions: Partial<Parameters<typeof signConnectionToken>[0]> = {},
+): Promise<string> => signConnectionToken({ secret: SECRET, userId, ...extraOptions });
 
 describe('connection auth with JWT', () => {
   it('takes the token from the Authorization header, the query, or a cookie; sub is the user, info its presence info', async () => {
@@ -51,12 +53,36 @@ describe('connection auth with JWT', () => {
   it('refuses invalid tokens at upgrade with 401 and a reason, before the WebSocket exists', async () => {
     const s = await start({ auth: { jwt: { secret: SECRET, issuer: 'https://issuer.test' } } });
     const cases: [string, RegExp][] = [
-      [await signConnectionToken({ secret: 'another-secret-that-is-at-least-32-bytes', userId: 'u', issuer: 'https://issuer.test' }), /signature/],
+      [
+        await signConnectionToken({
+          secret: 'another-secret-that-is-at-least-32-bytes',
+          userId: 'u',
+          issuer: 'https://issuer.test',
+        }),
+        /signature/,
+      ],
       [await token('u', { issuer: 'https://issuer.test', expiresIn: -60 }), /expired/],
       [await token('u', { issuer: 'https://evil.test' }), /iss/],
-      [await signChannelToken({ secret: SECRET, userId: 'u', channel: 'private-x', issuer: 'https://issuer.test' }), /subscription token/],
-      [await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('u').setIssuer('https://issuer.test').sign(new TextEncoder().encode(SECRET)), /exp/],
-      [await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://issuer.test').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET)), /sub/],
+      [
+        await signChannelToken({ secret: SECRET, userId: 'u', channel: 'private-x', issuer: 'https://issuer.test' }),
+        /subscription token/,
+      ],
+      [
+        await new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('u')
+          .setIssuer('https://issuer.test')
+          .sign(new TextEncoder().encode(SECRET)),
+        /exp/,
+      ],
+      [
+        await new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setIssuer('https://issuer.test')
+          .setExpirationTime('1h')
+          .sign(new TextEncoder().encode(SECRET)),
+        /sub/,
+      ],
       ['not-a-jwt', /malformed/],
       [`${'a'.repeat(20)}.${'b'.repeat(20)}.${'c'.repeat(20)}`, /malformed|invalid/],
     ];
@@ -104,22 +130,30 @@ describe('connection auth with JWT', () => {
     const rsaPem = rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const s1 = await start({ auth: { jwt: { publicKey: rsaPem } } });
     const rsToken = await signConnectionToken({ privateKey: rsa.privateKey, userId: 'rs' });
-    expect((await RawClient.open(s1.url, { headers: { authorization: `Bearer ${rsToken}` } })).frames[0]).toMatchObject({ userId: 'rs' });
+    expect((await RawClient.open(s1.url, { headers: { authorization: `Bearer ${rsToken}` } })).frames[0]).toMatchObject(
+      { userId: 'rs' },
+    );
     // HS256 signed with the public key's PEM as the secret: the classic confusion attack
-    const confused = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('evil').setExpirationTime('1h').sign(new TextEncoder().encode(rsaPem));
+    const confused = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('evil')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(rsaPem));
     const refused = await upgrade(s1.url, { headers: { authorization: `Bearer ${confused}` } });
     expect(refused.status).toBe(401);
     expect(String(refused.body!.message)).toMatch(/algorithm/);
     const s2 = await start({ auth: { jwt: { publicKey: ec.publicKey } } });
     const esToken = await signConnectionToken({ privateKey: ec.privateKey, userId: 'es' });
     expect(esToken.split('.')[0]).toBe(Buffer.from(JSON.stringify({ alg: 'ES256' })).toString('base64url'));
-    expect((await RawClient.open(s2.url, { headers: { authorization: `Bearer ${esToken}` } })).frames[0]).toMatchObject({ userId: 'es' });
+    expect((await RawClient.open(s2.url, { headers: { authorization: `Bearer ${esToken}` } })).frames[0]).toMatchObject(
+      { userId: 'es' },
+    );
   });
 
   it('verifies against a JWKS URL (kid picks the key); 503 when the keys cannot be fetched', async () => {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
-    const jwksServer = createServer((req, res) => {
+    const jwksServer = createServer((_req, res) => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ keys: [jwk] }));
     });
@@ -128,7 +162,9 @@ describe('connection auth with JWT', () => {
     const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/.well-known/jwks.json`;
     const s = await start({ auth: { jwt: { jwksUrl, audience: 'unisocket' } } });
     const good = await signConnectionToken({ privateKey, keyId: 'k1', userId: 'jw', audience: 'unisocket' });
-    expect((await RawClient.open(s.url, { headers: { authorization: `Bearer ${good}` } })).frames[0]).toMatchObject({ userId: 'jw' });
+    expect((await RawClient.open(s.url, { headers: { authorization: `Bearer ${good}` } })).frames[0]).toMatchObject({
+      userId: 'jw',
+    });
     const unknownKid = await signConnectionToken({ privateKey, keyId: 'k2', userId: 'jw', audience: 'unisocket' });
     const r1 = await upgrade(s.url, { headers: { authorization: `Bearer ${unknownKid}` } });
     expect(r1.status).toBe(401);
@@ -162,10 +198,19 @@ describe('connection auth with JWT', () => {
     const b = await RawClient.open(s.url);
     expect(b.frames[0]).toMatchObject({ userId: null });
     expect(await b.request({ type: 'auth', token: 'valid-session' })).toMatchObject({ type: 'ack', userId: 'hooked' });
-    expect(await b.request({ type: 'auth', token: 'nope' })).toMatchObject({ type: 'error', code: 'UNAUTHORIZED', message: 'authentication failed' });
+    expect(await b.request({ type: 'auth', token: 'nope' })).toMatchObject({
+      type: 'error',
+      code: 'UNAUTHORIZED',
+      message: 'authentication failed',
+    });
     expect(seen).toEqual(['undefined:req:-', 'undefined:req:-', 'command:conn:c', 'command:conn:c']);
-    expect(await upgrade(s.url, { headers: { 'x-session': 'stolen' } })).toMatchObject({ status: 401, body: { message: 'authentication failed' } });
-    const seconds = await start({ auth: { authenticate: () => ({ userId: 'u', expiresAt: Math.floor(Date.now() / 1000) + 60 }) } });
+    expect(await upgrade(s.url, { headers: { 'x-session': 'stolen' } })).toMatchObject({
+      status: 401,
+      body: { message: 'authentication failed' },
+    });
+    const seconds = await start({
+      auth: { authenticate: () => ({ userId: 'u', expiresAt: Math.floor(Date.now() / 1000) + 60 }) },
+    });
     const wrong = await upgrade(seconds.url);
     expect(wrong.status).toBe(500);
     expect(String(wrong.body!.message)).toMatch(/looks like seconds/);
@@ -174,11 +219,15 @@ describe('connection auth with JWT', () => {
 
 describe('token expiry during a connection', () => {
   // JWT exp has second resolution: a token "expiring in 2 s" expires 1-2 s from now
-  const options = { auth: { jwt: { secret: SECRET, clockToleranceSec: 0 }, refreshLeadMs: 1_000, refreshGraceMs: 600 } };
+  const options = {
+    auth: { jwt: { secret: SECRET, clockToleranceSec: 0 }, refreshLeadMs: 1_000, refreshGraceMs: 600 },
+  };
 
   it('sends refresh before exp; refreshing with the same user keeps the connection', async () => {
     const s = await start(options);
-    const c = await RawClient.open(s.url, { headers: { authorization: `Bearer ${await token('u1', { expiresIn: 2 })}` } });
+    const c = await RawClient.open(s.url, {
+      headers: { authorization: `Bearer ${await token('u1', { expiresIn: 2 })}` },
+    });
     const refresh = await c.next((f) => f.type === 'refresh', 3_000);
     expect(refresh).toEqual({ type: 'refresh', expiresAt: expect.any(Number), graceMs: 600 });
     const expiresAt = refresh.expiresAt as number;
@@ -194,14 +243,19 @@ describe('token expiry during a connection', () => {
 
   it('without a refresh: commands refused once expired, then closed with 4001 after the grace', async () => {
     const s = await start(options);
-    const c = await RawClient.open(s.url, { headers: { authorization: `Bearer ${await token('u1', { expiresIn: 2 })}` } });
+    const c = await RawClient.open(s.url, {
+      headers: { authorization: `Bearer ${await token('u1', { expiresIn: 2 })}` },
+    });
     const { expiresAt } = (await c.next((f) => f.type === 'refresh', 3_000)) as { expiresAt: number };
     await sleep(expiresAt + 100 - Date.now());
     const refused = await c.request({ type: 'subscribe', channel: 'news' });
     expect(refused).toMatchObject({ type: 'error', code: 'UNAUTHORIZED' });
     expect(String(refused.message)).toMatch(/expired/);
     // another user's token is no refresh
-    expect(await c.request({ type: 'auth', token: await token('u2') })).toMatchObject({ type: 'error', code: 'FORBIDDEN' });
+    expect(await c.request({ type: 'auth', token: await token('u2') })).toMatchObject({
+      type: 'error',
+      code: 'FORBIDDEN',
+    });
     const closed = await c.waitClose(3_000);
     expect(closed.code).toBe(4001);
     expect(Date.now()).toBeGreaterThanOrEqual(expiresAt + 600 - 20);
@@ -230,7 +284,9 @@ describe('auth options', () => {
     expect(make({ auth: { jwt: { secret: SECRET }, authenticate: () => null } })).toThrow(/exclusive/);
     expect(make({ auth: { required: true } })).toThrow(/auth.required needs/);
     expect(make({ auth: { jwt: { secret: SECRET }, cookie: 'sid' } })).toThrow(/allowedOrigins/);
-    expect(make({ auth: { jwt: { secret: SECRET }, cookie: 'sid' }, security: { allowedOrigins: ['*'] } })).toThrow(/hijacking/);
+    expect(make({ auth: { jwt: { secret: SECRET }, cookie: 'sid' }, security: { allowedOrigins: ['*'] } })).toThrow(
+      /hijacking/,
+    );
     expect(make({ auth: { subscriptionTokens: { jwt: true } } })).toThrow(/auth.jwt is not set/);
     expect(make({ auth: { subscriptionTokens: { hmac: { key: 'k', secret: 'short' } } } })).toThrow(/at least 32/);
     expect(make({ auth: { refreshGraceMs: -1 } })).toThrow(/refreshGraceMs/);

@@ -19,9 +19,12 @@ afterEach(async () => {
 const openAs = async (s: TestServer, userId?: string): Promise<RawClient> =>
   RawClient.open(
     s.url,
-    userId === undefined ? undefined : { headers: { authorization: `Bearer ${await signConnectionToken({ secret: SECRET, userId })}` } },
+    userId === undefined
+      ? undefined
+      : { headers: { authorization: `Bearer ${await signConnectionToken({ secret: SECRET, userId })}` } },
   );
-const sub = (c: RawClient, channel: string, extra: Record<string, unknown> = {}) => c.request({ type: 'subscribe', channel, ...extra });
+const sub = (c: RawClient, channel: string, extra: Record<string, unknown> = {}) =>
+  c.request({ type: 'subscribe', channel, ...extra });
 
 describe('channel authorization', () => {
   it('without configuration: public open, private and presence refused with the reason', async () => {
@@ -52,7 +55,12 @@ describe('channel authorization', () => {
     const admin = await openAs(s, 'admin');
     const user = await openAs(s, 'u1');
     expect(await sub(admin, 'private-admins')).toMatchObject({ type: 'ack' });
-    expect(await sub(user, 'private-admins')).toMatchObject({ type: 'error', code: 'FORBIDDEN', message: 'admins only', channel: 'private-admins' });
+    expect(await sub(user, 'private-admins')).toMatchObject({
+      type: 'error',
+      code: 'FORBIDDEN',
+      message: 'admins only',
+      channel: 'private-admins',
+    });
     const closed = await sub(user, 'closed-room');
     expect(closed).toMatchObject({ type: 'error', code: 'FORBIDDEN' });
     expect(String(closed.message)).toMatch(/not allowed/);
@@ -70,10 +78,29 @@ describe('channel authorization', () => {
     expect(await sub(c, 'private-a', { token: await sign({}) })).toMatchObject({ type: 'ack', channel: 'private-a' });
     const cases: [Record<string, unknown>, string, RegExp][] = [
       [{ channel: 'private-b', token: await sign({}) }, 'FORBIDDEN', /is for "private-a", not "private-b"/],
-      [{ channel: 'private-c', token: await sign({ channel: 'private-c', userId: 'u2' }) }, 'FORBIDDEN', /for user "u2"/],
-      [{ channel: 'private-d', token: await sign({ channel: 'private-d', expiresIn: -60 }) }, 'UNAUTHORIZED', /subscription token: token expired/],
-      [{ channel: 'private-e', token: await signChannelToken({ secret: OTHER_SECRET, userId: 'u1', channel: 'private-e' }) }, 'UNAUTHORIZED', /signature/],
-      [{ channel: 'private-f', token: await signConnectionToken({ secret: SECRET, userId: 'u1' }) }, 'FORBIDDEN', /not a subscription token/],
+      [
+        { channel: 'private-c', token: await sign({ channel: 'private-c', userId: 'u2' }) },
+        'FORBIDDEN',
+        /for user "u2"/,
+      ],
+      [
+        { channel: 'private-d', token: await sign({ channel: 'private-d', expiresIn: -60 }) },
+        'UNAUTHORIZED',
+        /subscription token: token expired/,
+      ],
+      [
+        {
+          channel: 'private-e',
+          token: await signChannelToken({ secret: OTHER_SECRET, userId: 'u1', channel: 'private-e' }),
+        },
+        'UNAUTHORIZED',
+        /signature/,
+      ],
+      [
+        { channel: 'private-f', token: await signConnectionToken({ secret: SECRET, userId: 'u1' }) },
+        'FORBIDDEN',
+        /not a subscription token/,
+      ],
       [{ channel: 'private-g', token: 'what-is-this' }, 'FORBIDDEN', /the token is not a JWT/],
     ];
     for (const [cmd, code, message] of cases) {
@@ -81,7 +108,9 @@ describe('channel authorization', () => {
       expect(e, String(message)).toMatchObject({ type: 'error', code, channel: cmd.channel });
       expect(String(e.message)).toMatch(message);
     }
-    const presence = await sub(c, 'presence-room', { token: await sign({ channel: 'presence-room', info: { name: 'One' } }) });
+    const presence = await sub(c, 'presence-room', {
+      token: await sign({ channel: 'presence-room', info: { name: 'One' } }),
+    });
     expect(presence).toMatchObject({ type: 'ack', members: [{ userId: 'u1', info: { name: 'One' } }] });
     // JWT subscription tokens need an identified connection
     const anon = await openAs(s);
@@ -103,9 +132,14 @@ describe('channel authorization', () => {
     const c = await openAs(s);
     const other = await openAs(s);
     const connectionId = c.frames[0]!.connectionId as string;
-    const sign = (o: Partial<Parameters<typeof signPusherAuth>[0]>) => signPusherAuth({ ...HMAC, connectionId, channel: 'private-x', ...o });
+    const sign = (o: Partial<Parameters<typeof signPusherAuth>[0]>) =>
+      signPusherAuth({ ...HMAC, connectionId, channel: 'private-x', ...o });
     expect(await sub(c, 'private-x', { token: sign({}).auth })).toMatchObject({ type: 'ack' });
-    expect(await sub(c, 'private-y', { token: signPusherAuth({ key: 'old', secret: OTHER_SECRET, connectionId, channel: 'private-y' }).auth })).toMatchObject({ type: 'ack' });
+    expect(
+      await sub(c, 'private-y', {
+        token: signPusherAuth({ key: 'old', secret: OTHER_SECRET, connectionId, channel: 'private-y' }).auth,
+      }),
+    ).toMatchObject({ type: 'ack' });
     // replayed on another connection, for another channel, or with an unknown key
     const replay = await sub(other, 'private-x', { token: sign({}).auth });
     expect(replay).toMatchObject({ type: 'error', code: 'UNAUTHORIZED' });
@@ -121,13 +155,22 @@ describe('channel authorization', () => {
     expect(ack).toMatchObject({ type: 'ack', members: [{ userId: '42', info: { name: 'Anna' } }] });
     // tampered channel data
     const tampered = await sub(other, 'presence-room', {
-      token: signPusherAuth({ ...HMAC, connectionId: other.frames[0]!.connectionId as string, channel: 'presence-room', channelData: member }).auth,
+      token: signPusherAuth({
+        ...HMAC,
+        connectionId: other.frames[0]!.connectionId as string,
+        channel: 'presence-room',
+        channelData: member,
+      }).auth,
       channelData: JSON.stringify({ user_id: 'admin' }),
     });
     expect(tampered).toMatchObject({ type: 'error', code: 'UNAUTHORIZED' });
     // without channel data an anonymous connection has no member to add
     const noData = await sub(other, 'presence-room', {
-      token: signPusherAuth({ ...HMAC, connectionId: other.frames[0]!.connectionId as string, channel: 'presence-room' }).auth,
+      token: signPusherAuth({
+        ...HMAC,
+        connectionId: other.frames[0]!.connectionId as string,
+        channel: 'presence-room',
+      }).auth,
     });
     expect(noData).toMatchObject({ type: 'error', code: 'UNAUTHORIZED' });
     expect(String(noData.message)).toMatch(/needs a user/);
@@ -137,13 +180,16 @@ describe('channel authorization', () => {
     const s = await start({ auth: { jwt: { secret: SECRET }, subscriptionTokens: { hmac: HMAC } } });
     const c = await openAs(s, 'u1');
     const connectionId = c.frames[0]!.connectionId as string;
-    const as = (user_id: string) => signPusherAuth({ ...HMAC, connectionId, channel: 'presence-room', channelData: { user_id } });
+    const as = (user_id: string) =>
+      signPusherAuth({ ...HMAC, connectionId, channel: 'presence-room', channelData: { user_id } });
     const wrong = as('u2');
     const e = await sub(c, 'presence-room', { token: wrong.auth, channelData: wrong.channel_data });
     expect(e).toMatchObject({ type: 'error', code: 'FORBIDDEN' });
     expect(String(e.message)).toMatch(/names user "u2", but this connection is "u1"/);
     const right = as('u1');
-    expect(await sub(c, 'presence-room', { token: right.auth, channelData: right.channel_data })).toMatchObject({ type: 'ack' });
+    expect(await sub(c, 'presence-room', { token: right.auth, channelData: right.channel_data })).toMatchObject({
+      type: 'ack',
+    });
   });
 });
 
@@ -160,7 +206,10 @@ describe('client publish permissions', () => {
       permissions: { publish: ['chat.*', 'private'] },
     });
     const c = await openAs(s, 'u1');
-    expect(await c.request({ type: 'publish', channel: 'chat.x', event: 'say', data: 1 })).toMatchObject({ type: 'ack', offset: 1 });
+    expect(await c.request({ type: 'publish', channel: 'chat.x', event: 'say', data: 1 })).toMatchObject({
+      type: 'ack',
+      offset: 1,
+    });
     const news = await c.request({ type: 'publish', channel: 'news', event: 'say' });
     expect(news).toMatchObject({ type: 'error', code: 'FORBIDDEN' });
     expect(String(news.message)).toMatch(/no permissions.publish pattern matches/);
@@ -173,18 +222,31 @@ describe('client publish permissions', () => {
   });
 
   it('whispers: client-* events from subscribers of private and presence channels reach the other subscribers', async () => {
-    const s = await start({ auth: { jwt: { secret: SECRET }, authorizeChannel: () => true }, permissions: { whisper: true } });
+    const s = await start({
+      auth: { jwt: { secret: SECRET }, authorizeChannel: () => true },
+      permissions: { whisper: true },
+    });
     const a = await openAs(s, 'a');
     const b = await openAs(s, 'b');
     const outsider = await openAs(s, 'c');
     await sub(a, 'presence-room');
     await sub(b, 'presence-room');
-    expect(await a.request({ type: 'publish', channel: 'presence-room', event: 'client-typing', data: { on: true } })).toMatchObject({ type: 'ack' });
-    expect(await b.next((f) => f.type === 'message')).toMatchObject({ channel: 'presence-room', event: 'client-typing', data: { on: true } });
+    expect(
+      await a.request({ type: 'publish', channel: 'presence-room', event: 'client-typing', data: { on: true } }),
+    ).toMatchObject({ type: 'ack' });
+    expect(await b.next((f) => f.type === 'message')).toMatchObject({
+      channel: 'presence-room',
+      event: 'client-typing',
+      data: { on: true },
+    });
     const notWhisper = await a.request({ type: 'publish', channel: 'presence-room', event: 'typing' });
     expect(String(notWhisper.message)).toMatch(/whispers are events named "client-…"/);
-    expect(await outsider.request({ type: 'publish', channel: 'presence-room', event: 'client-typing' })).toMatchObject({ code: 'FORBIDDEN' });
+    expect(await outsider.request({ type: 'publish', channel: 'presence-room', event: 'client-typing' })).toMatchObject(
+      { code: 'FORBIDDEN' },
+    );
     await sub(a, 'lobby');
-    expect(await a.request({ type: 'publish', channel: 'lobby', event: 'client-typing' })).toMatchObject({ code: 'FORBIDDEN' });
+    expect(await a.request({ type: 'publish', channel: 'lobby', event: 'client-typing' })).toMatchObject({
+      code: 'FORBIDDEN',
+    });
   });
 });

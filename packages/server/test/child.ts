@@ -52,7 +52,8 @@ export class ChildServer {
     this.#exit = new Promise((resolve) => {
       this.#child.on('exit', (code, signal) => {
         this.exited = { code, signal };
-        for (const p of this.#pending.values()) p.reject(new Error(`child exited (${code ?? signal}): ${this.stderr.slice(-2000)}`));
+        for (const p of this.#pending.values())
+          p.reject(new Error(`child exited (${code ?? signal}): ${this.stderr.slice(-2000)}`));
         this.#pending.clear();
         resolve();
       });
@@ -90,7 +91,10 @@ export class ChildServer {
     const found = this.events.find(test);
     if (found !== undefined) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for a child event; last: ${JSON.stringify(this.events.slice(-3))}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for a child event; last: ${JSON.stringify(this.events.slice(-3))}`)),
+        timeoutMs,
+      );
       this.#waiters.push({ test, resolve: (e) => (clearTimeout(timer), resolve(e)) });
     });
   }
@@ -166,7 +170,8 @@ export class TestClient {
       client.ws.on('message', onAck);
       if (channels.length === 0) resolve();
     });
-    channels.forEach((channel, i) => client.ws.send(JSON.stringify({ type: 'subscribe', channel, ref: i + 1 })));
+    for (const [i, channel] of channels.entries())
+      client.ws.send(JSON.stringify({ type: 'subscribe', channel, ref: i + 1 }));
     await acked;
     return client;
   }
@@ -181,7 +186,8 @@ export class TestClient {
   }
 
   last(channel: string): TestClient['messages'][number] | undefined {
-    for (let i = this.messages.length - 1; i >= 0; i--) if (this.messages[i]!.channel === channel) return this.messages[i];
+    for (let i = this.messages.length - 1; i >= 0; i--)
+      if (this.messages[i]!.channel === channel) return this.messages[i];
     return undefined;
   }
 

@@ -77,7 +77,8 @@ async function startCluster(env: Record<string, string> = {}): Promise<RunningCl
   return c;
 }
 
-const ready = (c: RunningCluster) => c.events.filter((e): e is Extract<ClusterEvent, { type: 'ready' }> => e.type === 'ready');
+const ready = (c: RunningCluster) =>
+  c.events.filter((e): e is Extract<ClusterEvent, { type: 'ready' }> => e.type === 'ready');
 
 // processes on a shared 2-core machine: generous bounds (forks and restarts take seconds under load)
 describe('runCluster (node:cluster)', () => {
@@ -89,7 +90,9 @@ describe('runCluster (node:cluster)', () => {
     // both serve the shared port
     const nodes = new Set<string>();
     for (let i = 0; i < 20 && nodes.size < 2; i++) {
-      const health = (await fetch(`http://127.0.0.1:${c.port}/health`, { headers: { connection: 'close' } }).then((r) => r.json())) as { nodeId: string };
+      const health = (await fetch(`http://127.0.0.1:${c.port}/health`, { headers: { connection: 'close' } }).then((r) =>
+        r.json(),
+      )) as { nodeId: string };
       nodes.add(health.nodeId);
     }
     expect(nodes).toEqual(new Set(['cl-1', 'cl-2']));
@@ -99,7 +102,13 @@ describe('runCluster (node:cluster)', () => {
     const restarted = ready(c)[2]!;
     expect(restarted.index).toBe(first!.index);
     expect(restarted.pid).not.toBe(first!.pid);
-    expect(c.events).toContainEqual({ type: 'exit', index: first!.index, pid: first!.pid, code: null, signal: 'SIGKILL' });
+    expect(c.events).toContainEqual({
+      type: 'exit',
+      index: first!.index,
+      pid: first!.pid,
+      code: null,
+      signal: 'SIGKILL',
+    });
     expect(c.events).toContainEqual({ type: 'restart', index: first!.index, delayMs: 50, restarts: 1 });
 
     const clients = await Promise.all([0, 1, 2, 3].map(() => RawClient.open(`ws://127.0.0.1:${c.port}/ws`)));
@@ -115,7 +124,9 @@ describe('runCluster (node:cluster)', () => {
   it('backs off when a worker keeps crashing at start', async () => {
     const c = await startCluster({ CRASH_ON_START: 'cl-2' });
     await waitFor(() => c.events.filter((e) => e.type === 'restart' && e.index === 2).length >= 4, 20_000, 'restarts');
-    const delays = c.events.filter((e) => e.type === 'restart' && e.index === 2).map((e) => (e as { delayMs: number }).delayMs);
+    const delays = c.events
+      .filter((e) => e.type === 'restart' && e.index === 2)
+      .map((e) => (e as { delayMs: number }).delayMs);
     expect(delays.slice(0, 4)).toEqual([50, 100, 200, 400]);
     c.child.kill('SIGTERM');
     expect(await c.exited).toBe(0);

@@ -20,13 +20,18 @@ describe('demoAuthFromEnv (DESIGN §6)', () => {
     const ada = await RawClient.open(`${s.url}?token=${token}`);
     expect(ada.frames[0]).toMatchObject({ userId: 'ada' });
     expect(await ada.request({ type: 'subscribe', channel: 'presence-lobby' })).toMatchObject({
-      type: 'ack', members: [{ userId: 'ada', info: { name: 'Ada' } }],
+      type: 'ack',
+      members: [{ userId: 'ada', info: { name: 'Ada' } }],
     });
     expect(await ada.request({ type: 'subscribe', channel: 'user:ada' })).toMatchObject({ type: 'ack' });
     expect(await ada.request({ type: 'subscribe', channel: 'presence-other' })).toMatchObject({ code: 'FORBIDDEN' });
     expect(await ada.request({ type: 'subscribe', channel: 'private-x' })).toMatchObject({ code: 'FORBIDDEN' });
-    expect(await ada.request({ type: 'publish', channel: 'presence-lobby', event: 'client-typing' })).toMatchObject({ type: 'ack' });
-    expect(await ada.request({ type: 'publish', channel: 'chat.lobby', event: 'say', data: 'hi' })).toMatchObject({ type: 'ack' });
+    expect(await ada.request({ type: 'publish', channel: 'presence-lobby', event: 'client-typing' })).toMatchObject({
+      type: 'ack',
+    });
+    expect(await ada.request({ type: 'publish', channel: 'chat.lobby', event: 'say', data: 'hi' })).toMatchObject({
+      type: 'ack',
+    });
 
     const anon = await RawClient.open(s.url);
     const refused = await anon.request({ type: 'subscribe', channel: 'presence-lobby' });
@@ -42,7 +47,10 @@ describe('demoAuthFromEnv (DESIGN §6)', () => {
     expect(await c.request({ type: 'subscribe', channel: 'presence-lobby' })).toMatchObject({ code: 'FORBIDDEN' });
     expect(await c.request({ type: 'subscribe', channel: 'private-x' })).toMatchObject({ code: 'FORBIDDEN' });
     expect(await c.request({ type: 'publish', channel: 'chat.lobby', event: 'say' })).toMatchObject({ type: 'ack' });
-    expect(await c.request({ type: 'auth', token: 'x' })).toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringMatching(/not configured/) });
+    expect(await c.request({ type: 'auth', token: 'x' })).toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: expect.stringMatching(/not configured/),
+    });
   });
 
   it('CORS_ORIGIN restricts browser origins; a short JWT_SECRET is refused with a clear message', async () => {

@@ -15,7 +15,10 @@ describe('service.connectEmitter', () => {
     const client = await RawClient.open(s.url);
     await client.request({ type: 'subscribe', channel: 'error-recovery' });
     const emitter = new EventEmitter();
-    const stop = s.service.connectEmitter(emitter, { channel: 'error-recovery', events: ['retry-started', 'retry-completed'] });
+    const stop = s.service.connectEmitter(emitter, {
+      channel: 'error-recovery',
+      events: ['retry-started', 'retry-completed'],
+    });
     emitter.emit('retry-started', { retryId: 'r1', attemptNumber: 1 }, 'ignored second argument');
     emitter.emit('something-else', { not: 'forwarded' });
     emitter.emit('retry-completed', { retryId: 'r1' });
@@ -47,7 +50,10 @@ describe('service.connectEmitter', () => {
     });
     emitter.emit('schedule-executed', 'job-1', 42);
     await waitFor(() => client.messages('scheduler').length === 1);
-    expect(client.messages('scheduler')[0]).toMatchObject({ event: 'executed', data: { event: 'schedule-executed', args: ['job-1', 42] } });
+    expect(client.messages('scheduler')[0]).toMatchObject({
+      event: 'executed',
+      data: { event: 'schedule-executed', args: ['job-1', 42] },
+    });
 
     const circular: Record<string, unknown> = {};
     circular.self = circular;

@@ -37,7 +37,9 @@ interface Frame {
 type Prediction = { close: number } | { replies: number };
 
 function isValidRef(value: unknown): boolean {
-  return (typeof value === 'string' && value.length <= 64) || (typeof value === 'number' && Number.isSafeInteger(value));
+  return (
+    (typeof value === 'string' && value.length <= 64) || (typeof value === 'number' && Number.isSafeInteger(value))
+  );
 }
 
 /** A line the server answers with nothing: a well-formed `pong`. */
@@ -50,8 +52,8 @@ function isSilentPong(line: string): boolean {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const obj = value as Record<string, unknown>;
-  if (!Object.prototype.hasOwnProperty.call(obj, 'type') || obj.type !== 'pong') return false;
-  return !Object.prototype.hasOwnProperty.call(obj, 'ref') || isValidRef(obj.ref);
+  if (!Object.hasOwn(obj, 'type') || obj.type !== 'pong') return false;
+  return !Object.hasOwn(obj, 'ref') || isValidRef(obj.ref);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -90,7 +92,10 @@ function frameArbitrary(tokens: Tokens): fc.Arbitrary<Frame> {
   const fuzzChannel = fc.constantFrom('fuzz.a', 'fuzz.b', 'fuzz.c', 'fuzz.d', 'fuzz.e');
   const anyChannel = fc.oneof(
     { weight: 6, arbitrary: fuzzChannel },
-    { weight: 1, arbitrary: fc.constantFrom('private-fuzz', 'presence-fuzz', 'user:fuzzer', 'user:other', 'private-x', '*') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom('private-fuzz', 'presence-fuzz', 'user:fuzzer', 'user:other', 'private-x', '*'),
+    },
   );
   const opt = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
   const clean = (o: Record<string, unknown>): Record<string, unknown> => {
@@ -98,29 +103,44 @@ function frameArbitrary(tokens: Tokens): fc.Arbitrary<Frame> {
     return o;
   };
   const command: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
-    fc.record({ channel: anyChannel, ref: opt(ref), since: opt(fc.record({ epoch: fc.string({ maxLength: 10 }), offset: fc.nat(200) })) })
+    fc
+      .record({
+        channel: anyChannel,
+        ref: opt(ref),
+        since: opt(fc.record({ epoch: fc.string({ maxLength: 10 }), offset: fc.nat(200) })),
+      })
       .map((c) => clean({ type: 'subscribe', ...c })),
-    fc.constantFrom(
-      { type: 'subscribe', channel: 'private-fuzz', token: tokens.privateChannel },
-      { type: 'subscribe', channel: 'presence-fuzz', token: tokens.presenceChannel },
-      { type: 'subscribe', channel: 'presence-fuzz', token: `k:${'0'.repeat(64)}`, channelData: '{"user_id":1}' },
-    ).map((c) => ({ ...c })),
+    fc
+      .constantFrom(
+        { type: 'subscribe', channel: 'private-fuzz', token: tokens.privateChannel },
+        { type: 'subscribe', channel: 'presence-fuzz', token: tokens.presenceChannel },
+        { type: 'subscribe', channel: 'presence-fuzz', token: `k:${'0'.repeat(64)}`, channelData: '{"user_id":1}' },
+      )
+      .map((c) => ({ ...c })),
     fc.record({ channel: anyChannel, ref: opt(ref) }).map((c) => clean({ type: 'unsubscribe', ...c })),
-    fc.record({
-      channel: anyChannel,
-      event: fc.oneof(fc.constantFrom('say', 'update', 'client-typing'), fc.string({ minLength: 1, maxLength: 20 })),
-      data: opt(fc.jsonValue({ maxDepth: 4 })),
-      ref: opt(ref),
-      id: opt(fc.stringMatching(/^[a-z0-9]{1,12}$/)),
-    }).map((c) => clean({ type: 'publish', ...c })),
-    fc.record({ token: fc.constantFrom(tokens.connection, tokens.privateChannel, 'garbage', 'a.b.c'), ref: opt(ref) })
+    fc
+      .record({
+        channel: anyChannel,
+        event: fc.oneof(fc.constantFrom('say', 'update', 'client-typing'), fc.string({ minLength: 1, maxLength: 20 })),
+        data: opt(fc.jsonValue({ maxDepth: 4 })),
+        ref: opt(ref),
+        id: opt(fc.stringMatching(/^[a-z0-9]{1,12}$/)),
+      })
+      .map((c) => clean({ type: 'publish', ...c })),
+    fc
+      .record({ token: fc.constantFrom(tokens.connection, tokens.privateChannel, 'garbage', 'a.b.c'), ref: opt(ref) })
       .map((c) => clean({ type: 'auth', ...c })),
-    fc.record({ channel: fc.constantFrom('presence-fuzz', 'fuzz.a'), ref: opt(ref) }).map((c) => clean({ type: 'presence', ...c })),
+    fc
+      .record({ channel: fc.constantFrom('presence-fuzz', 'fuzz.a'), ref: opt(ref) })
+      .map((c) => clean({ type: 'presence', ...c })),
     fc.record({ ref: opt(ref) }).map((c) => clean({ type: 'ping', ...c })),
   );
 
   const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
-  const weirdString = fc.string({ unit: fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), loneSurrogate), maxLength: 40 });
+  const weirdString = fc.string({
+    unit: fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), loneSurrogate),
+    maxLength: 40,
+  });
   const otherType = fc.oneof(
     fc.integer(),
     fc.double(),
@@ -149,14 +169,46 @@ function frameArbitrary(tokens: Tokens): fc.Arbitrary<Frame> {
   const mutation: fc.Arbitrary<Mutation> = fc.oneof(
     { weight: 4, arbitrary: fc.constant({ kind: 'none' as const }) },
     { weight: 3, arbitrary: fc.nat().map((at) => ({ kind: 'delete' as const, at })) },
-    { weight: 4, arbitrary: fc.record({ at: fc.nat(), value: otherType }).map((m) => ({ kind: 'swap' as const, ...m })) },
-    { weight: 1, arbitrary: fc.record({ at: fc.nat(), length: hugeLength, unit: fc.string({ minLength: 1, maxLength: 8 }) }).map((m) => ({ kind: 'huge' as const, ...m })) },
-    { weight: 1, arbitrary: fc.record({ depth: fc.oneof(fc.integer({ min: 20, max: 60 }), fc.integer({ min: 1_000, max: 12_000 })), object: fc.boolean() }).map((m) => ({ kind: 'deep' as const, ...m })) },
+    {
+      weight: 4,
+      arbitrary: fc.record({ at: fc.nat(), value: otherType }).map((m) => ({ kind: 'swap' as const, ...m })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({ at: fc.nat(), length: hugeLength, unit: fc.string({ minLength: 1, maxLength: 8 }) })
+        .map((m) => ({ kind: 'huge' as const, ...m })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({
+          depth: fc.oneof(fc.integer({ min: 20, max: 60 }), fc.integer({ min: 1_000, max: 12_000 })),
+          object: fc.boolean(),
+        })
+        .map((m) => ({ kind: 'deep' as const, ...m })),
+    },
     { weight: 2, arbitrary: fc.boolean().map((dropType) => ({ kind: 'proto' as const, dropType })) },
-    { weight: 2, arbitrary: fc.record({ at: fc.nat(), value: weirdString }).map((m) => ({ kind: 'unicode' as const, ...m })) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ at: fc.nat(), value: weirdString }).map((m) => ({ kind: 'unicode' as const, ...m })),
+    },
     { weight: 2, arbitrary: fc.nat().map((at) => ({ kind: 'truncate' as const, at })) },
-    { weight: 2, arbitrary: fc.record({ at: fc.nat(), text: fc.constantFrom('{', '}', '[', '"', ',', ':', '\\', '\u0000', 'null', '\n', '\r\n') }).map((m) => ({ kind: 'insert' as const, ...m })) },
-    { weight: 1, arbitrary: fc.constantFrom<unknown>(2 ** 60, 1e300, -1e300, 1.5, 'r'.repeat(100), {}, [], true).map((value) => ({ kind: 'hugeRef' as const, value })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .record({
+          at: fc.nat(),
+          text: fc.constantFrom('{', '}', '[', '"', ',', ':', '\\', '\u0000', 'null', '\n', '\r\n'),
+        })
+        .map((m) => ({ kind: 'insert' as const, ...m })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom<unknown>(2 ** 60, 1e300, -1e300, 1.5, 'r'.repeat(100), {}, [], true)
+        .map((value) => ({ kind: 'hugeRef' as const, value })),
+    },
   );
 
   const mutate = (cmd: Record<string, unknown>, m: Mutation): string => {
@@ -176,13 +228,16 @@ function frameArbitrary(tokens: Tokens): fc.Arbitrary<Frame> {
         return JSON.stringify(cmd);
       case 'deep': {
         cmd.data = '\u0001DEEP\u0001';
-        const nest = m.object ? `${'{"a":'.repeat(m.depth)}1${'}'.repeat(m.depth)}` : `${'['.repeat(m.depth)}${']'.repeat(m.depth)}`;
+        const nest = m.object
+          ? `${'{"a":'.repeat(m.depth)}1${'}'.repeat(m.depth)}`
+          : `${'['.repeat(m.depth)}${']'.repeat(m.depth)}`;
         return JSON.stringify(cmd).replace('"\\u0001DEEP\\u0001"', nest);
       }
       case 'proto': {
         if (m.dropType) delete cmd.type;
         const text = JSON.stringify(cmd);
-        const inject = '"__proto__":{"type":"ping","polluted":true,"channel":"evil"},"constructor":{"prototype":{"polluted":true}},';
+        const inject =
+          '"__proto__":{"type":"ping","polluted":true,"channel":"evil"},"constructor":{"prototype":{"polluted":true}},';
         return text === '{}' ? `{${inject.slice(0, -1)}}` : `{${inject}${text.slice(1)}`;
       }
       case 'unicode':
@@ -204,7 +259,10 @@ function frameArbitrary(tokens: Tokens): fc.Arbitrary<Frame> {
   };
   const mutated = fc.tuple(command, mutation).map(([cmd, m]) => mutate(cmd, m));
   const mutatedSmall = fc
-    .tuple(command, mutation.filter((m) => m.kind !== 'huge' && m.kind !== 'deep'))
+    .tuple(
+      command,
+      mutation.filter((m) => m.kind !== 'huge' && m.kind !== 'deep'),
+    )
     .map(([cmd, m]) => mutate(cmd, m));
 
   return fc.oneof(
@@ -212,7 +270,10 @@ function frameArbitrary(tokens: Tokens): fc.Arbitrary<Frame> {
     {
       weight: 10,
       arbitrary: fc
-        .array(fc.oneof({ weight: 8, arbitrary: mutated }, { weight: 1, arbitrary: fc.constantFrom('', ' ', '\t') }), { minLength: 2, maxLength: 20 })
+        .array(fc.oneof({ weight: 8, arbitrary: mutated }, { weight: 1, arbitrary: fc.constantFrom('', ' ', '\t') }), {
+          minLength: 2,
+          maxLength: 20,
+        })
         .map((lines) => ({ data: lines.join('\n'), binary: false })),
     },
     {
@@ -226,7 +287,12 @@ function frameArbitrary(tokens: Tokens): fc.Arbitrary<Frame> {
     { weight: 6, arbitrary: fc.uint8Array({ maxLength: 256 }).map((data) => ({ data, binary: true })) },
     { weight: 4, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 64 }).map((data) => ({ data, binary: false })) },
     { weight: 2, arbitrary: fc.constantFrom('', '\n', '\n\n \n', ' ').map((data) => ({ data, binary: false })) },
-    { weight: 2, arbitrary: fc.constantFrom('{"type":"pong"}', '{"type":"pong","ref":7}', '{"type":"pong","ref":null}').map((data) => ({ data, binary: false })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .constantFrom('{"type":"pong"}', '{"type":"pong","ref":7}', '{"type":"pong","ref":null}')
+        .map((data) => ({ data, binary: false })),
+    },
   );
 }
 
@@ -289,7 +355,8 @@ class Lane {
           this.received++;
           this.stats.repliesReceived++;
           this.stats.replyTypes[type] = (this.stats.replyTypes[type] ?? 0) + 1;
-          if (type === 'error') this.stats.errorCodes[String(frame.code)] = (this.stats.errorCodes[String(frame.code)] ?? 0) + 1;
+          if (type === 'error')
+            this.stats.errorCodes[String(frame.code)] = (this.stats.errorCodes[String(frame.code)] ?? 0) + 1;
         } else this.stats.otherFrames++;
       }
       this.#wake?.();
@@ -309,7 +376,9 @@ class Lane {
     const deadline = Date.now() + timeoutMs;
     while (!predicate()) {
       if (Date.now() > deadline) {
-        throw new Error(`fuzz lane timed out waiting for ${what} (expected ${this.expected}, received ${this.received}, closed ${String(this.closedWith)}); seed ${SEED}`);
+        throw new Error(
+          `fuzz lane timed out waiting for ${what} (expected ${this.expected}, received ${this.received}, closed ${String(this.closedWith)}); seed ${SEED}`,
+        );
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 200);
@@ -333,7 +402,10 @@ class Lane {
     else if (typeof frame.data === 'string' && frame.data.includes('\n')) this.stats.batchedFrames++;
     if ('close' in prediction) {
       // settle what is in flight, so the close accounts for exactly this frame
-      await this.until(() => this.received >= this.expected || this.closedWith !== undefined, 'replies before a closing frame');
+      await this.until(
+        () => this.received >= this.expected || this.closedWith !== undefined,
+        'replies before a closing frame',
+      );
       if (this.closedWith !== undefined) {
         this.stats.reconnects++;
         await this.open();
@@ -341,7 +413,10 @@ class Lane {
       this.expectingClose = true;
       this.ws.send(frame.data, { binary: frame.binary });
       await this.until(() => this.closedWith !== undefined, `close ${prediction.close}`);
-      expect(this.closedWith, `close code for a frame of ${Buffer.byteLength(frame.data as string)} bytes; seed ${SEED}`).toBe(prediction.close);
+      expect(
+        this.closedWith,
+        `close code for a frame of ${Buffer.byteLength(frame.data as string)} bytes; seed ${SEED}`,
+      ).toBe(prediction.close);
       expect(this.received, `no reply to a closing frame; seed ${SEED}`).toBe(this.expected);
       this.stats.closes[prediction.close] = (this.stats.closes[prediction.close] ?? 0) + 1;
       return;
@@ -350,7 +425,10 @@ class Lane {
     this.stats.repliesExpected += prediction.replies;
     this.ws.send(frame.data, { binary: frame.binary });
     if (this.expected - this.received > MAX_OUTSTANDING) {
-      await this.until(() => this.expected - this.received <= MAX_OUTSTANDING / 2 || this.closedWith !== undefined, 'replies');
+      await this.until(
+        () => this.expected - this.received <= MAX_OUTSTANDING / 2 || this.closedWith !== undefined,
+        'replies',
+      );
     }
   }
 
@@ -370,14 +448,20 @@ afterAll(async () => {
 describe('hostile input', () => {
   it('the codec never throws and answers every line (property)', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.jsonValue().map((v) => JSON.stringify(v))), (text) => {
-        const results = decodeFrame(text);
-        expect(results.length).toBeGreaterThan(0);
-        for (const r of results) {
-          if (r instanceof UnisocketError) expect(typeof r.message).toBe('string');
-          else expect(Object.getPrototypeOf(r)).toBe(Object.prototype);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary', maxLength: 300 }),
+          fc.jsonValue().map((v) => JSON.stringify(v)),
+        ),
+        (text) => {
+          const results = decodeFrame(text);
+          expect(results.length).toBeGreaterThan(0);
+          for (const r of results) {
+            if (r instanceof UnisocketError) expect(typeof r.message).toBe('string');
+            else expect(Object.getPrototypeOf(r)).toBe(Object.prototype);
+          }
+        },
+      ),
       { numRuns: 5_000, seed: SEED },
     );
   }, 60_000);
@@ -392,7 +476,8 @@ describe('hostile input', () => {
         authorizeChannel: (_conn, channel, context) => context.kind === 'public' || channel.endsWith('-fuzz'),
       },
       permissions: {
-        publish: (conn, channel) => channel.startsWith('fuzz.') || (channel === 'bystander.feed' && conn.userId === 'publisher'),
+        publish: (conn, channel) =>
+          channel.startsWith('fuzz.') || (channel === 'bystander.feed' && conn.userId === 'publisher'),
         whisper: true,
       },
     });
@@ -400,13 +485,26 @@ describe('hostile input', () => {
     s.service.on('error', (e) => serviceErrors.push(e));
     const tokens: Tokens = {
       connection: await signConnectionToken({ secret: SECRET, userId: 'fuzzer', expiresIn: '1h' }),
-      privateChannel: await signChannelToken({ secret: SECRET, userId: 'fuzzer', channel: 'private-fuzz', expiresIn: '1h' }),
-      presenceChannel: await signChannelToken({ secret: SECRET, userId: 'fuzzer', channel: 'presence-fuzz', expiresIn: '1h' }),
+      privateChannel: await signChannelToken({
+        secret: SECRET,
+        userId: 'fuzzer',
+        channel: 'private-fuzz',
+        expiresIn: '1h',
+      }),
+      presenceChannel: await signChannelToken({
+        secret: SECRET,
+        userId: 'fuzzer',
+        channel: 'presence-fuzz',
+        expiresIn: '1h',
+      }),
     };
 
     // the bystander and the client that publishes to it
     const bystander = await RawClient.open(s.url);
-    expect(await bystander.request({ type: 'subscribe', channel: 'bystander.feed' })).toMatchObject({ type: 'ack', offset: 0 });
+    expect(await bystander.request({ type: 'subscribe', channel: 'bystander.feed' })).toMatchObject({
+      type: 'ack',
+      offset: 0,
+    });
     const publisher = await RawClient.open(s.url, {
       headers: { authorization: `Bearer ${await signConnectionToken({ secret: SECRET, userId: 'publisher' })}` },
     });
@@ -415,14 +513,31 @@ describe('hostile input', () => {
     const publishing = (async () => {
       while (fuzzing) {
         published++;
-        publisher.send({ type: 'publish', channel: 'bystander.feed', event: 'tick', data: { n: published }, ref: published });
+        publisher.send({
+          type: 'publish',
+          channel: 'bystander.feed',
+          event: 'tick',
+          data: { n: published },
+          ref: published,
+        });
         await sleep(2);
       }
     })();
 
     const stats: FuzzStats = {
-      framesSent: 0, binaryFrames: 0, batchedFrames: 0, repliesExpected: 0, repliesReceived: 0, repliesLostToUnexpectedCloses: 0,
-      closes: {}, unexpectedCloses: {}, replyTypes: {}, errorCodes: {}, otherFrames: 0, unparseable: 0, reconnects: 0,
+      framesSent: 0,
+      binaryFrames: 0,
+      batchedFrames: 0,
+      repliesExpected: 0,
+      repliesReceived: 0,
+      repliesLostToUnexpectedCloses: 0,
+      closes: {},
+      unexpectedCloses: {},
+      replyTypes: {},
+      errorCodes: {},
+      otherFrames: 0,
+      unparseable: 0,
+      reconnects: 0,
     };
     const arbitrary = frameArbitrary(tokens);
     const started = Date.now();
@@ -433,7 +548,10 @@ describe('hostile input', () => {
         const total = Math.floor(FRAMES / LANES) + (lane < FRAMES % LANES ? 1 : 0);
         const chunk = 500;
         for (let done = 0; done < total; done += chunk) {
-          const frames = fc.sample(arbitrary, { numRuns: Math.min(chunk, total - done), seed: SEED + lane * 1_000_003 + done });
+          const frames = fc.sample(arbitrary, {
+            numRuns: Math.min(chunk, total - done),
+            seed: SEED + lane * 1_000_003 + done,
+          });
           for (const frame of frames) await l.send(frame);
         }
         await l.drain();
@@ -451,7 +569,8 @@ describe('hostile input', () => {
       const deadline = Date.now() + 10_000;
       const check = (): void => {
         if (bystander.messages('bystander.feed').length >= published) resolve();
-        else if (Date.now() > deadline) reject(new Error(`bystander got ${bystander.messages('bystander.feed').length} of ${published}`));
+        else if (Date.now() > deadline)
+          reject(new Error(`bystander got ${bystander.messages('bystander.feed').length} of ${published}`));
         else setTimeout(check, 20);
       };
       check();
@@ -489,7 +608,7 @@ describe('hostile input', () => {
     expect(stats.errorCodes.INTERNAL ?? 0).toBe(0);
     expect(serviceErrors).toEqual([]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'type')).toBe(false);
+    expect(Object.hasOwn(Object.prototype, 'type')).toBe(false);
 
     expect(publisherErrors).toEqual([]);
     expect(feed.map((m) => (m.data as { n: number }).n)).toEqual(Array.from({ length: published }, (_, i) => i + 1));

@@ -2,7 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ManagerOptions, type Socket as ClientSocket, type SocketOptions, io as ioClient } from 'socket.io-client';
 import WebSocket from 'ws';
-import { createUnifiedWebSocketService, type UnifiedWebSocketService, type UnifiedWebSocketServiceOptions } from '../src/index';
+import {
+  createUnifiedWebSocketService,
+  type UnifiedWebSocketService,
+  type UnifiedWebSocketServiceOptions,
+} from '../src/index';
 
 export interface TestServer {
   server: Server;
@@ -74,7 +78,10 @@ export class RawClient {
     const found = this.frames.find(test);
     if (found !== undefined) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for a frame; got ${JSON.stringify(this.frames.slice(-3))}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for a frame; got ${JSON.stringify(this.frames.slice(-3))}`)),
+        timeoutMs,
+      );
       this.#waiters.push({ test, resolve: (f) => (clearTimeout(timer), resolve(f)) });
     });
   }
@@ -139,7 +146,11 @@ export class SioClient {
   }
 
   /** Waits for the first event named `event` (and matching `test`), past or future. */
-  next(event: string, test: (frame: Record<string, unknown>) => boolean = () => true, timeoutMs = 5000): Promise<Record<string, unknown>> {
+  next(
+    event: string,
+    test: (frame: Record<string, unknown>) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<Record<string, unknown>> {
     const match = (e: { event: string; frame: Record<string, unknown> }): boolean => e.event === event && test(e.frame);
     const found = this.events.find(match);
     if (found !== undefined) return Promise.resolve(found.frame);
@@ -161,7 +172,9 @@ export class SioClient {
   /** Emits a command with an acknowledgement callback and resolves with the reply (ack or error). */
   request(event: string, payload?: unknown, timeoutMs = 5000): Promise<Record<string, unknown>> {
     const socket = this.socket.timeout(timeoutMs);
-    return (payload === undefined ? socket.emitWithAck(event) : socket.emitWithAck(event, payload)) as Promise<Record<string, unknown>>;
+    return (payload === undefined ? socket.emitWithAck(event) : socket.emitWithAck(event, payload)) as Promise<
+      Record<string, unknown>
+    >;
   }
 
   messages(channel?: string): Record<string, unknown>[] {
@@ -188,7 +201,10 @@ export class SioClient {
 }
 
 /** Connects a raw socket.io-client and resolves with the `connect_error` it gets (or rejects if it connects). */
-export function connectError(baseUrl: string, options: Partial<ManagerOptions & SocketOptions> = {}): Promise<Error & { data?: Record<string, unknown> }> {
+export function connectError(
+  baseUrl: string,
+  options: Partial<ManagerOptions & SocketOptions> = {},
+): Promise<Error & { data?: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const socket = ioClient(baseUrl, { forceNew: true, reconnection: false, transports: ['websocket'], ...options });
     socket.on('connect_error', (error: Error & { data?: Record<string, unknown> }) => {

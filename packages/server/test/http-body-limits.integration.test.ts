@@ -64,7 +64,8 @@ class RawRequest {
         }
       });
       this.socket.on('close', () => {
-        if (this.response === undefined) reject(new Error(`closed without an answer; got ${JSON.stringify(this.#data.toString())}`));
+        if (this.response === undefined)
+          reject(new Error(`closed without an answer; got ${JSON.stringify(this.#data.toString())}`));
       });
     });
     this.responded.catch(() => {});
@@ -104,7 +105,11 @@ function parseResponse(data: Buffer): RawResponse | undefined {
   const length = Number(headers['content-length'] ?? 0);
   if (data.length < end + 4 + length) return undefined;
   const text = data.subarray(end + 4, end + 4 + length).toString();
-  return { status: Number(statusLine!.split(' ')[1]), headers, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+  return {
+    status: Number(statusLine!.split(' ')[1]),
+    headers,
+    body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+  };
 }
 
 /** Answered, or its connection closed by the server. */
@@ -113,7 +118,11 @@ const settled = (r: RawRequest): boolean => r.response !== undefined || r.closed
 const authJson = { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' };
 const good = JSON.stringify({ channel: 'news', event: 'e', data: 1 });
 
-async function post(t: TestServer, body: string, headers: Record<string, string> = authJson): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+async function post(
+  t: TestServer,
+  body: string,
+  headers: Record<string, string> = authJson,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(`${t.baseUrl}/broadcast`, { method: 'POST', headers, body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }
@@ -130,7 +139,10 @@ describe('HTTP body limits', () => {
     const req = new RawRequest(t.port, { ...authJson, 'Content-Length': 5000 });
     const res = await req.responded; // no body byte written
     expect(res.status).toBe(413);
-    expect(res.body).toMatchObject({ error: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/4096 bytes.*http\.maxBodyBytes/) });
+    expect(res.body).toMatchObject({
+      error: 'PAYLOAD_TOO_LARGE',
+      message: expect.stringMatching(/4096 bytes.*http\.maxBodyBytes/),
+    });
     expect(res.headers.connection).toBe('close');
     await req.closed;
     expect(usage(t)).toMatchObject({ pendingBytes: 0, activeBodies: 0 });
@@ -146,7 +158,10 @@ describe('HTTP body limits', () => {
     await req.writeChunk(Buffer.alloc(3000, 'y')); // never ended
     const res = await req.responded;
     expect(res.status).toBe(413);
-    expect(res.body).toMatchObject({ error: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/http\.maxBodyBytes/) });
+    expect(res.body).toMatchObject({
+      error: 'PAYLOAD_TOO_LARGE',
+      message: expect.stringMatching(/http\.maxBodyBytes/),
+    });
     await req.closed;
     expect(usage(t)).toMatchObject({ pendingBytes: 0, activeBodies: 0 });
     expect((await post(t, good)).status).toBe(202);
@@ -154,7 +169,12 @@ describe('HTTP body limits', () => {
 
   it('many concurrent half-sent bodies with the valid key: bytes held stay within http.maxPendingBodyBytes, the rest get 503', async () => {
     const cap = 4 * MiB;
-    const t = await start({ maxBodyBytes: MiB, maxPendingBodyBytes: cap, maxConcurrentBodies: 10_000, bodyTimeoutMs: 60_000 });
+    const t = await start({
+      maxBodyBytes: MiB,
+      maxPendingBodyBytes: cap,
+      maxConcurrentBodies: 10_000,
+      bodyTimeoutMs: 60_000,
+    });
     const N = 100;
     const half = bodyStart(512 * KiB);
     const baseline = process.memoryUsage().arrayBuffers;
@@ -172,7 +192,11 @@ describe('HTTP body limits', () => {
         void req.write(half); // half of the declared body, then nothing
       }
       // every request is either refused (answered, or its connection closed) or holding its reservation
-      await waitFor(() => reqs.filter(settled).length + (httpBodyUsage(t.service)?.activeBodies ?? 0) === N, 20_000, 'every body refused or being read');
+      await waitFor(
+        () => reqs.filter(settled).length + (httpBodyUsage(t.service)?.activeBodies ?? 0) === N,
+        20_000,
+        'every body refused or being read',
+      );
       await sleep(300);
     } finally {
       clearInterval(sampler);
@@ -200,18 +224,30 @@ describe('HTTP body limits', () => {
     const later = await post(t, good);
     expect(later.status).toBe(503);
     expect(later.headers.get('retry-after')).toBe('1');
-    expect(later.body).toMatchObject({ error: 'UNAVAILABLE', message: expect.stringMatching(/4194304 bytes .*\(http\.maxPendingBodyBytes\): retry later/) });
+    expect(later.body).toMatchObject({
+      error: 'UNAVAILABLE',
+      message: expect.stringMatching(/4194304 bytes .*\(http\.maxPendingBodyBytes\): retry later/),
+    });
 
     // the stalled clients go away (reset mid-body): everything is released, and the API works again
     for (const q of reqs) q.socket.resetAndDestroy();
-    await waitFor(() => usage(t).pendingBytes === 0 && usage(t).activeBodies === 0, 10_000, 'the body accounting back to 0');
+    await waitFor(
+      () => usage(t).pendingBytes === 0 && usage(t).activeBodies === 0,
+      10_000,
+      'the body accounting back to 0',
+    );
     expect((await post(t, good)).status).toBe(202);
   }, 60_000);
 
   it('chunked bodies are accounted as their bytes arrive, within the same total', async () => {
     const cap = 4 * MiB;
     const part = 256 * KiB;
-    const t = await start({ maxBodyBytes: MiB, maxPendingBodyBytes: cap, maxConcurrentBodies: 10_000, bodyTimeoutMs: 60_000 });
+    const t = await start({
+      maxBodyBytes: MiB,
+      maxPendingBodyBytes: cap,
+      maxConcurrentBodies: 10_000,
+      bodyTimeoutMs: 60_000,
+    });
     const N = 40;
     const reqs: RawRequest[] = [];
     for (let i = 0; i < N; i++) {
@@ -219,7 +255,11 @@ describe('HTTP body limits', () => {
       reqs.push(req);
       void req.writeChunk(bodyStart(part));
     }
-    await waitFor(() => reqs.filter(settled).length + usage(t).pendingBytes / part === N, 20_000, 'every chunked body refused or fully held');
+    await waitFor(
+      () => reqs.filter(settled).length + usage(t).pendingBytes / part === N,
+      20_000,
+      'every chunked body refused or fully held',
+    );
     const u = usage(t);
     expect(u.peakPendingBytes).toBeLessThanOrEqual(cap);
     expect(u.pendingBytes).toBeLessThanOrEqual(cap);
@@ -237,7 +277,11 @@ describe('HTTP body limits', () => {
     await held[0]!.write('0\r\n\r\n');
     expect((await held[0]!.responded).status).toBe(202);
     for (const q of reqs) q.socket.destroy();
-    await waitFor(() => usage(t).pendingBytes === 0 && usage(t).activeBodies === 0, 10_000, 'the body accounting back to 0');
+    await waitFor(
+      () => usage(t).pendingBytes === 0 && usage(t).activeBodies === 0,
+      10_000,
+      'the body accounting back to 0',
+    );
   }, 60_000);
 
   it('http.maxConcurrentBodies: a body over the count gets 503 with Retry-After', async () => {
@@ -247,9 +291,16 @@ describe('HTTP body limits', () => {
     const res = await post(t, good);
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');
-    expect(res.body).toMatchObject({ error: 'UNAVAILABLE', message: expect.stringMatching(/http\.maxConcurrentBodies/) });
+    expect(res.body).toMatchObject({
+      error: 'UNAVAILABLE',
+      message: expect.stringMatching(/http\.maxConcurrentBodies/),
+    });
     for (const s of stalled) s.socket.destroy();
-    await waitFor(() => usage(t).activeBodies === 0 && usage(t).pendingBytes === 0, 5_000, 'the body accounting back to 0');
+    await waitFor(
+      () => usage(t).activeBodies === 0 && usage(t).pendingBytes === 0,
+      5_000,
+      'the body accounting back to 0',
+    );
     expect((await post(t, good)).status).toBe(202);
   });
 
@@ -260,7 +311,10 @@ describe('HTTP body limits', () => {
     await req.write('{"channel":"ne'); // and nothing more
     const res = await req.responded;
     expect(res.status).toBe(408);
-    expect(res.body).toMatchObject({ error: 'BAD_REQUEST', message: expect.stringMatching(/600 ms \(http\.bodyTimeoutMs\)/) });
+    expect(res.body).toMatchObject({
+      error: 'BAD_REQUEST',
+      message: expect.stringMatching(/600 ms \(http\.bodyTimeoutMs\)/),
+    });
     expect(res.headers.connection).toBe('close');
     const closedAfter = await req.closed;
     expect(req.respondedAt! - req.startedAt).toBeGreaterThanOrEqual(timeout - 50);
@@ -287,14 +341,28 @@ describe('HTTP body limits', () => {
     const t = await start({ bodyTimeoutMs: 60_000 });
     const reqs: RawRequest[] = [];
     for (let i = 0; i < 30; i++) {
-      const req = new RawRequest(t.port, i % 2 === 0 ? { ...authJson, 'Content-Length': 10_000 } : { ...authJson, 'Transfer-Encoding': 'chunked' });
+      const req = new RawRequest(
+        t.port,
+        i % 2 === 0 ? { ...authJson, 'Content-Length': 10_000 } : { ...authJson, 'Transfer-Encoding': 'chunked' },
+      );
       reqs.push(req);
       if (i % 2 === 0) void req.write(bodyStart(5_000));
       else void req.writeChunk(bodyStart(5_000));
     }
-    await waitFor(() => usage(t).activeBodies === 30 && usage(t).pendingBytes === 15 * 10_000 + 15 * 5_000, 5_000, 'thirty bodies being read');
-    reqs.forEach((q, i) => (i % 3 === 0 ? q.socket.resetAndDestroy() : q.socket.destroy()));
-    await waitFor(() => usage(t).pendingBytes === 0 && usage(t).activeBodies === 0, 5_000, 'the body accounting back to 0');
+    await waitFor(
+      () => usage(t).activeBodies === 30 && usage(t).pendingBytes === 15 * 10_000 + 15 * 5_000,
+      5_000,
+      'thirty bodies being read',
+    );
+    for (const [i, q] of reqs.entries()) {
+      if (i % 3 === 0) q.socket.resetAndDestroy();
+      else q.socket.destroy();
+    }
+    await waitFor(
+      () => usage(t).pendingBytes === 0 && usage(t).activeBodies === 0,
+      5_000,
+      'the body accounting back to 0',
+    );
     expect((await post(t, good)).status).toBe(202);
     expect(usage(t)).toMatchObject({ pendingBytes: 0, activeBodies: 0 });
   });
@@ -325,13 +393,16 @@ describe('HTTP body limits', () => {
   });
 
   it('refuses bad body options with a TypeError that says what to change', () => {
-    const make = (http: NonNullable<UnifiedWebSocketServiceOptions['http']>) => () => createUnifiedWebSocketService({ http });
+    const make = (http: NonNullable<UnifiedWebSocketServiceOptions['http']>) => () =>
+      createUnifiedWebSocketService({ http });
     expect(make({ maxPendingBodyBytes: 0 })).toThrow(/http\.maxPendingBodyBytes must be a positive integer/);
     expect(make({ maxPendingBodyBytes: 1.5 })).toThrow(TypeError);
     expect(make({ maxConcurrentBodies: -1 })).toThrow(/http\.maxConcurrentBodies must be a positive integer/);
     expect(make({ bodyTimeoutMs: 0 })).toThrow(/http\.bodyTimeoutMs must be an integer from 1/);
     expect(make({ bodyTimeoutMs: Number.POSITIVE_INFINITY })).toThrow(/http\.bodyTimeoutMs/);
-    expect(make({ maxBodyBytes: 2 * MiB, maxPendingBodyBytes: MiB })).toThrow(/raise http\.maxPendingBodyBytes or lower http\.maxBodyBytes/);
+    expect(make({ maxBodyBytes: 2 * MiB, maxPendingBodyBytes: MiB })).toThrow(
+      /raise http\.maxPendingBodyBytes or lower http\.maxBodyBytes/,
+    );
     // a larger maxBodyBytes alone raises the default total with it
     const service = createUnifiedWebSocketService({ http: { maxBodyBytes: 32 * MiB } });
     expect(httpBodyUsage(service)).toMatchObject({ pendingBytes: 0 });

@@ -76,7 +76,8 @@ function generate(random: () => number): Case {
       '',
     ]);
     headers.push('Content-Type: application/json');
-    if (random() < 0.8) headers.push(`Content-Length: ${random() < 0.2 ? Math.floor(random() * 2_000_000) : Buffer.byteLength(body)}`);
+    if (random() < 0.8)
+      headers.push(`Content-Length: ${random() < 0.2 ? Math.floor(random() * 2_000_000) : Buffer.byteLength(body)}`);
     else headers.push('Transfer-Encoding: chunked');
   }
   const head = `${method} ${path} HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`;
@@ -155,7 +156,9 @@ describe('HTTP and upgrade surface fuzz', () => {
         }
       });
       await Promise.all(lanes);
-      expect(server.alive, `seed ${SEED}: the server exited ${JSON.stringify(server.exit)}\n${server.stderr}`).toBe(true);
+      expect(server.alive, `seed ${SEED}: the server exited ${JSON.stringify(server.exit)}\n${server.stderr}`).toBe(
+        true,
+      );
 
       // still serving: HTTP API, native WebSocket
       const health = await fetch(`http://127.0.0.1:${server.port}/health`);

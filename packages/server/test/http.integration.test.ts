@@ -18,7 +18,13 @@ import { RawClient, waitFor } from './helpers';
  * Fastify). Every endpoint and every error status is exercised on each.
  */
 type MountKind = 'node:http' | 'express' | 'express + express.json()' | 'fastify plugin' | 'fastify manual route';
-const MOUNTS: MountKind[] = ['node:http', 'express', 'express + express.json()', 'fastify plugin', 'fastify manual route'];
+const MOUNTS: MountKind[] = [
+  'node:http',
+  'express',
+  'express + express.json()',
+  'fastify plugin',
+  'fastify manual route',
+];
 
 interface Mounted {
   kind: MountKind;
@@ -36,13 +42,21 @@ afterEach(async () => {
 const API_KEY = 'test-key-0123456789';
 
 function mount(kind: MountKind, options: UnifiedWebSocketServiceOptions = {}): Promise<Mounted> {
-  return mountService(kind, createUnifiedWebSocketService({ ...options, http: { apiKey: API_KEY, maxBodyBytes: 4096, ...options.http } }));
+  return mountService(
+    kind,
+    createUnifiedWebSocketService({ ...options, http: { apiKey: API_KEY, maxBodyBytes: 4096, ...options.http } }),
+  );
 }
 
 const auth = { authorization: `Bearer ${API_KEY}` };
 const jsonHeaders = { ...auth, 'content-type': 'application/json' };
 
-async function post(m: Mounted, path: string, body: string, headers: Record<string, string> = jsonHeaders): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+async function post(
+  m: Mounted,
+  path: string,
+  body: string,
+  headers: Record<string, string> = jsonHeaders,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(m.base + path, { method: 'POST', headers, body });
   const text = await res.text();
   let parsed: Record<string, unknown> = {};
@@ -80,14 +94,32 @@ describe.each(MOUNTS)('HTTP API on %s', (kind) => {
     const health = await fetch(`${m.base}/health`);
     expect(health.status).toBe(200);
     expect(health.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await health.json()).toMatchObject({ status: 'healthy', isHealthy: true, broker: { kind: 'memory', state: 'ready' }, connections: 1 });
+    expect(await health.json()).toMatchObject({
+      status: 'healthy',
+      isHealthy: true,
+      broker: { kind: 'memory', state: 'ready' },
+      connections: 1,
+    });
     const head = await fetch(`${m.base}/health`, { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(await head.text()).toBe('');
 
     const stats = await fetch(`${m.base}/stats`).then((r) => r.json());
     expect(stats).toMatchObject({ activeConnections: 1, totalConnections: 1, peakConnections: 1, subscriptions: 1 });
-    for (const field of ['totalMessages', 'totalBroadcasts', 'droppedMessages', 'duplicateMessages', 'queueOverflows', 'reconnections', 'uniqueUsers', 'averageLatency', 'uptime', 'memoryUsage', 'startTime', 'lastActivity']) {
+    for (const field of [
+      'totalMessages',
+      'totalBroadcasts',
+      'droppedMessages',
+      'duplicateMessages',
+      'queueOverflows',
+      'reconnections',
+      'uniqueUsers',
+      'averageLatency',
+      'uptime',
+      'memoryUsage',
+      'startTime',
+      'lastActivity',
+    ]) {
       expect(stats, field).toHaveProperty(field);
     }
 
@@ -103,7 +135,8 @@ describe.each(MOUNTS)('HTTP API on %s', (kind) => {
     expect(conns?.value).toBe(1);
     const requests = families.get('unisocket_http_requests_total')!.samples;
     expect(requests.find((s) => s.labels.endpoint === 'health' && s.labels.status === '200')?.value).toBe(2);
-    for (const f of families.values()) for (const s of f.samples) expect(Object.keys(s.labels)).not.toContain('channel');
+    for (const f of families.values())
+      for (const s of f.samples) expect(Object.keys(s.labels)).not.toContain('channel');
     client.close();
   });
 
@@ -117,7 +150,13 @@ describe.each(MOUNTS)('HTTP API on %s', (kind) => {
     const batch = await post(
       m,
       '/broadcast',
-      JSON.stringify({ messages: [{ channel: 'news', event: 'update', data: { n: 2 } }, { channel: 'other', event: 'x' }, { channel: 'news', event: 'update', data: { n: 3 } }] }),
+      JSON.stringify({
+        messages: [
+          { channel: 'news', event: 'update', data: { n: 2 } },
+          { channel: 'other', event: 'x' },
+          { channel: 'news', event: 'update', data: { n: 3 } },
+        ],
+      }),
     );
     expect(batch.status).toBe(202);
     expect(batch.body).toEqual({
@@ -131,8 +170,16 @@ describe.each(MOUNTS)('HTTP API on %s', (kind) => {
     expect(array.status).toBe(202);
     expect(array.body).toMatchObject({ results: [{ channel: 'news', offset: 4 }] });
     // an idempotency key: the repeat is not published again
-    const first = await post(m, '/broadcast', JSON.stringify({ channel: 'news', event: 'update', data: 5, id: 'order-5' }));
-    const again = await post(m, '/broadcast', JSON.stringify({ channel: 'news', event: 'update', data: 5, id: 'order-5' }));
+    const first = await post(
+      m,
+      '/broadcast',
+      JSON.stringify({ channel: 'news', event: 'update', data: 5, id: 'order-5' }),
+    );
+    const again = await post(
+      m,
+      '/broadcast',
+      JSON.stringify({ channel: 'news', event: 'update', data: 5, id: 'order-5' }),
+    );
     expect(again.body).toMatchObject({ id: 'order-5', offset: first.body.offset, duplicate: true });
     await waitFor(() => client.messages('news').length === 5);
     expect(client.messages('news').map((f) => (f.data as { n?: number }).n ?? f.data)).toEqual([1, 2, 3, 4, 5]);
@@ -147,8 +194,13 @@ describe.each(MOUNTS)('HTTP API on %s', (kind) => {
     expect(none.status).toBe(401);
     expect(none.body).toMatchObject({ error: 'UNAUTHORIZED', message: expect.stringMatching(/Bearer/) });
     expect(none.headers.get('www-authenticate')).toBe('Bearer');
-    expect((await post(m, '/broadcast', good, { authorization: 'Bearer wrong', 'content-type': 'application/json' })).status).toBe(401);
-    expect((await post(m, '/broadcast', good, { authorization: `Basic ${API_KEY}`, 'content-type': 'application/json' })).status).toBe(401);
+    expect(
+      (await post(m, '/broadcast', good, { authorization: 'Bearer wrong', 'content-type': 'application/json' })).status,
+    ).toBe(401);
+    expect(
+      (await post(m, '/broadcast', good, { authorization: `Basic ${API_KEY}`, 'content-type': 'application/json' }))
+        .status,
+    ).toBe(401);
 
     const cases: [string, RegExp][] = [
       [JSON.stringify({ event: 'e' }), /"channel" must be a non-empty string/],
@@ -158,7 +210,15 @@ describe.each(MOUNTS)('HTTP API on %s', (kind) => {
       [JSON.stringify('just a string'), /must be a JSON object/],
       [JSON.stringify({ messages: [] }), /a batch holds 1 to 1000 messages/],
       [JSON.stringify({ messages: [{ channel: 'ok', event: 'e' }, { channel: 'ok' }] }), /messages\[1\]: "event"/],
-      [JSON.stringify({ messages: [{ channel: 'ok', event: 'e' }, { channel: 'no way', event: 'e' }] }), /messages\[1\]: invalid channel name/],
+      [
+        JSON.stringify({
+          messages: [
+            { channel: 'ok', event: 'e' },
+            { channel: 'no way', event: 'e' },
+          ],
+        }),
+        /messages\[1\]: invalid channel name/,
+      ],
     ];
     for (const [body, message] of cases) {
       const res = await post(m, '/broadcast', body);
@@ -167,17 +227,26 @@ describe.each(MOUNTS)('HTTP API on %s', (kind) => {
       if (isExpressJson && body.startsWith('"')) continue;
       expect(res.body, body).toMatchObject({ error: 'BAD_REQUEST', message: expect.stringMatching(message) });
     }
-    const tooMany = await post(m, '/broadcast', JSON.stringify({ messages: Array.from({ length: 1001 }, () => ({ channel: 'c', event: 'e' })) }).slice(0, 4000));
+    const tooMany = await post(
+      m,
+      '/broadcast',
+      JSON.stringify({ messages: Array.from({ length: 1001 }, () => ({ channel: 'c', event: 'e' })) }).slice(0, 4000),
+    );
     expect(tooMany.status).toBe(400); // truncated: not JSON
 
     const badJson = await post(m, '/broadcast', '{"channel": "news",');
     expect(badJson.status).toBe(400);
-    if (!isExpressJson && !isFastifyManual) expect(badJson.body).toMatchObject({ error: 'BAD_REQUEST', message: expect.stringMatching(/not valid JSON/) });
+    if (!isExpressJson && !isFastifyManual)
+      expect(badJson.body).toMatchObject({ error: 'BAD_REQUEST', message: expect.stringMatching(/not valid JSON/) });
 
     const text = await post(m, '/broadcast', good, { ...auth, 'content-type': 'text/plain' });
     expect(text.status).toBe(415);
     if (!isFastifyManual) expect(text.body).toMatchObject({ message: expect.stringMatching(/application\/json/) });
-    const noType = await fetch(`${m.base}/broadcast`, { method: 'POST', headers: auth, body: new Uint8Array(Buffer.from(good)) });
+    const noType = await fetch(`${m.base}/broadcast`, {
+      method: 'POST',
+      headers: auth,
+      body: new Uint8Array(Buffer.from(good)),
+    });
     expect(noType.status).toBe(415);
 
     const big = JSON.stringify({ channel: 'news', event: 'e', data: 'x'.repeat(10_000) });
@@ -186,7 +255,12 @@ describe.each(MOUNTS)('HTTP API on %s', (kind) => {
     if (!isFastifyManual && !isExpressJson) expect(tooLarge.body).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
     if (!isFastifyManual && !isExpressJson) {
       // no Content-Length: the limit applies while streaming
-      const chunked = await postChunked(m, '/broadcast', ['{"channel":"news","event":"e","data":"', 'y'.repeat(3000), 'y'.repeat(3000), '"}']);
+      const chunked = await postChunked(m, '/broadcast', [
+        '{"channel":"news","event":"e","data":"',
+        'y'.repeat(3000),
+        'y'.repeat(3000),
+        '"}',
+      ]);
       expect(chunked.status).toBe(413);
     }
     // the server is still fine
@@ -198,7 +272,11 @@ describe.each(MOUNTS)('HTTP API on %s', (kind) => {
     const getBroadcast = await fetch(`${m.base}/broadcast`);
     expect(getBroadcast.status).toBe(405);
     expect(getBroadcast.headers.get('allow')).toBe('POST');
-    const postHealth = await fetch(`${m.base}/health`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const postHealth = await fetch(`${m.base}/health`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(postHealth.status).toBe(405);
     expect(postHealth.headers.get('allow')).toBe('GET, HEAD');
     expect((await fetch(`${m.base}/metrics`, { method: 'DELETE' })).status).toBe(405);
@@ -207,7 +285,8 @@ describe.each(MOUNTS)('HTTP API on %s', (kind) => {
     expect(missing.status).toBe(404);
     if (kind === 'node:http' || isFastifyManual) expect(await missing.json()).toMatchObject({ error: 'NOT_FOUND' });
     if (kind.startsWith('express')) expect(await missing.json()).toEqual({ from: 'express' }); // next() reached the app
-    if (kind !== 'node:http' && !isFastifyManual) expect(await fetch(`${m.base}/app`).then((r) => r.json())).toEqual({ app: true });
+    if (kind !== 'node:http' && !isFastifyManual)
+      expect(await fetch(`${m.base}/app`).then((r) => r.json())).toEqual({ app: true });
   });
 
   it('answers 503 from /health and POST /broadcast once shutting down', async () => {
@@ -215,7 +294,10 @@ describe.each(MOUNTS)('HTTP API on %s', (kind) => {
     await m.service.shutdown();
     const health = await fetch(`${m.base}/health`);
     expect(health.status).toBe(503);
-    expect(await health.json()).toMatchObject({ status: 'unhealthy', errors: ['shutting down', expect.stringMatching(/broker memory is closed/)] });
+    expect(await health.json()).toMatchObject({
+      status: 'unhealthy',
+      errors: ['shutting down', expect.stringMatching(/broker memory is closed/)],
+    });
     const res = await post(m, '/broadcast', JSON.stringify({ channel: 'news', event: 'e' }));
     expect(res.status).toBe(503);
     expect(res.body).toMatchObject({ error: 'UNAVAILABLE' });
@@ -224,7 +306,10 @@ describe.each(MOUNTS)('HTTP API on %s', (kind) => {
 
   it('answers 403 when no API key is configured, honours http.paths, and CORS when configured', async () => {
     const service = createUnifiedWebSocketService({
-      http: { paths: { health: '/healthz', broadcast: '/api/publish', metrics: '/prom' }, cors: { origin: ['https://app.example'] } },
+      http: {
+        paths: { health: '/healthz', broadcast: '/api/publish', metrics: '/prom' },
+        cors: { origin: ['https://app.example'] },
+      },
     });
     const m = await mountService(kind, service);
     const res = await post(m, '/api/publish', JSON.stringify({ channel: 'news', event: 'e' }));
@@ -333,9 +418,17 @@ describe('mounting details', () => {
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     try {
       expect((await fetch(`${base}/realtime/health`)).status).toBe(200);
-      const res = await fetch(`${base}/realtime/broadcast`, { method: 'POST', headers: jsonHeaders, body: JSON.stringify({ channel: 'c', event: 'e' }) });
+      const res = await fetch(`${base}/realtime/broadcast`, {
+        method: 'POST',
+        headers: jsonHeaders,
+        body: JSON.stringify({ channel: 'c', event: 'e' }),
+      });
       expect(res.status).toBe(202);
-      const echo = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+      const echo = await fetch(`${base}/echo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
       expect(await echo.json()).toEqual({ echo: { a: 1 } });
     } finally {
       await service.shutdown();
@@ -346,8 +439,12 @@ describe('mounting details', () => {
 
   it('refuses bad http options with a TypeError that names the option', () => {
     expect(() => createUnifiedWebSocketService({ http: { paths: { health: 'health' } } })).toThrow(/http.paths.health/);
-    expect(() => createUnifiedWebSocketService({ http: { paths: { health: '/x', stats: '/x' } } })).toThrow(/must all differ/);
-    expect(() => createUnifiedWebSocketService({ http: { paths: { bogus: '/x' } as never } })).toThrow(/unknown http.paths.bogus/);
+    expect(() => createUnifiedWebSocketService({ http: { paths: { health: '/x', stats: '/x' } } })).toThrow(
+      /must all differ/,
+    );
+    expect(() => createUnifiedWebSocketService({ http: { paths: { bogus: '/x' } as never } })).toThrow(
+      /unknown http.paths.bogus/,
+    );
     expect(() => createUnifiedWebSocketService({ http: { cors: { origin: [] } } })).toThrow(/http.cors.origin/);
     expect(() => createUnifiedWebSocketService({ http: { maxBodyBytes: 0 } })).toThrow(/maxBodyBytes/);
   });

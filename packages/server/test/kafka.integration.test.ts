@@ -24,7 +24,10 @@ afterAll(async () => {
 describe("broker { type: 'kafka' } options", { timeout: 30_000 }, () => {
   it('refuses history given twice', () => {
     expect(() =>
-      createUnifiedWebSocketService({ broker: { type: 'kafka', brokers: KAFKA_BROKERS, history: { size: 1 } }, history: { size: 2 } }),
+      createUnifiedWebSocketService({
+        broker: { type: 'kafka', brokers: KAFKA_BROKERS, history: { size: 1 } },
+        history: { size: 2 },
+      }),
     ).toThrow(/either at the top level or in broker.history/);
   });
 
@@ -48,10 +51,15 @@ describe("broker { type: 'kafka' } options", { timeout: 30_000 }, () => {
       sasl: { mechanism: 'scram-sha-512', username: 'svc', password: 'secret' },
     });
     expect(used.KAFKA_SASL_PASSWORD).toBe('***');
-    expect(optionsFromEnv({ BROKER: 'kafka', KAFKA_SSL: 'false' }).options.broker).toEqual({ type: 'kafka', brokers: ['127.0.0.1:9092'] });
+    expect(optionsFromEnv({ BROKER: 'kafka', KAFKA_SSL: 'false' }).options.broker).toEqual({
+      type: 'kafka',
+      brokers: ['127.0.0.1:9092'],
+    });
     expect(() => optionsFromEnv({ BROKER: 'kafka', KAFKA_SSL: 'yes' })).toThrow(/KAFKA_SSL must be true or false/);
     expect(() => optionsFromEnv({ BROKER: 'kafka', KAFKA_SASL_MECHANISM: 'gssapi' })).toThrow(/KAFKA_SASL_MECHANISM/);
-    expect(() => optionsFromEnv({ BROKER: 'kafka', KAFKA_SASL_MECHANISM: 'plain' })).toThrow(/needs KAFKA_SASL_USERNAME/);
+    expect(() => optionsFromEnv({ BROKER: 'kafka', KAFKA_SASL_MECHANISM: 'plain' })).toThrow(
+      /needs KAFKA_SASL_USERNAME/,
+    );
   });
 
   it('refuses unknown Kafka options at initialize', async () => {
@@ -83,7 +91,10 @@ describe.skipIf(!kafkaUp)("createUnifiedWebSocketService({ broker: { type: 'kafk
     onB.ws.terminate();
     const last: { offset: number }[] = [];
     for (let i = 4; i <= 6; i++) last.push(await b.service.broadcast('news', 'n', i));
-    await waitFor(() => (a.service.broker.history.position('news') as { offset: number }).offset >= last[2]!.offset, 20_000);
+    await waitFor(
+      () => (a.service.broker.history.position('news') as { offset: number }).offset >= last[2]!.offset,
+      20_000,
+    );
     const onA = await RawClient.open(a.url);
     const ack = await onA.request({ type: 'subscribe', channel: 'news', since: { epoch: sub.epoch, offset: seen } });
     expect(ack).toMatchObject({ recovered: true, epoch: sub.epoch });

@@ -14,11 +14,21 @@ afterAll(async () => {
 });
 
 interface Analysis {
-  analysis: { leak: { suspected: boolean; reason: string; samples: number; growthBytes: number; suspects: { name: string; growing: boolean }[] } };
+  analysis: {
+    leak: {
+      suspected: boolean;
+      reason: string;
+      samples: number;
+      growthBytes: number;
+      suspects: { name: string; growing: boolean }[];
+    };
+  };
 }
 
 describe('leak detection on a running server', () => {
-  it('does not report a steady workload, and reports a deliberate leak with the structure that grows', { timeout: 90_000 }, async () => {
+  it('does not report a steady workload, and reports a deliberate leak with the structure that grows', {
+    timeout: 90_000,
+  }, async () => {
     child = await ChildServer.start(
       {
         memory: {
@@ -29,7 +39,9 @@ describe('leak detection on a running server', () => {
       ['--expose-gc'],
     );
     const c = child;
-    const clients = await Promise.all(Array.from({ length: 5 }, () => TestClient.open(c.url, ['feed'], { keep: false })));
+    const clients = await Promise.all(
+      Array.from({ length: 5 }, () => TestClient.open(c.url, ['feed'], { keep: false })),
+    );
     await c.call('gcEvery', { everyMs: 200 });
     // about 1 KiB every 2 ms: 500 messages/s to 5 subscribers
     await c.call('startTicker', { channel: 'feed', intervalMs: 2, size: 1000 });
@@ -46,13 +58,17 @@ describe('leak detection on a running server', () => {
     await c.call('leak', { on: true });
     const leakStart = Date.now();
     const leak = await c.waitEvent((e) => e.event === 'leak', 3 * WINDOW_MS);
-    const report = (leak.analysis as Analysis['analysis']['leak']);
-    console.log(`[leak detection] leak reported ${((Date.now() - leakStart) / 1000).toFixed(1)} s after it started: ${report.reason}`);
+    const report = leak.analysis as Analysis['analysis']['leak'];
+    console.log(
+      `[leak detection] leak reported ${((Date.now() - leakStart) / 1000).toFixed(1)} s after it started: ${report.reason}`,
+    );
     expect(report.suspected).toBe(true);
     expect(report.growthBytes).toBeGreaterThan(2 * 1024 * 1024);
     expect(report.suspects[0]).toMatchObject({ name: 'retained', growing: true });
     expect(report.suspects.filter((s) => s.growing).map((s) => s.name)).toEqual(['retained']);
-    const health = await fetch(`http://127.0.0.1:${c.port}/health`).then((r) => r.json() as Promise<{ status: string; warnings: string[] }>);
+    const health = await fetch(`http://127.0.0.1:${c.port}/health`).then(
+      (r) => r.json() as Promise<{ status: string; warnings: string[] }>,
+    );
     expect(health.warnings.join(' ')).toMatch(/leak suspected/);
 
     // the leak stops growing: the report clears once the window has moved past it

@@ -36,8 +36,17 @@ function rawUpgrade(port: number, path: string, key: string | undefined): Return
 describe('limits at upgrade', () => {
   it('defaults protect a small server', () => {
     expect(DEFAULT_ADMISSION_LIMITS).toEqual({ maxConnections: 10_000, maxConnectionsPerIp: 100 });
-    expect(DEFAULT_HUB_LIMITS).toMatchObject({ maxPayloadBytes: 65_536, messagesPerSecond: 100, maxSubscriptionsPerConnection: 100 });
-    expect(DEFAULT_SECURITY_OPTIONS).toEqual({ allowedOrigins: ['*'], allowMissingOrigin: true, allowSameOrigin: true, trustProxy: false });
+    expect(DEFAULT_HUB_LIMITS).toMatchObject({
+      maxPayloadBytes: 65_536,
+      messagesPerSecond: 100,
+      maxSubscriptionsPerConnection: 100,
+    });
+    expect(DEFAULT_SECURITY_OPTIONS).toEqual({
+      allowedOrigins: ['*'],
+      allowMissingOrigin: true,
+      allowSameOrigin: true,
+      trustProxy: false,
+    });
   });
 
   it('maxConnections: 503 at upgrade, the slot comes back when a connection closes', async () => {
@@ -99,7 +108,8 @@ describe('limits at upgrade', () => {
 
   it('allowedOrigins: other browser origins get 403 at upgrade; requests without Origin are configurable', async () => {
     const s = await start({ security: { allowedOrigins: ['https://app.test', 'https://*.example.test'] } });
-    const status = async (origin?: string) => (await upgrade(s.url, origin === undefined ? {} : { headers: { origin } })).status;
+    const status = async (origin?: string) =>
+      (await upgrade(s.url, origin === undefined ? {} : { headers: { origin } })).status;
     expect(await status('https://app.test')).toBe(101);
     expect(await status('https://a.b.example.test')).toBe(101);
     expect(await status('https://example.test')).toBe(403);
@@ -110,7 +120,9 @@ describe('limits at upgrade', () => {
     expect(refused.body).toMatchObject({ error: 'FORBIDDEN' });
     expect(String(refused.body!.message)).toMatch(/"https:\/\/evil.test" is not allowed/);
     expect(s.service.refusedUpgrades.origin).toBe(4);
-    expect(await s.service.monitor.prometheus.metrics()).toMatch(/^unisocket_upgrades_refused_total\{reason="origin"\} 4$/m);
+    expect(await s.service.monitor.prometheus.metrics()).toMatch(
+      /^unisocket_upgrades_refused_total\{reason="origin"\} 4$/m,
+    );
 
     // a page served by this very host is not cross-site (allowSameOrigin, on by default)
     expect(await status(`http://127.0.0.1:${s.port}`)).toBe(101);
@@ -156,7 +168,10 @@ describe('limits on a connection (defaults)', () => {
     const s = await start();
     const c = await RawClient.open(s.url);
     c.ws.send(Buffer.from('{"type":"ping"}'), { binary: true });
-    expect(await c.next((f) => f.type === 'error')).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/binary/) });
+    expect(await c.next((f) => f.type === 'error')).toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringMatching(/binary/),
+    });
     expect(await c.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
     c.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
     expect((await c.waitClose()).code).toBe(1007);
@@ -165,7 +180,11 @@ describe('limits on a connection (defaults)', () => {
   it('max subscriptions per connection: LIMIT_EXCEEDED past 100', async () => {
     const s = await start({ limits: { messagesPerSecond: 1_000 } });
     const c = await RawClient.open(s.url);
-    c.send(Array.from({ length: 100 }, (_, i) => JSON.stringify({ type: 'subscribe', channel: `ch.${i}`, ref: i })).join('\n'));
+    c.send(
+      Array.from({ length: 100 }, (_, i) => JSON.stringify({ type: 'subscribe', channel: `ch.${i}`, ref: i })).join(
+        '\n',
+      ),
+    );
     await c.next((f) => f.type === 'ack' && f.ref === 99);
     const over = await c.request({ type: 'subscribe', channel: 'ch.100' });
     expect(over).toMatchObject({ type: 'error', code: 'LIMIT_EXCEEDED' });

@@ -22,11 +22,16 @@ describe('memory, backpressure and dedupe options', () => {
       MESSAGE_BATCH_SIZE: '50',
       MESSAGE_BATCH_DELAY: '10',
     });
-    expect(options.memory).toEqual({ thresholds: { warning: 60, critical: 75.5, emergency: 90 }, sampleIntervalMs: 2000 });
+    expect(options.memory).toEqual({
+      thresholds: { warning: 60, critical: 75.5, emergency: 90 },
+      sampleIntervalMs: 2000,
+    });
     expect(options.dedupe).toEqual({ cacheSize: 5000, windowMs: 30000 });
     expect(options.batch).toEqual({ maxMessages: 50, delayMs: 10 });
     expect(Object.keys(used)).toContain('DEDUPE_WINDOW');
-    expect(() => optionsFromEnv({ MEMORY_WARNING_THRESHOLD: '170' })).toThrow(/MEMORY_WARNING_THRESHOLD must be a percentage/);
+    expect(() => optionsFromEnv({ MEMORY_WARNING_THRESHOLD: '170' })).toThrow(
+      /MEMORY_WARNING_THRESHOLD must be a percentage/,
+    );
     expect(() => optionsFromEnv({ DEDUPE_CACHE_SIZE: 'lots' })).toThrow(/DEDUPE_CACHE_SIZE must be an integer/);
     // env thresholds that contradict each other are caught by the factory
     expect(() => createUnifiedWebSocketService(optionsFromEnv({ MEMORY_WARNING_THRESHOLD: '90' }).options)).toThrow(
@@ -39,7 +44,9 @@ describe('memory, backpressure and dedupe options', () => {
     expect(make({ memory: { thresholds: { warning: 80, critical: 75 } } })).toThrow(/warning \(80\) < critical \(75\)/);
     expect(make({ memory: { sampleIntervalMs: -1 } })).toThrow(/memory: sampleIntervalMs must be an integer/);
     expect(make({ memory: { shrinkFactor: 2 } })).toThrow(/memory.shrinkFactor must be a number in \(0, 1\]/);
-    expect(make({ memory: { leakDetection: { buckets: 1 } } })).toThrow(/memory.leakDetection: buckets must be at least 3/);
+    expect(make({ memory: { leakDetection: { buckets: 1 } } })).toThrow(
+      /memory.leakDetection: buckets must be at least 3/,
+    );
     expect(make({ memory: { thresholds: { warn: 1 } } })).toThrow(/unknown memory threshold "warn"/);
     expect(make({ memory: { interval: 1 } })).toThrow(/unknown option memory.interval/);
     expect(make({ backpressure: { policies: [{ pattern: 'x', policy: 'drop' }] } })).toThrow(
@@ -51,8 +58,12 @@ describe('memory, backpressure and dedupe options', () => {
       /set dedupe.cacheSize or broker.dedupeWindow, not both/,
     );
     // monitoring's own level source contradicts the service's memory management
-    expect(make({ monitoring: { memory: { level: 'normal' } } })).toThrow(/only apply with memory: \{ enabled: false \}/);
-    expect(make({ monitoring: { memoryThresholds: { warning: 60 } } })).toThrow(/set the thresholds in memory.thresholds/);
+    expect(make({ monitoring: { memory: { level: 'normal' } } })).toThrow(
+      /only apply with memory: \{ enabled: false \}/,
+    );
+    expect(make({ monitoring: { memoryThresholds: { warning: 60 } } })).toThrow(
+      /set the thresholds in memory.thresholds/,
+    );
     expect(make({ memory: { enabled: false }, monitoring: { memory: { level: 'normal' } } })).not.toThrow();
   });
 
@@ -92,7 +103,13 @@ describe('memory, backpressure and dedupe options', () => {
       const a = service.forceMemoryAnalysis();
       expect(a.process.heapUsed).toBeGreaterThan(0);
       expect(a.process.oldGenerationLimit).toBeLessThan(a.process.heapLimit);
-      expect(a.service).toMatchObject({ connections: 0, historyMessages: 0, historySize: 100, bufferedBytes: 0, dedupeCacheEntries: 0 });
+      expect(a.service).toMatchObject({
+        connections: 0,
+        historyMessages: 0,
+        historySize: 100,
+        bufferedBytes: 0,
+        dedupeCacheEntries: 0,
+      });
       expect(a.analysis).toMatchObject({
         level: 'normal',
         thresholds: { warning: 70, critical: 85, emergency: 95 },
@@ -101,7 +118,11 @@ describe('memory, backpressure and dedupe options', () => {
       expect(a.analysis.leak === null).toBe(!enabled);
       expect(a.analysis.levelSource).toBe(enabled ? 'source' : 'heap');
       expect(a.analysis.heapLimitBytes).toBe(enabled ? Math.floor(a.process.oldGenerationLimit * 0.8) : null);
-      expect(service.getHealthStatus()).toMatchObject({ status: 'healthy', memoryLevel: 'normal', connectionHealth: true });
+      expect(service.getHealthStatus()).toMatchObject({
+        status: 'healthy',
+        memoryLevel: 'normal',
+        connectionHealth: true,
+      });
     }
   });
 });

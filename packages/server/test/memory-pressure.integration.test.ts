@@ -26,7 +26,8 @@ describe('memory pressure in a small heap', () => {
   it('degrades level by level, recovers, and never runs out of memory', { timeout: 180_000 }, async () => {
     const started = Date.now();
     const timeline: string[] = [];
-    const mark = (what: string) => timeline.push(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${what}`);
+    const mark = (what: string) =>
+      timeline.push(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${what}`);
     child = await ChildServer.start(
       {
         limits: { maxBufferedBytes: 32 * MiB, maxConnectionsPerIp: 1000 },
@@ -50,7 +51,9 @@ describe('memory pressure in a small heap', () => {
     await c.call('publish', { channel: 'bulk', count: 400, size: 32 * 1024, perTick: 4 });
     await sleep(300);
     let snap = await c.call<Snapshot>('gc');
-    mark(`start: level ${snap.level} at ${snap.pressure}%, history ${snap.service.historyMessages} messages (${snap.service.historySize}/channel), ${(snap.service.bufferedBytes / MiB).toFixed(1)} MiB unread by the slow clients`);
+    mark(
+      `start: level ${snap.level} at ${snap.pressure}%, history ${snap.service.historyMessages} messages (${snap.service.historySize}/channel), ${(snap.service.bufferedBytes / MiB).toFixed(1)} MiB unread by the slow clients`,
+    );
     expect(snap.level).toBe('normal');
     expect(snap.service.historySize).toBe(HISTORY);
     expect(snap.service.bufferedBytes).toBeGreaterThan(1 * MiB);
@@ -64,22 +67,35 @@ describe('memory pressure in a small heap', () => {
         expect(c.exited).toBeUndefined();
       }
       expect(snap.level).toBe(level);
-      mark(`${level} at ${snap.pressure}% (${snap.heapSource} reading), heap used ${(snap.heapUsed / MiB).toFixed(1)} MiB, RSS ${(snap.rss / MiB).toFixed(1)} MiB`);
+      mark(
+        `${level} at ${snap.pressure}% (${snap.heapSource} reading), heap used ${(snap.heapUsed / MiB).toFixed(1)} MiB, RSS ${(snap.rss / MiB).toFixed(1)} MiB`,
+      );
       return snap;
     };
 
     // warning: history, idempotency cache and recovery buffers shrink. Shrinking the history frees heap (the 'bulk'
     // channel kept 12.5 MiB), which may bring the level back to normal at once: the action works; the ballast goes on.
     snap = await pushTo('warning', 70);
-    const shrunk = await c.waitEvent((e) => e.event === 'degradation' && e.level === 'warning' && String(e.detail).startsWith('history'));
+    const shrunk = await c.waitEvent(
+      (e) => e.event === 'degradation' && e.level === 'warning' && String(e.detail).startsWith('history'),
+    );
     expect(shrunk.detail).toBe(`history ${HISTORY} -> ${HISTORY / 2} messages per channel, 400 dropped`);
     snap = await c.call<Snapshot>('snapshot');
     // 'hist' held 500 and 'bulk' 400: both kept 250
     expect(historyBefore).toBe(900);
     expect(snap.service.historyMessages).toBe(500);
-    const other = c.events.filter((e) => e.event === 'degradation' && e.level === 'warning' && e.action === 'apply').map((e) => e.detail);
-    expect(other).toEqual(expect.arrayContaining([expect.stringMatching(/^idempotency cache 10000 -> 5000 keys/), 'maxRecoveryBuffer 10000 -> 5000']));
-    mark(`  ${shrunk.detail}; now ${snap.level} at ${snap.pressure}% with ${snap.service.historyMessages} history messages`);
+    const other = c.events
+      .filter((e) => e.event === 'degradation' && e.level === 'warning' && e.action === 'apply')
+      .map((e) => e.detail);
+    expect(other).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^idempotency cache 10000 -> 5000 keys/),
+        'maxRecoveryBuffer 10000 -> 5000',
+      ]),
+    );
+    mark(
+      `  ${shrunk.detail}; now ${snap.level} at ${snap.pressure}% with ${snap.service.historyMessages} history messages`,
+    );
 
     // critical: new connections refused with 503, volatile channels shed
     snap = await pushTo('critical', 85);
@@ -88,7 +104,9 @@ describe('memory pressure in a small heap', () => {
     await c.call('publish', { channel: 'volatile.ticks', count: 10, size: 10 });
     await sleep(100);
     expect(volatile.counts.get('volatile.ticks') ?? 0).toBe(0);
-    const critical = await c.call<{ hub: { drops: { shed: number } }; refusedUpgrades: { overloaded: number } }>('stats');
+    const critical = await c.call<{ hub: { drops: { shed: number } }; refusedUpgrades: { overloaded: number } }>(
+      'stats',
+    );
     expect(critical.hub.drops.shed).toBe(10);
     expect(critical.refusedUpgrades.overloaded).toBeGreaterThanOrEqual(1);
     mark(`  new connection -> HTTP 503; 10 volatile messages shed; health ${(await health()).body.status}`);
@@ -117,7 +135,9 @@ describe('memory pressure in a small heap', () => {
     await c.call('publish', { channel: 'volatile.ticks', count: 5, size: 10 });
     await until(() => (volatile.counts.get('volatile.ticks') ?? 0) === 5, 5_000, 'volatile delivery again');
     expect((await health()).body.status).toBe('healthy');
-    mark(`  history back to ${snap.service.historySize}/channel, connections accepted, volatile delivered, health healthy`);
+    mark(
+      `  history back to ${snap.service.historySize}/channel, connections accepted, volatile delivered, health healthy`,
+    );
 
     const levels = c.events.filter((e) => e.event === 'level').map((e) => `${e.from}->${e.to}`);
     mark(`level changes: ${levels.join(', ')}`);

@@ -28,7 +28,19 @@ describe('service monitoring', () => {
     expect(stats.averageLatency).toBe(stats.latency.averageMs);
 
     const health = s.service.getHealthStatus();
-    expect(Object.keys(health)).toEqual(expect.arrayContaining(['isHealthy', 'status', 'uptime', 'memoryUsage', 'connectionHealth', 'queueHealth', 'warnings', 'errors', 'lastCheck']));
+    expect(Object.keys(health)).toEqual(
+      expect.arrayContaining([
+        'isHealthy',
+        'status',
+        'uptime',
+        'memoryUsage',
+        'connectionHealth',
+        'queueHealth',
+        'warnings',
+        'errors',
+        'lastCheck',
+      ]),
+    );
 
     const metrics = s.service.getMetrics();
     expect(metrics.transports.native).toMatchObject({ connections: 1, deliveries: 20 });

@@ -19,7 +19,11 @@ describe('native transport over real sockets', () => {
     const a = await RawClient.open(s.url);
     const b = await RawClient.open(s.url);
     expect(a.frames[0]).toMatchObject({ type: 'welcome', protocol: 1, userId: null });
-    expect(await a.request({ type: 'subscribe', channel: 'chat.lobby' })).toMatchObject({ type: 'ack', channel: 'chat.lobby', offset: 0 });
+    expect(await a.request({ type: 'subscribe', channel: 'chat.lobby' })).toMatchObject({
+      type: 'ack',
+      channel: 'chat.lobby',
+      offset: 0,
+    });
     await b.request({ type: 'subscribe', channel: 'chat.lobby' });
     const ack = await a.request({ type: 'publish', channel: 'chat.lobby', event: 'say', data: { text: 'hi' } });
     expect(ack).toMatchObject({ type: 'ack', channel: 'chat.lobby', offset: 1 });
@@ -104,7 +108,9 @@ describe('native transport over real sockets', () => {
 
   it('throws TypeErrors that say what to change for contradictory options', async () => {
     const { createUnifiedWebSocketService } = await import('../src/index');
-    expect(() => createUnifiedWebSocketService({ adapter: 'native', transports: ['native', 'socketio'] })).toThrow(/contradicts/);
+    expect(() => createUnifiedWebSocketService({ adapter: 'native', transports: ['native', 'socketio'] })).toThrow(
+      /contradicts/,
+    );
     expect(() => createUnifiedWebSocketService({ transports: ['carrier-pigeon' as 'native'] })).toThrow(TypeError);
     expect(() => createUnifiedWebSocketService({ limits: { maxConnections: 0 } })).toThrow(/limits.maxConnections/);
     expect(() => createUnifiedWebSocketService({ broker: { type: 'mqtt' } as never })).toThrow(/broker.type/);

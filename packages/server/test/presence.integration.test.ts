@@ -15,13 +15,19 @@ afterEach(async () => {
 
 const GRACE = 400;
 const presenceServer = (extra: Parameters<typeof startServer>[0] = {}) =>
-  start({ auth: { jwt: { secret: SECRET }, authorizeChannel: () => true }, presence: { leaveGraceMs: GRACE }, ...extra });
+  start({
+    auth: { jwt: { secret: SECRET }, authorizeChannel: () => true },
+    presence: { leaveGraceMs: GRACE },
+    ...extra,
+  });
 const tab = async (s: TestServer, userId: string, info?: unknown): Promise<RawClient> => {
   const token = await signConnectionToken({ secret: SECRET, userId, ...(info === undefined ? {} : { info }) });
   return RawClient.open(s.url, { headers: { authorization: `Bearer ${token}` } });
 };
 const events = (c: RawClient): string[] =>
-  c.frames.filter((f) => f.type === 'presence').map((f) => `${f.action as string}:${(f.member as { userId: string }).userId}`);
+  c.frames
+    .filter((f) => f.type === 'presence')
+    .map((f) => `${f.action as string}:${(f.member as { userId: string }).userId}`);
 
 describe('presence over real sockets', () => {
   it('two tabs of one user are one member; a reload within leaveGraceMs is neither leave nor join', async () => {
@@ -33,9 +39,14 @@ describe('presence over real sockets', () => {
     expect(await tab1.request({ type: 'subscribe', channel: 'presence-room' })).toMatchObject({
       members: [{ userId: 'w' }, { userId: 'anna', info: { name: 'Anna' } }],
     });
-    await watcher.next((f) => f.type === 'presence' && f.action === 'join' && (f.member as { userId: string }).userId === 'anna');
-    expect(watcher.frames.find((f) => f.type === 'presence' && f.action === 'join' && (f.member as { userId: string }).userId === 'anna'))
-      .toMatchObject({ channel: 'presence-room', member: { userId: 'anna', info: { name: 'Anna' } } });
+    await watcher.next(
+      (f) => f.type === 'presence' && f.action === 'join' && (f.member as { userId: string }).userId === 'anna',
+    );
+    expect(
+      watcher.frames.find(
+        (f) => f.type === 'presence' && f.action === 'join' && (f.member as { userId: string }).userId === 'anna',
+      ),
+    ).toMatchObject({ channel: 'presence-room', member: { userId: 'anna', info: { name: 'Anna' } } });
 
     const tab2 = await tab(s, 'anna', { name: 'Anna' });
     const ack2 = await tab2.request({ type: 'subscribe', channel: 'presence-room' });
@@ -56,7 +67,11 @@ describe('presence over real sockets', () => {
     await sleep(GRACE + 150);
     expect(events(watcher)).toEqual(['join:w', 'join:anna']);
     const list = await watcher.request({ type: 'presence', channel: 'presence-room' });
-    expect(list).toMatchObject({ type: 'ack', channel: 'presence-room', members: [{ userId: 'w' }, { userId: 'anna', info: { name: 'Anna' } }] });
+    expect(list).toMatchObject({
+      type: 'ack',
+      channel: 'presence-room',
+      members: [{ userId: 'w' }, { userId: 'anna', info: { name: 'Anna' } }],
+    });
 
     // the last tab really leaves: one leave, after the grace
     const closedAt = Date.now();

@@ -56,14 +56,24 @@ async function phase(reader: TestClient): Promise<Phase> {
   await sleep(300);
   await Promise.all(
     ['stream.big', 'volatile.big', 'state.big'].map((channel) =>
-      child.call('publish', { channel, count: BIG_COUNT, size: BIG, keys: channel === 'state.big' ? KEYS : 0, perTick: 1, pauseMs: 15 }),
+      child.call('publish', {
+        channel,
+        count: BIG_COUNT,
+        size: BIG,
+        keys: channel === 'state.big' ? KEYS : 0,
+        perTick: 1,
+        pauseMs: 15,
+      }),
     ),
   );
   await sleep(500);
   await child.call('stopTicker', {});
   // the fast reader of the big channels gets every message, slow subscribers or not
   await until(
-    () => ['stream.big', 'volatile.big', 'state.big'].every((ch, i) => (reader.counts.get(ch) ?? 0) - readerBefore[i]! === BIG_COUNT),
+    () =>
+      ['stream.big', 'volatile.big', 'state.big'].every(
+        (ch, i) => (reader.counts.get(ch) ?? 0) - readerBefore[i]! === BIG_COUNT,
+      ),
     20_000,
     `the fast reader to receive everything (got ${JSON.stringify([...reader.counts])}, closed ${JSON.stringify(reader.closed)})`,
   );
@@ -86,7 +96,10 @@ describe('slow consumers over real sockets', () => {
     let latencies: number[] = [];
     latencySink.fn = (m) => latencies.push(m.receivedAt - (m.data.t as number));
     const without = await phase(reader);
-    const p99Without = percentile(latencies.sort((a, b) => a - b), 99);
+    const p99Without = percentile(
+      latencies.sort((a, b) => a - b),
+      99,
+    );
     const p50Without = percentile(latencies, 50);
     const countWithout = latencies.length;
 
@@ -97,7 +110,10 @@ describe('slow consumers over real sockets', () => {
     for (const c of [slowStream, slowVolatile, slowState]) c.pause();
     latencies = [];
     const withSlow = await phase(reader);
-    const p99With = percentile(latencies.sort((a, b) => a - b), 99);
+    const p99With = percentile(
+      latencies.sort((a, b) => a - b),
+      99,
+    );
     const p50With = percentile(latencies, 50);
     const stats = await child.call<{ hub: { drops: Record<string, number>; slowConsumers: number } }>('stats');
 

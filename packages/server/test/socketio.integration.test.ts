@@ -33,14 +33,29 @@ describe('Socket.IO transport with the official socket.io-client', () => {
     const a = await sio(s);
     expect(a.events[0]).toEqual({
       event: 'welcome',
-      frame: { type: 'welcome', connectionId: expect.any(String), protocol: 1, heartbeatMs: 25000, userId: null, nodeId: s.service.nodeId },
+      frame: {
+        type: 'welcome',
+        connectionId: expect.any(String),
+        protocol: 1,
+        heartbeatMs: 25000,
+        userId: null,
+        nodeId: s.service.nodeId,
+      },
     });
     const sub = await a.request('subscribe', { channel: 'chat.lobby' });
     expect(sub).toEqual({ type: 'ack', channel: 'chat.lobby', epoch: expect.any(String), offset: 0 });
     const pub = await a.request('publish', { channel: 'chat.lobby', event: 'say', data: { text: 'hi' } });
     expect(pub).toEqual({ type: 'ack', channel: 'chat.lobby', id: expect.any(String), offset: 1 });
     const m = await a.next('message');
-    expect(m).toEqual({ type: 'message', channel: 'chat.lobby', event: 'say', data: { text: 'hi' }, id: pub.id, offset: 1, ts: expect.any(Number) });
+    expect(m).toEqual({
+      type: 'message',
+      channel: 'chat.lobby',
+      event: 'say',
+      data: { text: 'hi' },
+      id: pub.id,
+      offset: 1,
+      ts: expect.any(Number),
+    });
     expect(await a.request('unsubscribe', { channel: 'chat.lobby' })).toEqual({ type: 'ack', channel: 'chat.lobby' });
     expect(await a.request('ping')).toEqual({ type: 'pong' });
     expect(s.service.getChannelSubscribers('chat.lobby')).toEqual([]);
@@ -57,12 +72,19 @@ describe('Socket.IO transport with the official socket.io-client', () => {
     // publishes from both transports and from the server, interleaved within ticks
     const acks: number[] = [];
     for (let i = 0; i < 30; i++) {
-      if (i % 3 === 0) acks.push((await io.request('publish', { channel: 'room', event: 'n', data: i })).offset as number);
-      else if (i % 3 === 1) acks.push((await ws.request({ type: 'publish', channel: 'room', event: 'n', data: i })).offset as number);
+      if (i % 3 === 0)
+        acks.push((await io.request('publish', { channel: 'room', event: 'n', data: i })).offset as number);
+      else if (i % 3 === 1)
+        acks.push((await ws.request({ type: 'publish', channel: 'room', event: 'n', data: i })).offset as number);
       else acks.push((await s.service.broadcast('room', 'n', i)).offset);
     }
     for (let i = 30; i < 60; i++) void s.service.broadcast('room', 'n', i); // one tick: one batch of 30
-    await waitFor(() => ws.messages('room').length === 60 && io.messages('room').length === 60 && polling.messages('room').length === 60);
+    await waitFor(
+      () =>
+        ws.messages('room').length === 60 &&
+        io.messages('room').length === 60 &&
+        polling.messages('room').length === 60,
+    );
     expect(acks).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     const expected = Array.from({ length: 60 }, (_, i) => ({ offset: i + 1, data: i }));
     for (const c of [ws, io, polling]) {
@@ -101,31 +123,90 @@ describe('Socket.IO transport with the official socket.io-client', () => {
     const s = await start({ ...both, limits: { maxPayloadBytes: 1024 } });
     const a = await sio(s);
     const bad = async (event: string, payload?: unknown): Promise<Record<string, unknown>> => a.request(event, payload);
-    expect(await bad('subscribe', 'news')).toMatchObject({ type: 'error', code: 'BAD_REQUEST', message: expect.stringContaining('one JSON object') });
+    expect(await bad('subscribe', 'news')).toMatchObject({
+      type: 'error',
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('one JSON object'),
+    });
     expect(await bad('subscribe', ['news'])).toMatchObject({ type: 'error', code: 'BAD_REQUEST' });
     expect(await bad('subscribe', null)).toMatchObject({ type: 'error', code: 'BAD_REQUEST' });
-    expect(await bad('subscribe', {})).toMatchObject({ type: 'error', code: 'BAD_REQUEST', message: '"channel" must be a string' });
-    expect(await bad('subscribe', { channel: 'bad name!' })).toMatchObject({ type: 'error', code: 'BAD_REQUEST', message: expect.stringContaining('invalid channel name') });
+    expect(await bad('subscribe', {})).toMatchObject({
+      type: 'error',
+      code: 'BAD_REQUEST',
+      message: '"channel" must be a string',
+    });
+    expect(await bad('subscribe', { channel: 'bad name!' })).toMatchObject({
+      type: 'error',
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('invalid channel name'),
+    });
     expect(await bad('subscribe', { channel: '*' })).toMatchObject({ type: 'error', code: 'BAD_REQUEST' });
-    expect(await bad('subscribe', { channel: 'x', since: { epoch: 1 } })).toMatchObject({ type: 'error', code: 'BAD_REQUEST', message: expect.stringContaining('since') });
-    expect(await bad('publish', { channel: 'x' })).toMatchObject({ type: 'error', code: 'BAD_REQUEST', message: expect.stringContaining('event') });
-    expect(await bad('teleport', { channel: 'x' })).toMatchObject({ type: 'error', code: 'BAD_REQUEST', message: expect.stringContaining('unknown event "teleport"') });
-    expect(await bad('subscribe', { channel: 'private-secrets' })).toMatchObject({ type: 'error', code: 'FORBIDDEN', channel: 'private-secrets' });
-    expect(await bad('subscribe', { channel: 'user:u1' })).toMatchObject({ type: 'error', code: 'UNAUTHORIZED', channel: 'user:u1' });
-    expect(await bad('publish', { channel: 'x', event: 'e', data: 1 })).toMatchObject({ type: 'error', code: 'FORBIDDEN', channel: 'x' });
-    expect(await bad('presence', { channel: 'room' })).toMatchObject({ type: 'error', code: 'BAD_REQUEST', message: expect.stringContaining('not a presence channel') });
+    expect(await bad('subscribe', { channel: 'x', since: { epoch: 1 } })).toMatchObject({
+      type: 'error',
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('since'),
+    });
+    expect(await bad('publish', { channel: 'x' })).toMatchObject({
+      type: 'error',
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('event'),
+    });
+    expect(await bad('teleport', { channel: 'x' })).toMatchObject({
+      type: 'error',
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('unknown event "teleport"'),
+    });
+    expect(await bad('subscribe', { channel: 'private-secrets' })).toMatchObject({
+      type: 'error',
+      code: 'FORBIDDEN',
+      channel: 'private-secrets',
+    });
+    expect(await bad('subscribe', { channel: 'user:u1' })).toMatchObject({
+      type: 'error',
+      code: 'UNAUTHORIZED',
+      channel: 'user:u1',
+    });
+    expect(await bad('publish', { channel: 'x', event: 'e', data: 1 })).toMatchObject({
+      type: 'error',
+      code: 'FORBIDDEN',
+      channel: 'x',
+    });
+    expect(await bad('presence', { channel: 'room' })).toMatchObject({
+      type: 'error',
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('not a presence channel'),
+    });
     expect(await bad('auth', { token: 'abc' })).toMatchObject({ type: 'error', code: 'UNAUTHORIZED' });
-    expect(await bad('publish', { channel: 'x', event: 'e', data: 'y'.repeat(1500) })).toMatchObject({ type: 'error', code: 'PAYLOAD_TOO_LARGE' });
-    expect(await bad('publish', { channel: 'x', event: 'e', data: Buffer.from('binary') })).toMatchObject({ type: 'error', code: 'BAD_REQUEST', message: expect.stringContaining('binary') });
+    expect(await bad('publish', { channel: 'x', event: 'e', data: 'y'.repeat(1500) })).toMatchObject({
+      type: 'error',
+      code: 'PAYLOAD_TOO_LARGE',
+    });
+    expect(await bad('publish', { channel: 'x', event: 'e', data: Buffer.from('binary') })).toMatchObject({
+      type: 'error',
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('binary'),
+    });
     let nested: unknown = 1;
     for (let i = 0; i < 40; i++) nested = [nested];
-    expect(await bad('publish', { channel: 'x', event: 'e', data: nested })).toMatchObject({ type: 'error', code: 'PAYLOAD_TOO_LARGE' });
+    expect(await bad('publish', { channel: 'x', event: 'e', data: nested })).toMatchObject({
+      type: 'error',
+      code: 'PAYLOAD_TOO_LARGE',
+    });
     // without an acknowledgement callback the error comes as an `error` event
     a.socket.emit('subscribe', { channel: 'news' });
-    expect(await a.next('error')).toMatchObject({ type: 'error', code: 'BAD_REQUEST', message: expect.stringContaining('acknowledgement callback') });
+    expect(await a.next('error')).toMatchObject({
+      type: 'error',
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('acknowledgement callback'),
+    });
     expect(a.socket.connected).toBe(true);
     expect(await a.request('subscribe', { channel: 'news' })).toMatchObject({ type: 'ack', channel: 'news' });
-    expect(s.service.hub.stats.errors).toMatchObject({ BAD_REQUEST: 12, FORBIDDEN: 2, UNAUTHORIZED: 2, PAYLOAD_TOO_LARGE: 2 });
+    expect(s.service.hub.stats.errors).toMatchObject({
+      BAD_REQUEST: 12,
+      FORBIDDEN: 2,
+      UNAUTHORIZED: 2,
+      PAYLOAD_TOO_LARGE: 2,
+    });
   });
 
   it('rate-limits through the acknowledgement, then closes with 4029 (close event, io server disconnect)', async () => {
@@ -197,7 +278,10 @@ describe('Socket.IO transport with the official socket.io-client', () => {
     // Socket.IO serves its browser bundle on its path
     const bundle = await fetch(`${s.baseUrl}/socket.io/socket.io.esm.min.js`);
     expect(bundle.status).toBe(200);
-    expect(s.service.getMetrics().transports).toMatchObject({ native: { connections: 1 }, socketio: { connections: 1 } });
+    expect(s.service.getMetrics().transports).toMatchObject({
+      native: { connections: 1 },
+      socketio: { connections: 1 },
+    });
   });
 
   it('disconnects a Socket.IO client that stops reading with 4008 (bufferedBytes counts engine.io and the socket)', async () => {
@@ -207,7 +291,8 @@ describe('Socket.IO transport with the official socket.io-client', () => {
     await slow.request('subscribe', { channel: 'firehose' });
     await fast.request('subscribe', { channel: 'firehose' });
     // the slow client's process stops reading its socket
-    const tcp = (slow.socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void; destroy(): void } } }).ws._socket;
+    const tcp = (slow.socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void; destroy(): void } } })
+      .ws._socket;
     tcp.pause();
     // enough to fill the loopback socket buffers (several MB) and then maxBufferedBytes
     const data = 'z'.repeat(60_000);
@@ -271,8 +356,12 @@ describe('Socket.IO transport with the official socket.io-client', () => {
   it('refuses contradictory Socket.IO options with TypeErrors that say what to change', async () => {
     const { createUnifiedWebSocketService } = await import('../src/index');
     expect(() => createUnifiedWebSocketService({ socketio: { path: '/rt' } })).toThrow(/add 'socketio' to transports/);
-    expect(() => createUnifiedWebSocketService({ ...both, path: '/rt', socketio: { path: '/rt/' } })).toThrow(/different paths/);
-    expect(() => createUnifiedWebSocketService({ ...both, socketio: { colour: 1 } as never })).toThrow(/socketio.colour/);
+    expect(() => createUnifiedWebSocketService({ ...both, path: '/rt', socketio: { path: '/rt/' } })).toThrow(
+      /different paths/,
+    );
+    expect(() => createUnifiedWebSocketService({ ...both, socketio: { colour: 1 } as never })).toThrow(
+      /socketio.colour/,
+    );
     expect(() => createUnifiedWebSocketService().io).toThrow(/needs the Socket.IO transport/);
     expect(() => createUnifiedWebSocketService(both).io).toThrow(/initialize/);
     const s = createUnifiedWebSocketService({ ...both, socketio: { serverOptions: { perMessageDeflate: true } } });

@@ -35,9 +35,18 @@ describe.skipIf(!available)("transports ['native', 'socketio'] with broker { typ
     await pubA.request('subscribe', { channel: 'room' });
     await sioB.request('subscribe', { channel: 'room' });
     await wsB.request({ type: 'subscribe', channel: 'room' });
-    for (let i = 1; i <= 10; i++) expect(await pubA.request('publish', { channel: 'room', event: 'n', data: i })).toMatchObject({ offset: i });
-    await waitFor(() => sioB.messages('room').length === 10 && wsB.messages('room').length === 10 && pubA.messages('room').length === 10, 5000, 'cross-node delivery');
-    for (const c of [pubA, sioB, wsB]) expect(c.messages('room').map((m) => m.offset)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    for (let i = 1; i <= 10; i++)
+      expect(await pubA.request('publish', { channel: 'room', event: 'n', data: i })).toMatchObject({ offset: i });
+    await waitFor(
+      () =>
+        sioB.messages('room').length === 10 &&
+        wsB.messages('room').length === 10 &&
+        pubA.messages('room').length === 10,
+      5000,
+      'cross-node delivery',
+    );
+    for (const c of [pubA, sioB, wsB])
+      expect(c.messages('room').map((m) => m.offset)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 
     // the application's own Socket.IO code: the Redis adapter (sharded on Redis 7) made from the broker's URL
     const io = a.service.io;

@@ -43,7 +43,10 @@ export class UpgradeServer {
 
   #ask<T>(cmd: string, key: string): Promise<T> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer to ${cmd}; exit ${JSON.stringify(this.exit)}: ${this.stderr}`)), 5_000);
+      const timer = setTimeout(
+        () => reject(new Error(`no answer to ${cmd}; exit ${JSON.stringify(this.exit)}: ${this.stderr}`)),
+        5_000,
+      );
       const onMessage = (m: Record<string, unknown>): void => {
         if (!(key in m)) return;
         clearTimeout(timer);
@@ -83,12 +86,16 @@ export function rawSocket(port: number): Promise<Socket> {
 
 /** An HTTP/1.1 upgrade request for `path` (WebSocket, unless `upgrade` says otherwise). */
 export function upgradeRequest(path: string, upgrade = 'websocket'): string {
-  const ws = upgrade === 'websocket' ? 'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' : '';
+  const ws =
+    upgrade === 'websocket' ? 'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' : '';
   return `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${upgrade}\r\n${ws}\r\n`;
 }
 
 /** Resolves with what the server sent until it closed the connection (or `timeoutMs` passed: `timedOut`). */
-export function readUntilClosed(socket: Socket, timeoutMs: number): Promise<{ data: string; timedOut: boolean; ms: number }> {
+export function readUntilClosed(
+  socket: Socket,
+  timeoutMs: number,
+): Promise<{ data: string; timedOut: boolean; ms: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
     let data = '';

@@ -20,7 +20,8 @@ import type { BroadcastStore } from './connection-stores';
 export type { ChannelHandlers } from '@unisocket/client';
 
 /** Options of the channel stores: the channel callbacks, `since` and `token` (those of `client.subscribe`). */
-export interface ChannelStoreOptions<TEvents extends EventMap = EventMap> extends Omit<SubscribeOptions<TEvents>, 'events'> {}
+export interface ChannelStoreOptions<TEvents extends EventMap = EventMap>
+  extends Omit<SubscribeOptions<TEvents>, 'events'> {}
 
 /** The value of a channel store: the `ChannelSnapshot` and `isSubscribed`. */
 export interface ChannelStoreValue extends ChannelSnapshot, ChannelFlags {}
@@ -40,7 +41,8 @@ export interface ChannelStore<TValue extends ChannelStoreValue = ChannelStoreVal
 }
 
 /** A private (or presence) channel store, with whisper. */
-export interface PrivateChannelStore<TValue extends ChannelStoreValue = ChannelStoreValue> extends ChannelStore<TValue> {
+export interface PrivateChannelStore<TValue extends ChannelStoreValue = ChannelStoreValue>
+  extends ChannelStore<TValue> {
   /** Sends `client-<event>` to the other members (a publish the server must allow). */
   whisper<TData = unknown>(event: string, data?: TData): Promise<PublishResult>;
 }
@@ -91,7 +93,13 @@ export function createPrivateChannelStore<TEvents extends EventMap = EventMap>(
   handlers?: ChannelHandlers<TEvents>,
   options?: ChannelStoreOptions<TEvents>,
 ): PrivateChannelStore {
-  const store = channelStore(source, channel, handlers as ChannelHandlers, options as ChannelStoreOptions, withChannelFlags);
+  const store = channelStore(
+    source,
+    channel,
+    handlers as ChannelHandlers,
+    options as ChannelStoreOptions,
+    withChannelFlags,
+  );
   return { ...store, whisper: (event, data) => store.client.whisper(channel, event, data) };
 }
 
@@ -105,9 +113,15 @@ export function createPresenceStore<TEvents extends EventMap = EventMap>(
   handlers?: ChannelHandlers<TEvents>,
   options?: ChannelStoreOptions<TEvents>,
 ): PrivateChannelStore<PresenceStoreValue> {
-  const store = channelStore<PresenceStoreValue>(source, channel, handlers as ChannelHandlers, options as ChannelStoreOptions, (s) => {
-    const members = presenceMembers(s);
-    return { ...withChannelFlags(s), members, memberCount: members.length };
-  });
+  const store = channelStore<PresenceStoreValue>(
+    source,
+    channel,
+    handlers as ChannelHandlers,
+    options as ChannelStoreOptions,
+    (s) => {
+      const members = presenceMembers(s);
+      return { ...withChannelFlags(s), members, memberCount: members.length };
+    },
+  );
   return { ...store, whisper: (event, data) => store.client.whisper(channel, event, data) };
 }

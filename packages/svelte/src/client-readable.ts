@@ -46,7 +46,11 @@ function release(client: UnisocketClient): void {
  * During server-side rendering (`start` given) it is read once: nothing is held.
  * @internal
  */
-export function readableOf<T>(client: UnisocketClient, store: ExternalStore<T>, start?: () => () => void): Readable<T>['subscribe'] {
+export function readableOf<T>(
+  client: UnisocketClient,
+  store: ExternalStore<T>,
+  start?: () => () => void,
+): Readable<T>['subscribe'] {
   return readable(store.getSnapshot(), (set) => {
     set(store.getSnapshot());
     if (start !== undefined && !inBrowser()) return undefined;

@@ -1,4 +1,4 @@
-import { type UnisocketClient, type UnisocketClientOptions, createClient } from '@unisocket/client';
+import { createClient } from '@unisocket/client';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { get } from 'svelte/store';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -107,7 +107,12 @@ describe('Svelte 5 components', () => {
   it('createBroadcastStore(options) owns its client: connected while its stores are used, publish, disconnected after', async () => {
     const s = await server();
     const acks: number[] = [];
-    const view = render(Owned, { props: { options: { url: s.url, WebSocket, reconnect: FAST_RECONNECT }, onPublished: (o: number) => acks.push(o) } });
+    const view = render(Owned, {
+      props: {
+        options: { url: s.url, WebSocket, reconnect: FAST_RECONNECT },
+        onPublished: (o: number) => acks.push(o),
+      },
+    });
     await waitFor(() => expect(text('owned')).toBe('true/subscribed'));
     expect(s.service.getConnectionCount()).toBe(1);
     await fireEvent.click(screen.getByText('send'));
@@ -128,7 +133,14 @@ describe('presence and private channels', () => {
     await Promise.all([ann.connect(), bob.connect()]);
     const joined: string[] = [];
     const left: string[] = [];
-    render(RunesPresence, { props: { client: ann, id: 'ann', onJoin: (id: string) => joined.push(id), onLeave: (id: string) => left.push(id) } });
+    render(RunesPresence, {
+      props: {
+        client: ann,
+        id: 'ann',
+        onJoin: (id: string) => joined.push(id),
+        onLeave: (id: string) => left.push(id),
+      },
+    });
     await waitFor(() => expect(text('room-ann')).toBe('true:ann:1'));
     const bobView = render(RunesPresence, { props: { client: bob, id: 'bob' } });
     await waitFor(() => expect(text('room-bob')).toBe('true:ann,bob:2'));

@@ -75,7 +75,10 @@ export function validateRedisAdapterOptions(options: RedisAdapterOptions): void 
   if (options.sharded !== undefined && options.sharded !== 'auto' && typeof options.sharded !== 'boolean') {
     throw new TypeError(`redisAdapter.sharded must be true, false or 'auto', got ${JSON.stringify(options.sharded)}`);
   }
-  if (options.channelPrefix !== undefined && (typeof options.channelPrefix !== 'string' || options.channelPrefix === '')) {
+  if (
+    options.channelPrefix !== undefined &&
+    (typeof options.channelPrefix !== 'string' || options.channelPrefix === '')
+  ) {
     throw new TypeError('redisAdapter.channelPrefix must be a non-empty string');
   }
   const timeout = options.connectTimeoutMs;
@@ -100,7 +103,10 @@ export async function createRedisAdapter(
   let sub: RedisClientLike;
   const owned: RedisClientLike[] = [];
   if (options.url !== undefined) {
-    const mod = (await import('ioredis')) as unknown as { Redis?: RedisCtor; default?: RedisCtor | { Redis?: RedisCtor } };
+    const mod = (await import('ioredis')) as unknown as {
+      Redis?: RedisCtor;
+      default?: RedisCtor | { Redis?: RedisCtor };
+    };
     const Redis = mod.Redis ?? (typeof mod.default === 'function' ? mod.default : mod.default?.Redis);
     if (Redis === undefined) throw new TypeError('ioredis could not be loaded');
     const clientOptions = { lazyConnect: true, maxRetriesPerRequest: null, enableOfflineQueue: true };

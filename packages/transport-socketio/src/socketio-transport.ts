@@ -17,7 +17,12 @@ import {
   validateCommand,
 } from '@unisocket/core';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
-import { type RedisAdapterHandle, type RedisAdapterOptions, createRedisAdapter, validateRedisAdapterOptions } from './redis-adapter';
+import {
+  type RedisAdapterHandle,
+  type RedisAdapterOptions,
+  createRedisAdapter,
+  validateRedisAdapterOptions,
+} from './redis-adapter';
 import { type EngineSocket, type InboundContext, SocketIoSocket } from './socketio-socket';
 
 /** Options of {@link SocketIoTransport}. */
@@ -66,7 +71,7 @@ const COMMAND_EVENTS: ReadonlyMap<string, ClientCommandType> = new Map<string, C
 
 /** The HTTP server events Socket.IO (engine.io) listens to once attached. */
 const SERVER_EVENTS = ['request', 'upgrade', 'close', 'listening'] as const;
-type Listener = (...args: any[]) => void;
+type Listener = (...args: unknown[]) => void;
 
 const ENTRY = Symbol('unisocket.socketio.entry');
 const ADMISSION = Symbol('unisocket.socketio.admission');
@@ -82,7 +87,6 @@ interface TaggedSocket {
   [ENTRY]?: SocketIoSocket | undefined;
   [ADMISSION]?: PendingAdmission | undefined;
 }
-
 
 /**
  * The Socket.IO transport: protocol v1 commands as Socket.IO events with acknowledgements, on the same HTTP server as
@@ -132,7 +136,7 @@ export class SocketIoTransport {
     }
     if (server.connectionStateRecovery !== undefined) {
       throw new TypeError(
-        "serverOptions.connectionStateRecovery is not supported: unisocket recovers every channel itself (subscribe with `since`), on both transports",
+        'serverOptions.connectionStateRecovery is not supported: unisocket recovers every channel itself (subscribe with `since`), on both transports',
       );
     }
     const forceCloseMs = options.forceCloseMs ?? 5_000;
@@ -199,7 +203,9 @@ export class SocketIoTransport {
 
   /** Whether the Redis adapter is installed, and which variant. */
   get redisAdapter(): { sharded: boolean; redisVersion: string | undefined } | undefined {
-    return this.#redis === undefined ? undefined : { sharded: this.#redis.sharded, redisVersion: this.#redis.redisVersion };
+    return this.#redis === undefined
+      ? undefined
+      : { sharded: this.#redis.sharded, redisVersion: this.#redis.redisVersion };
   }
 
   /**
@@ -221,7 +227,11 @@ export class SocketIoTransport {
       this.io.attach(server);
       this.#listenerChanges = SERVER_EVENTS.map((event, i) => {
         const now = server.listeners(event) as Listener[];
-        return { event, added: now.filter((l) => !before[i]!.includes(l)), removed: before[i]!.filter((l) => !now.includes(l)) };
+        return {
+          event,
+          added: now.filter((l) => !before[i]!.includes(l)),
+          removed: before[i]!.filter((l) => !now.includes(l)),
+        };
       });
     } catch (error) {
       this.#server = undefined;
@@ -410,7 +420,7 @@ export class SocketIoTransport {
 
 /** A client event: a protocol command (with its acknowledgement callback), or the application's own event. */
 function onEvent(this: Socket, event: string, ...args: unknown[]): void {
-  const entry = (this as unknown as TaggedSocket)[ENTRY] ;
+  const entry = (this as unknown as TaggedSocket)[ENTRY];
   const conn = entry?.conn;
   if (entry === undefined || conn === undefined || conn.closed) return;
   const { hub, decodeLimits } = entry.context;
@@ -446,7 +456,10 @@ function onEvent(this: Socket, event: string, ...args: unknown[]): void {
   if (text.length > max || (text.length * 3 > max && Buffer.byteLength(text) > max)) {
     hub.handleInvalid(
       conn,
-      new UnisocketError(ErrorCode.PAYLOAD_TOO_LARGE, `the "${event}" packet is larger than maxPayloadBytes (${max} bytes)`),
+      new UnisocketError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `the "${event}" packet is larger than maxPayloadBytes (${max} bytes)`,
+      ),
       reply,
     );
     return;
@@ -456,7 +469,9 @@ function onEvent(this: Socket, event: string, ...args: unknown[]): void {
   if (payloads > 1 || typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     hub.handleInvalid(
       conn,
-      badRequest(`"${event}" takes one JSON object and an acknowledgement callback, e.g. socket.emit("subscribe", { channel: "news" }, (reply) => …)`),
+      badRequest(
+        `"${event}" takes one JSON object and an acknowledgement callback, e.g. socket.emit("subscribe", { channel: "news" }, (reply) => …)`,
+      ),
       reply,
     );
     return;
@@ -469,7 +484,7 @@ function onEvent(this: Socket, event: string, ...args: unknown[]): void {
 
 function onDisconnect(this: Socket, reason: string): void {
   const tagged = this as unknown as TaggedSocket;
-  const entry = tagged[ENTRY] ;
+  const entry = tagged[ENTRY];
   if (entry === undefined) return;
   tagged[ENTRY] = undefined;
   const engine = this.conn;
@@ -502,7 +517,10 @@ function onFlush(this: EngineSocket): void {
 }
 
 function closeIfUnused(socket: Socket): void {
-  const client = socket.client as unknown as { sockets?: Map<unknown, unknown>; conn: { readyState: string; close(): void } };
+  const client = socket.client as unknown as {
+    sockets?: Map<unknown, unknown>;
+    conn: { readyState: string; close(): void };
+  };
   if ((client.sockets?.size ?? 0) === 0 && client.conn.readyState === 'open') client.conn.close();
 }
 

@@ -38,11 +38,17 @@ const line = (offset: number, data: unknown): string =>
 
 describe('SocketIoBatch', () => {
   it('encodes each line as the EVENT packet socket.emit(type, frame) would send, without parsing it', () => {
-    const lines = [line(1, { text: 'héllo ✓' }), '{"type":"presence","channel":"presence-x","action":"join","member":{"userId":"u"}}', '{"type":"resync","channel":"news","epoch":"e2","offset":0}'];
+    const lines = [
+      line(1, { text: 'héllo ✓' }),
+      '{"type":"presence","channel":"presence-x","action":"join","member":{"userId":"u"}}',
+      '{"type":"resync","channel":"news","epoch":"e2","offset":0}',
+    ];
     const encoded = new SocketIoBatch(lines);
     expect(encoded.packets).toEqual(lines.map((l) => `2["${(JSON.parse(l) as { type: string }).type}",${l}]`));
     const decoded = decode(encoded.packets);
-    expect(decoded.map((p) => p.data)).toEqual(lines.map((l) => [(JSON.parse(l) as { type: string }).type, JSON.parse(l)]));
+    expect(decoded.map((p) => p.data)).toEqual(
+      lines.map((l) => [(JSON.parse(l) as { type: string }).type, JSON.parse(l)]),
+    );
   });
 
   it('puts the whole batch in one buffer of WebSocket frames, one frame per message, of every header size', () => {

@@ -66,7 +66,9 @@ afterEach(async () => {
 function recordWrites(transport: SocketIoTransport): Buffer[][][] {
   const writes: Buffer[][][] = [];
   for (const socket of transport.io.sockets.sockets.values()) {
-    const sender = (socket.conn.transport as unknown as { socket: { _sender: { sendFrame(list: Buffer[], cb?: unknown): void } } }).socket._sender;
+    const sender = (
+      socket.conn.transport as unknown as { socket: { _sender: { sendFrame(list: Buffer[], cb?: unknown): void } } }
+    ).socket._sender;
     const calls: Buffer[][] = [];
     writes.push(calls);
     const original = sender.sendFrame.bind(sender);
@@ -101,7 +103,11 @@ describe('SocketIoTransport', () => {
     await once(client, 'welcome');
     await client.emitWithAck('subscribe', { channel: 'news' });
     const [server] = node.transport.io.sockets.sockets.values();
-    const engine = server!.conn as unknown as { transport: { writable: boolean }; writeBuffer: unknown[]; flush(): void };
+    const engine = server!.conn as unknown as {
+      transport: { writable: boolean };
+      writeBuffer: unknown[];
+      flush(): void;
+    };
     // engine.io is waiting for a write to complete: what comes now must wait in its buffer
     engine.transport.writable = false;
     server!.emit('custom', { before: true });
@@ -143,11 +149,20 @@ describe('SocketIoTransport', () => {
     const good = connect(node, { auth: { token: 'good' } });
     expect(await once(good, 'welcome')).toMatchObject({ type: 'welcome', userId: 'u1' });
     expect([...node.hub.connections()][0]).toMatchObject({ ip: '10.0.0.7', userId: 'u1', transport: 'socketio' });
-    expect(await good.emitWithAck('subscribe', { channel: 'user:u1' })).toMatchObject({ type: 'ack', channel: 'user:u1' });
+    expect(await good.emitWithAck('subscribe', { channel: 'user:u1' })).toMatchObject({
+      type: 'ack',
+      channel: 'user:u1',
+    });
     const bad = connect(node, { auth: { token: 'bad' } });
     const error = await once<Error & { data: unknown }>(bad, 'connect_error');
     expect(error.message).toBe('invalid token');
-    expect(error.data).toEqual({ type: 'error', code: 'UNAUTHORIZED', message: 'invalid token', status: 401, closeCode: 4001 });
+    expect(error.data).toEqual({
+      type: 'error',
+      code: 'UNAUTHORIZED',
+      message: 'invalid token',
+      status: 401,
+      closeCode: 4001,
+    });
     expect(seen).toEqual([
       { context: { transport: 'socketio', token: 'good', ip: '127.0.0.1' }, hasRequest: true },
       { context: { transport: 'socketio', token: 'bad', ip: '127.0.0.1' }, hasRequest: true },
@@ -192,9 +207,17 @@ describe('SocketIoTransport', () => {
     node.hub.disconnect(cb!, 4001, 'token expired');
     expect(await reasons[0]).toBe('transport close');
     expect(await reasons[1]).toBe('io server disconnect');
-    expect(closes).toEqual([[{ type: 'close', code: 4503, reason: 'overloaded' }], [{ type: 'close', code: 4001, reason: 'token expired' }]]);
+    expect(closes).toEqual([
+      [{ type: 'close', code: 4503, reason: 'overloaded' }],
+      [{ type: 'close', code: 4001, reason: 'token expired' }],
+    ]);
     await until(() => disconnects.length === 2);
-    expect(disconnects).toEqual(expect.arrayContaining([[ca!.id, 4503, 'overloaded'], [cb!.id, 4001, 'token expired']]));
+    expect(disconnects).toEqual(
+      expect.arrayContaining([
+        [ca!.id, 4503, 'overloaded'],
+        [cb!.id, 4001, 'token expired'],
+      ]),
+    );
     expect(node.transport.size).toBe(0);
   });
 
@@ -202,7 +225,9 @@ describe('SocketIoTransport', () => {
     const node = await startNode();
     const a = connect(node);
     await once(a, 'welcome');
-    const done = new Promise<[number, string]>((resolve) => node.hub.once('disconnect', (_c, code, reason) => resolve([code, reason])));
+    const done = new Promise<[number, string]>((resolve) =>
+      node.hub.once('disconnect', (_c, code, reason) => resolve([code, reason])),
+    );
     a.disconnect();
     expect(await done).toEqual([1000, 'client namespace disconnect']);
     expect(await fetch(`${node.url}/anything`).then((r) => r.text())).toBe('http ok');
@@ -233,8 +258,12 @@ describe('SocketIoTransport', () => {
     const hub = new Hub();
     expect(() => new SocketIoTransport(hub, { path: 'x' })).toThrow(/path must start/);
     expect(() => new SocketIoTransport(hub, { path: '/a', serverOptions: { path: '/b' } })).toThrow(/differ/);
-    expect(() => new SocketIoTransport(hub, { serverOptions: { perMessageDeflate: true } })).toThrow(/perMessageDeflate/);
-    expect(() => new SocketIoTransport(hub, { serverOptions: { connectionStateRecovery: {} } })).toThrow(/connectionStateRecovery/);
+    expect(() => new SocketIoTransport(hub, { serverOptions: { perMessageDeflate: true } })).toThrow(
+      /perMessageDeflate/,
+    );
+    expect(() => new SocketIoTransport(hub, { serverOptions: { connectionStateRecovery: {} } })).toThrow(
+      /connectionStateRecovery/,
+    );
     expect(() => new SocketIoTransport(hub, { serverOptions: { maxHttpBufferSize: 10 } })).toThrow(/maxHttpBufferSize/);
     expect(() => new SocketIoTransport(hub, { redisAdapter: {} })).toThrow(/url or both/);
     expect(() => new SocketIoTransport(hub, { redisAdapter: { url: 'http://x' } })).toThrow(/redis:\/\//);

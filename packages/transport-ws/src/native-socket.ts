@@ -1,4 +1,12 @@
-import { type Connection, ErrorCode, type Hub, type PreparedBatch, type ServerFrame, type TransportSocket, UnisocketError } from '@unisocket/core';
+import {
+  type Connection,
+  ErrorCode,
+  type Hub,
+  type PreparedBatch,
+  type ServerFrame,
+  type TransportSocket,
+  UnisocketError,
+} from '@unisocket/core';
 import * as wsModule from 'ws';
 import { WebSocket } from 'ws';
 
@@ -12,9 +20,11 @@ interface SenderInternals {
 const FRAME_OPTIONS = { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false } as const;
 
 /** ws's `Sender.frame`: frames data once; the result can be written to any number of sockets. */
-const frameData = (wsModule as unknown as {
-  Sender: { frame(data: Buffer, options: typeof FRAME_OPTIONS): Buffer[] };
-}).Sender.frame;
+const frameData = (
+  wsModule as unknown as {
+    Sender: { frame(data: Buffer, options: typeof FRAME_OPTIONS): Buffer[] };
+  }
+).Sender.frame;
 
 const PING_FRAME = '{"type":"ping"}';
 

@@ -220,7 +220,8 @@ export class NativeTransport {
       });
     } catch (error) {
       // the Hub refuses (shutting down: 1001; overloaded: 4503 with the reason)
-      if (isUnisocketError(error) && error.closeCode !== undefined) socket.close(error.closeCode, truncateReason(error.message));
+      if (isUnisocketError(error) && error.closeCode !== undefined)
+        socket.close(error.closeCode, truncateReason(error.message));
       else socket.close(1001, 'server shutting down');
       return undefined;
     }
@@ -257,4 +258,3 @@ function refuse(socket: Duplex, error: UnisocketError): void {
   setTimeout(() => socket.destroy(), 1_000).unref();
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }
-

@@ -33,7 +33,8 @@ import { resolveClient } from './plugin';
 export type { ChannelHandlers } from '@unisocket/client';
 
 /** Options of the channel composables: the channel callbacks (read when each event happens), `since`, `token`. */
-export interface UseChannelOptions<TEvents extends EventMap = EventMap> extends Omit<SubscribeOptions<TEvents>, 'events'> {}
+export interface UseChannelOptions<TEvents extends EventMap = EventMap>
+  extends Omit<SubscribeOptions<TEvents>, 'events'> {}
 
 /** What {@link useChannel} returns: the channel's snapshot and its fields as computed refs. */
 export interface ChannelState {
@@ -65,7 +66,12 @@ export interface PresenceState extends PrivateChannelState {
 type ChannelArg = MaybeRefOrGetter<ChannelName | null | undefined>;
 type Args = [unknown, unknown?, unknown?, unknown?];
 
-function splitArgs(args: Args): { client: UnisocketClient | undefined; channel: ChannelArg; handlers: unknown; options: unknown } {
+function splitArgs(args: Args): {
+  client: UnisocketClient | undefined;
+  channel: ChannelArg;
+  handlers: unknown;
+  options: unknown;
+} {
   return isClient(args[0])
     ? { client: args[0], channel: args[1] as ChannelArg, handlers: args[2], options: args[3] }
     : { client: undefined, channel: args[0] as ChannelArg, handlers: args[1], options: args[2] };
@@ -129,7 +135,9 @@ function channelCore(
 function whisperFor(client: UnisocketClient, channel: ChannelArg): PrivateChannelState['whisper'] {
   return (event, data) => {
     const name = toValue(channel);
-    return name === null || name === undefined ? Promise.reject(new TypeError('whisper: no channel')) : client.whisper(name, event, data);
+    return name === null || name === undefined
+      ? Promise.reject(new TypeError('whisper: no channel'))
+      : client.whisper(name, event, data);
   };
 }
 
@@ -174,7 +182,10 @@ export function usePrivateChannel<TEvents extends EventMap = EventMap>(
 export function usePrivateChannel(...args: Args): PrivateChannelState {
   const { client: explicit, channel, handlers, options } = splitArgs(args);
   const client = resolveClient(explicit);
-  return { ...channelCore(client, channel, handlers as ChannelHandlers, options as UseChannelOptions), whisper: whisperFor(client, channel) };
+  return {
+    ...channelCore(client, channel, handlers as ChannelHandlers, options as UseChannelOptions),
+    whisper: whisperFor(client, channel),
+  };
 }
 
 /**

@@ -29,7 +29,9 @@ export interface UnisocketPlugin {
  */
 export function createUnisocket(clientOrOptions: UnisocketClient | UnisocketClientOptions): UnisocketPlugin {
   const owned = !isClient(clientOrOptions);
-  const client = owned ? createClient({ ...(clientOrOptions as UnisocketClientOptions), autoConnect: false }) : (clientOrOptions as UnisocketClient);
+  const client = owned
+    ? createClient({ ...(clientOrOptions as UnisocketClientOptions), autoConnect: false })
+    : (clientOrOptions as UnisocketClient);
   return {
     client,
     install(app) {
@@ -74,7 +76,9 @@ export function ownClient(options: UnisocketClientOptions): UnisocketClient {
 export function useUnisocketClient(): UnisocketClient {
   const client = hasInjectionContext() ? inject(UNISOCKET_KEY, null) : null;
   if (client === null) {
-    throw new Error('no unisocket client here: app.use(createUnisocket({ url: "/ws" })), provideUnisocket(…) in a parent, or pass a client');
+    throw new Error(
+      'no unisocket client here: app.use(createUnisocket({ url: "/ws" })), provideUnisocket(…) in a parent, or pass a client',
+    );
   }
   return client;
 }

@@ -1,4 +1,4 @@
-import { type UnisocketClient, type UnisocketClientOptions, createClient } from '@unisocket/client';
+import { type UnisocketClient, createClient } from '@unisocket/client';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/vue';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type PropType, defineComponent, effectScope, h, ref } from 'vue';
@@ -42,7 +42,11 @@ const ChatView = defineComponent({
         h('p', { 'data-testid': 'status' }, connection.value.status),
         h('p', { 'data-testid': 'channel-status' }, chat.status.value),
         h('p', { 'data-testid': 'recovered' }, String(chat.recovered.value)),
-        h('p', { 'data-testid': 'last' }, chat.lastMessage.value === null ? '' : (chat.lastMessage.value.data as { text: string }).text),
+        h(
+          'p',
+          { 'data-testid': 'last' },
+          chat.lastMessage.value === null ? '' : (chat.lastMessage.value.data as { text: string }).text,
+        ),
         h('p', { 'data-testid': 'lines' }, lines.value.join(' ')),
       ]);
   },
@@ -82,13 +86,17 @@ describe('createUnisocket, useConnectionState, useChannel', () => {
     const view = render(ChatView, { props: { channel: 'a' }, global: { plugins: [createUnisocket(c)] } });
     await until(() => s.service.getChannelSubscribers('a').length === 1);
     await view.rerender({ channel: 'b' });
-    await until(() => s.service.getChannelSubscribers('b').length === 1 && s.service.getChannelSubscribers('a').length === 0);
+    await until(
+      () => s.service.getChannelSubscribers('b').length === 1 && s.service.getChannelSubscribers('a').length === 0,
+    );
     await waitFor(() => expect(text('channel-status')).toBe('subscribed'));
   });
 
   it('the plugin with options owns the client: connects on install, disconnects when the app unmounts', async () => {
     const s = await server();
-    const view = render(ChatView, { global: { plugins: [createUnisocket({ url: s.url, WebSocket, reconnect: FAST_RECONNECT })] } });
+    const view = render(ChatView, {
+      global: { plugins: [createUnisocket({ url: s.url, WebSocket, reconnect: FAST_RECONNECT })] },
+    });
     await waitFor(() => expect(text('channel-status')).toBe('subscribed'));
     expect(s.service.getConnectionCount()).toBe(1);
     view.unmount();
@@ -119,13 +127,19 @@ describe('useBroadcast, usePublish, provideUnisocket', () => {
       setup() {
         const { isConnected, client: c } = useBroadcast({ url: s.url, WebSocket, reconnect: FAST_RECONNECT });
         provideUnisocket(c);
-        return () => h('div', [h('p', { 'data-testid': 'connected' }, String(isConnected.value)), h(ChatView), h(Sender)]);
+        return () =>
+          h('div', [h('p', { 'data-testid': 'connected' }, String(isConnected.value)), h(ChatView), h(Sender)]);
       },
     });
     const Sender = defineComponent({
       setup() {
         const publish = usePublish();
-        return () => h('button', { onClick: () => publish('chat', 'say', { text: 'clicked' }).then((r) => acks.push(r.offset)) }, 'send');
+        return () =>
+          h(
+            'button',
+            { onClick: () => publish('chat', 'say', { text: 'clicked' }).then((r) => acks.push(r.offset)) },
+            'send',
+          );
       },
     });
     const view = render(Parent);
@@ -175,12 +189,24 @@ describe('presence and private channels', () => {
     },
     setup(props) {
       // the client-first form
-      const { members, isSubscribed } = usePresence(props.client, 'presence-room', {}, {
-        onJoin: (m) => props.onJoin?.(m.userId),
-        onLeave: (m) => props.onLeave?.(m.userId),
-      });
+      const { members, isSubscribed } = usePresence(
+        props.client,
+        'presence-room',
+        {},
+        {
+          onJoin: (m) => props.onJoin?.(m.userId),
+          onLeave: (m) => props.onLeave?.(m.userId),
+        },
+      );
       return () =>
-        h('p', { 'data-testid': `room-${props.id}` }, `${String(isSubscribed.value)}:${members.value.map((m) => m.userId).sort().join(',')}`);
+        h(
+          'p',
+          { 'data-testid': `room-${props.id}` },
+          `${String(isSubscribed.value)}:${members.value
+            .map((m) => m.userId)
+            .sort()
+            .join(',')}`,
+        );
     },
   });
 
@@ -191,7 +217,14 @@ describe('presence and private channels', () => {
     await Promise.all([ann.connect(), bob.connect()]);
     const joined: string[] = [];
     const left: string[] = [];
-    render(Room, { props: { id: 'ann', client: ann, onJoin: (id: string) => joined.push(id), onLeave: (id: string) => left.push(id) } });
+    render(Room, {
+      props: {
+        id: 'ann',
+        client: ann,
+        onJoin: (id: string) => joined.push(id),
+        onLeave: (id: string) => left.push(id),
+      },
+    });
     await waitFor(() => expect(text('room-ann')).toBe('true:ann'));
     const bobView = render(Room, { props: { id: 'bob', client: bob } });
     await waitFor(() => expect(text('room-bob')).toBe('true:ann,bob'));
@@ -211,7 +244,9 @@ describe('presence and private channels', () => {
     let whisper: ((event: string, data?: unknown) => Promise<unknown>) | undefined;
     const Listener = defineComponent({
       setup() {
-        const chat = usePrivateChannel<{ 'client-typing': { user: string } }>(ann, 'private-chat', { 'client-typing': (d) => typing.push(d) });
+        const chat = usePrivateChannel<{ 'client-typing': { user: string } }>(ann, 'private-chat', {
+          'client-typing': (d) => typing.push(d),
+        });
         return () => h('p', { 'data-testid': 'ann' }, chat.status.value);
       },
     });

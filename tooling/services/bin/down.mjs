@@ -15,13 +15,15 @@ it did not start is left alone. --all stops every one up ever recorded, whatever
 );
 
 // Only the configured port by default: another port's broker may belong to a test run in progress.
-const ports = (recorded, current) => (flags.all ? [...new Set([current, ...recorded])].sort((a, b) => a - b) : [current]);
+const ports = (recorded, current) =>
+  flags.all ? [...new Set([current, ...recorded])].sort((a, b) => a - b) : [current];
 
 if (flags.kafka) {
   for (const port of ports(recordedKafkaPorts(), kafkaPort())) {
     try {
       const result = await stopRecordedKafka(port);
-      if (result.pid !== undefined) say('kafka', `stopped ${HOST}:${port} (pid ${result.pid}, ${result.how}) in ${formatMs(result.ms)}`);
+      if (result.pid !== undefined)
+        say('kafka', `stopped ${HOST}:${port} (pid ${result.pid}, ${result.how}) in ${formatMs(result.ms)}`);
       else if (await kafkaAnswers(port)) say('kafka', `${HOST}:${port} was not started by up; left running`);
       else say('kafka', `nothing running on ${HOST}:${port}`);
       if (flags.purge) {
@@ -39,7 +41,8 @@ if (flags.redis) {
     try {
       const pid = await stopRedis({ port });
       if (pid !== undefined) say('redis', `stopped ${HOST}:${port} (pid ${pid})`);
-      else if ((await pingRedis(port)) !== undefined) say('redis', `${HOST}:${port} was not started by up; left running`);
+      else if ((await pingRedis(port)) !== undefined)
+        say('redis', `${HOST}:${port} was not started by up; left running`);
       else say('redis', `nothing running on ${HOST}:${port}`);
       if (flags.purge) purgeRedis(port);
     } catch (err) {

@@ -5,7 +5,10 @@ import { HOST, KAFKA_VERSIONS, cacheDir, kafkaPort, redisPort, stateDir } from '
 import { cachedKafka, kafkaStatus, recordedKafkaPorts } from '../src/kafka.mjs';
 import { pingRedis, recordedRedisPid, recordedRedisPorts } from '../src/redis.mjs';
 
-const flags = parseFlags('usage: node tooling/services/bin/status.mjs [--redis] [--kafka]   (default: both)', ['--redis', '--kafka']);
+const flags = parseFlags('usage: node tooling/services/bin/status.mjs [--redis] [--kafka]   (default: both)', [
+  '--redis',
+  '--kafka',
+]);
 const ports = (recorded, current) => [...new Set([current, ...recorded])].sort((a, b) => a - b);
 
 if (flags.redis) {
@@ -24,11 +27,17 @@ if (flags.kafka) {
     const s = await kafkaStatus(port);
     const owner = s.pid !== undefined ? `Kafka ${s.version}, started by up, pid ${s.pid}` : 'not started by up';
     if (s.ready) say('kafka', `${HOST}:${port}  ready (${owner})`);
-    else if (s.pid !== undefined) say('kafka', `${HOST}:${port}  starting or hung (${owner}); see ${s.paths.serverLog}`);
+    else if (s.pid !== undefined)
+      say('kafka', `${HOST}:${port}  starting or hung (${owner}); see ${s.paths.serverLog}`);
     else if (port === kafkaPort()) say('kafka', `${HOST}:${port}  down`);
     if (s.pid !== undefined) say('', `log: ${s.paths.serverLog}`);
   }
   const jars = cachedKafka();
-  say('jars', jars ? `Kafka ${jars.version} cached in ${jars.libs}` : `not cached yet (up fetches Kafka ${KAFKA_VERSIONS[0]} into ${cacheDir()})`);
+  say(
+    'jars',
+    jars
+      ? `Kafka ${jars.version} cached in ${jars.libs}`
+      : `not cached yet (up fetches Kafka ${KAFKA_VERSIONS[0]} into ${cacheDir()})`,
+  );
 }
 say('state', stateDir());

@@ -17,7 +17,12 @@ if (flags.redis) {
   try {
     const redis = await ensureRedis({ log: (line) => say('redis', line) });
     const took = formatMs(msSince(started));
-    say('redis', redis.started ? `started ${redis.url} (pid ${redis.pid}) in ${took}` : `already running at ${redis.url} (reused; checked in ${took})`);
+    say(
+      'redis',
+      redis.started
+        ? `started ${redis.url} (pid ${redis.pid}) in ${took}`
+        : `already running at ${redis.url} (reused; checked in ${took})`,
+    );
   } catch (err) {
     fail('redis', err);
   }
@@ -35,7 +40,10 @@ if (flags.kafka) {
         t.formatMs !== undefined && `storage format ${formatMs(t.formatMs)}`,
         `start until ready ${formatMs(t.startMs)}`,
       ].filter(Boolean);
-      say('kafka', `started Kafka ${kafka.version} at ${kafka.brokers[0]} (pid ${kafka.pid}) in ${took}: ${phases.join(', ')}`);
+      say(
+        'kafka',
+        `started Kafka ${kafka.version} at ${kafka.brokers[0]} (pid ${kafka.pid}) in ${took}: ${phases.join(', ')}`,
+      );
     } else {
       say('kafka', `already running at ${kafka.brokers[0] ?? HOST} (reused; checked in ${took})`);
     }

@@ -21,7 +21,9 @@ function portFromEnv(name, fallback) {
   if (raw === undefined || raw === '') return fallback;
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new TypeError(`${name}=${JSON.stringify(raw)} is not a TCP port; set it to a number from 1 to 65535 or unset it`);
+    throw new TypeError(
+      `${name}=${JSON.stringify(raw)} is not a TCP port; set it to a number from 1 to 65535 or unset it`,
+    );
   }
   return port;
 }

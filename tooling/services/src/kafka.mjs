@@ -4,7 +4,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import kafkajs from 'kafkajs';
 import {
-  HOST, KAFKA_VERSIONS, cacheDir, defaultLog, formatMs, kafkaControllerPort, kafkaPort, msSince, stateDir,
+  HOST,
+  KAFKA_VERSIONS,
+  cacheDir,
+  defaultLog,
+  formatMs,
+  kafkaControllerPort,
+  kafkaPort,
+  msSince,
+  stateDir,
 } from './config.mjs';
 import { canConnect, waitFor } from './net.mjs';
 import { isAlive, livePid, run, tail, terminate, withLock } from './proc.mjs';
@@ -68,16 +76,28 @@ async function downloadJars(version) {
   const started = performance.now();
   await run(
     'mvn',
-    ['-q', '-B', '-f', pomFile, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${partial}`],
+    [
+      '-q',
+      '-B',
+      '-f',
+      pomFile,
+      'dependency:copy-dependencies',
+      '-DincludeScope=runtime',
+      `-DoutputDirectory=${partial}`,
+    ],
     { timeoutMs: 30 * 60_000 },
   );
   const jars = fs.readdirSync(partial).filter((name) => name.endsWith('.jar'));
-  if (!jars.includes(`kafka_2.13-${version}.jar`)) throw new Error(`Maven finished but ${partial} holds no kafka_2.13-${version}.jar`);
+  if (!jars.includes(`kafka_2.13-${version}.jar`))
+    throw new Error(`Maven finished but ${partial} holds no kafka_2.13-${version}.jar`);
   const bytes = jars.reduce((sum, jar) => sum + fs.statSync(path.join(partial, jar)).size, 0);
   const libs = path.join(root, 'libs');
   fs.renameSync(partial, libs);
   const ms = msSince(started);
-  fs.writeFileSync(path.join(root, MARKER), `${JSON.stringify({ version, jars, bytes, ms, at: new Date().toISOString() }, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(root, MARKER),
+    `${JSON.stringify({ version, jars, bytes, ms, at: new Date().toISOString() }, null, 2)}\n`,
+  );
   return { libs, jars: jars.length, bytes, ms };
 }
 
@@ -96,29 +116,42 @@ export async function resolveKafkaJars({ log = defaultLog } = {}) {
     if (libs) return { version, libs, downloaded: false };
   }
   fs.mkdirSync(cacheDir(), { recursive: true });
-  return withLock(path.join(cacheDir(), 'kafka-jars.lock'), async () => {
-    for (const version of KAFKA_VERSIONS) {
-      const libs = cachedLibs(version);
-      if (libs) return { version, libs, downloaded: false };
-    }
-    await requireTool('mvn', ['-v'], 'Maven fetches the Kafka jars once: "apt-get install -y maven" (Debian/Ubuntu) or "brew install maven".');
-    const failures = [];
-    for (const version of KAFKA_VERSIONS) {
-      log(`fetching the Kafka ${version} jars from Maven Central into ${jarRoot(version)} (first run only, about 60 MB)`);
-      try {
-        const got = await downloadJars(version);
-        log(`fetched ${got.jars} jars (${(got.bytes / 1e6).toFixed(1)} MB) in ${formatMs(got.ms)}`);
-        return { version, libs: got.libs, downloaded: true, downloadMs: got.ms };
-      } catch (err) {
-        failures.push(`Kafka ${version}: ${err.message}`);
-        log(`could not fetch Kafka ${version}${version === KAFKA_VERSIONS.at(-1) ? '' : '; trying the next version'}`);
+  return withLock(
+    path.join(cacheDir(), 'kafka-jars.lock'),
+    async () => {
+      for (const version of KAFKA_VERSIONS) {
+        const libs = cachedLibs(version);
+        if (libs) return { version, libs, downloaded: false };
       }
-    }
-    throw new Error(
-      'Could not fetch the Kafka jars with Maven. Check that Maven Central is reachable ' +
-        '(proxies go in ~/.m2/settings.xml) and retry.\n' + failures.join('\n\n'),
-    );
-  }, { what: 'the Kafka jar download' });
+      await requireTool(
+        'mvn',
+        ['-v'],
+        'Maven fetches the Kafka jars once: "apt-get install -y maven" (Debian/Ubuntu) or "brew install maven".',
+      );
+      const failures = [];
+      for (const version of KAFKA_VERSIONS) {
+        log(
+          `fetching the Kafka ${version} jars from Maven Central into ${jarRoot(version)} (first run only, about 60 MB)`,
+        );
+        try {
+          const got = await downloadJars(version);
+          log(`fetched ${got.jars} jars (${(got.bytes / 1e6).toFixed(1)} MB) in ${formatMs(got.ms)}`);
+          return { version, libs: got.libs, downloaded: true, downloadMs: got.ms };
+        } catch (err) {
+          failures.push(`Kafka ${version}: ${err.message}`);
+          log(
+            `could not fetch Kafka ${version}${version === KAFKA_VERSIONS.at(-1) ? '' : '; trying the next version'}`,
+          );
+        }
+      }
+      throw new Error(
+        'Could not fetch the Kafka jars with Maven. Check that Maven Central is reachable ' +
+          '(proxies go in ~/.m2/settings.xml) and retry.\n' +
+          failures.join('\n\n'),
+      );
+    },
+    { what: 'the Kafka jar download' },
+  );
 }
 
 /* ---------------------------------------------------------------- broker */
@@ -140,7 +173,11 @@ function kafkaPaths(port) {
   };
 }
 
-const serverProperties = (port, controllerPort, dataDir) => `# Generated by @unisocket/services: single-node KRaft broker+controller for tests.
+const serverProperties = (
+  port,
+  controllerPort,
+  dataDir,
+) => `# Generated by @unisocket/services: single-node KRaft broker+controller for tests.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@${HOST}:${controllerPort}
@@ -167,7 +204,9 @@ num.partitions=1
 log.retention.hours=24
 `;
 
-const log4jProperties = (serverLog) => `# Generated by @unisocket/services: the broker logs to a file, never to the console.
+const log4jProperties = (
+  serverLog,
+) => `# Generated by @unisocket/services: the broker logs to a file, never to the console.
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.RollingFileAppender
 log4j.appender.file.File=${serverLog}
@@ -181,8 +220,12 @@ log4j.logger.state.change.logger=WARN
 
 // The heap the task allows, plus the GC flags Kafka's own kafka-run-class.sh uses.
 const JVM_FLAGS = [
-  '-Xms512M', '-Xmx512M',
-  '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35', '-XX:+ExplicitGCInvokesConcurrent',
+  '-Xms512M',
+  '-Xmx512M',
+  '-XX:+UseG1GC',
+  '-XX:MaxGCPauseMillis=20',
+  '-XX:InitiatingHeapOccupancyPercent=35',
+  '-XX:+ExplicitGCInvokesConcurrent',
   '-Djava.awt.headless=true',
 ];
 
@@ -224,9 +267,15 @@ async function launchKafka(port, log) {
   const jars = await resolveKafkaJars({ log });
   if (jars.downloadMs !== undefined) timings.downloadMs = jars.downloadMs;
   const { version, libs } = jars;
-  await requireTool('java', ['-version'], 'Kafka needs Java 17: "apt-get install -y openjdk-17-jre-headless" (Debian/Ubuntu).');
+  await requireTool(
+    'java',
+    ['-version'],
+    'Kafka needs Java 17: "apt-get install -y openjdk-17-jre-headless" (Debian/Ubuntu).',
+  );
   if (await canConnect(controllerPort)) {
-    throw new Error(`Port ${controllerPort}, the KRaft controller port for a broker on ${port}, is taken. Free it or set KAFKA_CONTROLLER_PORT.`);
+    throw new Error(
+      `Port ${controllerPort}, the KRaft controller port for a broker on ${port}, is taken. Free it or set KAFKA_CONTROLLER_PORT.`,
+    );
   }
 
   const p = kafkaPaths(port);
@@ -245,7 +294,23 @@ async function launchKafka(port, log) {
       fs.writeFileSync(p.clusterIdFile, clusterId);
     }
     const started = performance.now();
-    await run('java', ['-Xmx256M', log4jFlag, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', p.config, '--ignore-formatted'], { timeoutMs: 120_000 });
+    await run(
+      'java',
+      [
+        '-Xmx256M',
+        log4jFlag,
+        '-cp',
+        classpath,
+        'kafka.tools.StorageTool',
+        'format',
+        '-t',
+        clusterId,
+        '-c',
+        p.config,
+        '--ignore-formatted',
+      ],
+      { timeoutMs: 120_000 },
+    );
     timings.formatMs = msSince(started);
   }
 
@@ -317,7 +382,10 @@ export function ensureKafka({ log = defaultLog } = {}) {
   const port = kafkaPort();
   // One start per port per process, however many suites ask at once; the file lock covers other processes.
   if (!inflight.has(port)) {
-    inflight.set(port, ensureKafkaOn(port, log).finally(() => inflight.delete(port)));
+    inflight.set(
+      port,
+      ensureKafkaOn(port, log).finally(() => inflight.delete(port)),
+    );
   }
   return inflight.get(port);
 }
@@ -343,9 +411,15 @@ async function ensureKafkaOn(port, log) {
     }
     if (await canConnect(port)) {
       // Port open but no answer yet: maybe someone else's broker finishing its start; give it a moment.
-      const ok = await waitFor(() => kafkaAnswers(port), { timeoutMs: 15_000, intervalMs: 500, explain: () => '' }).catch(() => false);
+      const ok = await waitFor(() => kafkaAnswers(port), {
+        timeoutMs: 15_000,
+        intervalMs: 500,
+        explain: () => '',
+      }).catch(() => false);
       if (ok) return { brokers, started: false };
-      throw new Error(`Something listens on ${HOST}:${port} but does not answer as a Kafka broker. Free the port or set KAFKA_PORT to another one.`);
+      throw new Error(
+        `Something listens on ${HOST}:${port} but does not answer as a Kafka broker. Free the port or set KAFKA_PORT to another one.`,
+      );
     }
     const launched = await launchKafka(port, log);
     return { brokers, started: true, ...launched };
@@ -384,7 +458,8 @@ export async function kafkaStatus(port = kafkaPort()) {
     brokers: [`${HOST}:${port}`],
     ready: await kafkaAnswers(port),
     pid,
-    version: pid !== undefined && fs.existsSync(p.versionFile) ? fs.readFileSync(p.versionFile, 'utf8').trim() : undefined,
+    version:
+      pid !== undefined && fs.existsSync(p.versionFile) ? fs.readFileSync(p.versionFile, 'utf8').trim() : undefined,
     paths: p,
   };
 }

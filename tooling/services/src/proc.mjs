@@ -88,7 +88,9 @@ export async function withLock(file, fn, { timeoutMs = 15 * 60_000, what = 'serv
       continue;
     }
     if (Date.now() > deadline) {
-      throw new Error(`Timed out waiting for process ${owner} to finish starting/stopping ${what} (lock ${file}). If it hung, stop it or delete the lock file.`);
+      throw new Error(
+        `Timed out waiting for process ${owner} to finish starting/stopping ${what} (lock ${file}). If it hung, stop it or delete the lock file.`,
+      );
     }
     await sleep(250);
   }
@@ -103,7 +105,11 @@ export async function withLock(file, fn, { timeoutMs = 15 * 60_000, what = 'serv
 export function tail(file, lines = 30) {
   try {
     const text = fs.readFileSync(file, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n').trimEnd();
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n')
+      .trimEnd();
   } catch {
     return `(no ${file})`;
   }
@@ -112,12 +118,19 @@ export function tail(file, lines = 30) {
 /** Runs a command to completion, collecting output; rejects with the output tail so the cause is visible. */
 export function run(cmd, args, { env, cwd, timeoutMs } = {}) {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { env: { ...process.env, ...env }, cwd, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (!err) return resolve({ stdout, stderr });
-      const output = `${stdout}${stderr}`.trim().split('\n').slice(-40).join('\n');
-      const error = new Error(`${cmd} ${args.join(' ')} failed (${err.code === 'ENOENT' ? 'not installed' : `exit ${err.code ?? err.signal}`})${output ? `:\n${output}` : ''}`);
-      error.code = err.code;
-      reject(error);
-    });
+    execFile(
+      cmd,
+      args,
+      { env: { ...process.env, ...env }, cwd, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (!err) return resolve({ stdout, stderr });
+        const output = `${stdout}${stderr}`.trim().split('\n').slice(-40).join('\n');
+        const error = new Error(
+          `${cmd} ${args.join(' ')} failed (${err.code === 'ENOENT' ? 'not installed' : `exit ${err.code ?? err.signal}`})${output ? `:\n${output}` : ''}`,
+        );
+        error.code = err.code;
+        reject(error);
+      },
+    );
   });
 }

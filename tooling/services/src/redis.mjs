@@ -65,7 +65,9 @@ async function ensureRedisInstalled(log) {
       await run('apt-get', ['update'], { env });
       await run('apt-get', ['install', '-y', 'redis-server'], { env });
     } catch (err) {
-      throw new Error(`Could not install redis-server with apt-get. Install Redis 7 by hand and retry.\n${err.message}`);
+      throw new Error(
+        `Could not install redis-server with apt-get. Install Redis 7 by hand and retry.\n${err.message}`,
+      );
     }
   }
   log(`installed redis-server in ${formatMs(msSince(started))}`);
@@ -108,8 +110,22 @@ export async function ensureRedis({ log = defaultLog } = {}) {
     fs.rmSync(p.pidFile, { force: true });
     // --save "" and --appendonly no: test data must never outlive the server.
     await run('redis-server', [
-      '--daemonize', 'yes', '--bind', HOST, '--port', String(port), '--save', '', '--appendonly', 'no',
-      '--dir', p.dataDir, '--logfile', p.logFile, '--pidfile', p.pidFile,
+      '--daemonize',
+      'yes',
+      '--bind',
+      HOST,
+      '--port',
+      String(port),
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      p.dataDir,
+      '--logfile',
+      p.logFile,
+      '--pidfile',
+      p.pidFile,
     ]);
     const startedAt = Date.now();
     await waitFor(async () => (await pingRedis(port, { timeoutMs: 500 })) === '+PONG', {
@@ -281,7 +297,6 @@ export async function startRedisServer({ port } = {}) {
     },
   };
 }
-
 
 /** Removes the state `up` keeps for the Redis on `port` (PID file, log, working dir). */
 export function purgeRedis(port) {

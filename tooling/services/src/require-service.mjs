@@ -3,7 +3,12 @@ import { kafkaAnswers } from './kafka.mjs';
 import { pingRedis } from './redis.mjs';
 
 const SERVICES = {
-  redis: { label: 'Redis', what: 'no Redis', port: redisPort, available: async (port) => (await pingRedis(port)) === '+PONG' },
+  redis: {
+    label: 'Redis',
+    what: 'no Redis',
+    port: redisPort,
+    available: async (port) => (await pingRedis(port)) === '+PONG',
+  },
   kafka: { label: 'Kafka', what: 'no broker', port: kafkaPort, available: (port) => kafkaAnswers(port) },
 };
 
@@ -29,7 +34,9 @@ export async function requireService(name) {
   }
   if (!warned.has(name)) {
     warned.add(name);
-    process.stderr.write(`\n[unisocket] SKIPPED: ${service.label} tests — ${service.what} at ${where}; run "pnpm services:up"\n\n`);
+    process.stderr.write(
+      `\n[unisocket] SKIPPED: ${service.label} tests — ${service.what} at ${where}; run "pnpm services:up"\n\n`,
+    );
   }
   return false;
 }

@@ -102,7 +102,9 @@ describe('requireService', () => {
     expect(await requireService('redis')).toBe(false);
     const lines = stderr.mock.calls.map(([text]) => String(text)).filter((text) => text.includes('SKIPPED'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`[unisocket] SKIPPED: Redis tests — no Redis at 127.0.0.1:${process.env.REDIS_PORT}; run "pnpm services:up"`);
+    expect(lines[0]).toContain(
+      `[unisocket] SKIPPED: Redis tests — no Redis at 127.0.0.1:${process.env.REDIS_PORT}; run "pnpm services:up"`,
+    );
   });
 
   it('in CI: rejects and says how to start the service', async () => {

@@ -5,7 +5,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, Hub, type HubOptions, UnisocketError } from '@unisocket/core';
-import { type UnifiedWebSocketService, type UnifiedWebSocketServiceOptions, createUnifiedWebSocketService } from '@unisocket/server';
+import {
+  type UnifiedWebSocketService,
+  type UnifiedWebSocketServiceOptions,
+  createUnifiedWebSocketService,
+} from '@unisocket/server';
 import { NativeTransport } from '@unisocket/transport-ws';
 import WebSocket from 'ws';
 

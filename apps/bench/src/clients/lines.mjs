@@ -43,7 +43,8 @@ export function payloadOf(value) {
   if (value === null || typeof value !== 'object') return undefined;
   if (typeof value.t === 'number' && typeof value.seq === 'number') return value;
   const data = value.data;
-  if (data !== null && typeof data === 'object' && typeof data.t === 'number' && typeof data.seq === 'number') return data;
+  if (data !== null && typeof data === 'object' && typeof data.t === 'number' && typeof data.seq === 'number')
+    return data;
   return undefined;
 }
 

@@ -52,5 +52,12 @@ export async function startUnisocket({ host, port, broker }, transport) {
  */
 function brokerConfig(broker) {
   if (broker.type === 'redis') return { type: 'redis', url: broker.url, keyPrefix: broker.prefix };
-  return { type: 'kafka', brokers: broker.brokers, topic: broker.topic, groupIdPrefix: broker.topic, partitions: 1, clientId: 'unisocket-bench' };
+  return {
+    type: 'kafka',
+    brokers: broker.brokers,
+    topic: broker.topic,
+    groupIdPrefix: broker.topic,
+    partitions: 1,
+    clientId: 'unisocket-bench',
+  };
 }

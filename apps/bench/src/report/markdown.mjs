@@ -2,14 +2,17 @@
 import { METRICS, TARGETS, ratio } from './metrics.mjs';
 
 /** @param {number} r */
-const fmtRatio = (r) => (Number.isFinite(r) ? `${r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2)}×` : 'n/a');
+const fmtRatio = (r) =>
+  Number.isFinite(r) ? `${r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2)}×` : 'n/a';
 
 /**
  * @param {import('../results.mjs').BenchResults} results
  * @returns {import('./metrics.mjs').Metric[]} metrics that have at least one value
  */
 function presentMetrics(results) {
-  return METRICS.filter((m) => results.peers.some((p) => typeof results.workloads[m.workload]?.[p]?.[m.field] === 'number'));
+  return METRICS.filter((m) =>
+    results.peers.some((p) => typeof results.workloads[m.workload]?.[p]?.[m.field] === 'number'),
+  );
 }
 
 /**
@@ -20,11 +23,15 @@ function presentMetrics(results) {
 function paramsNote(results, workload) {
   const p = /** @type {any} */ (results.params[workload]);
   if (!p) return '';
-  if (workload.startsWith('W1')) return `${p.channels} ch × ${p.perChannel} subs, ${p.durationMs / 1000} s × ${p.repeat}, burst ${p.burstPerChannel}`;
-  if (workload === 'W2') return `${p.perChannel} subs, ${p.ratePerSec ? `${Number(p.ratePerSec).toFixed(0)} msg/s, ` : ''}${p.durationMs / 1000} s`;
+  if (workload.startsWith('W1'))
+    return `${p.channels} ch × ${p.perChannel} subs, ${p.durationMs / 1000} s × ${p.repeat}, burst ${p.burstPerChannel}`;
+  if (workload === 'W2')
+    return `${p.perChannel} subs, ${p.ratePerSec ? `${Number(p.ratePerSec).toFixed(0)} msg/s, ` : ''}${p.durationMs / 1000} s`;
   if (workload === 'W3') return `${p.connections} conns`;
-  if (workload === 'W4') return `${p.perChannel} subs on node B, ${p.ratePerSec} msg/s on node A, ${p.durationMs / 1000} s × ${p.repeat}`;
-  if (workload === 'W5') return `${p.perChannel} subs, ${Math.round(p.slowFraction * 100)}% stop reading, ${p.ratePerSec ? `${Number(p.ratePerSec).toFixed(0)} msg/s, ` : ''}${p.durationMs / 1000} s × ${p.repeat}`;
+  if (workload === 'W4')
+    return `${p.perChannel} subs on node B, ${p.ratePerSec} msg/s on node A, ${p.durationMs / 1000} s × ${p.repeat}`;
+  if (workload === 'W5')
+    return `${p.perChannel} subs, ${Math.round(p.slowFraction * 100)}% stop reading, ${p.ratePerSec ? `${Number(p.ratePerSec).toFixed(0)} msg/s, ` : ''}${p.durationMs / 1000} s × ${p.repeat}`;
   return '';
 }
 
@@ -52,7 +59,8 @@ export function renderMarkdown(results) {
       ? '**All runs valid.**'
       : `**${results.invalid.length} result(s) invalid** (marked ⚠; see [Validity](#validity)): their numbers may not describe the server alone.`,
   );
-  if (results.mode === 'quick') lines.push('', '_Quick mode: a smoke test with small loads. Do not compare these numbers with full runs._');
+  if (results.mode === 'quick')
+    lines.push('', '_Quick mode: a smoke test with small loads. Do not compare these numbers with full runs._');
   lines.push('');
 
   lines.push('## Results');
@@ -72,7 +80,9 @@ export function renderMarkdown(results) {
   if (peers.length > 1) {
     lines.push('## Ratios');
     lines.push('');
-    lines.push('Each cell is _column peer ÷ reference peer_ for that metric. Above 1× is better for "higher" metrics, below 1× for "lower" ones.');
+    lines.push(
+      'Each cell is _column peer ÷ reference peer_ for that metric. Above 1× is better for "higher" metrics, below 1× for "lower" ones.',
+    );
     for (const ref of peers) {
       const others = peers.filter((p) => p !== ref);
       lines.push('');
@@ -90,19 +100,27 @@ export function renderMarkdown(results) {
   }
 
   const targets = TARGETS.filter(
-    (t) => peers.includes(t.subject) && (t.reference ? peers.includes(t.reference) : results.workloads[t.workload]?.[t.subject] !== undefined),
+    (t) =>
+      peers.includes(t.subject) &&
+      (t.reference ? peers.includes(t.reference) : results.workloads[t.workload]?.[t.subject] !== undefined),
   );
   lines.push('## Targets');
   lines.push('');
   if (targets.length === 0) {
-    lines.push('_No target applies: the targets compare unisocket-native with the raw ws and Socket.IO peers, and not all of them were in this run._');
+    lines.push(
+      '_No target applies: the targets compare unisocket-native with the raw ws and Socket.IO peers, and not all of them were in this run._',
+    );
   } else {
     lines.push('| target | measured | met |');
     lines.push('|---|---:|:---:|');
     for (const t of targets) {
       const m = METRICS.find((x) => x.workload === t.workload && x.field === t.field);
       const subject = results.workloads[t.workload]?.[t.subject]?.[t.field];
-      const r = t.reference ? ratio(subject, results.workloads[t.workload]?.[t.reference]?.[t.field]) : typeof subject === 'number' ? subject : NaN;
+      const r = t.reference
+        ? ratio(subject, results.workloads[t.workload]?.[t.reference]?.[t.field])
+        : typeof subject === 'number'
+          ? subject
+          : NaN;
       const met = Number.isFinite(r) ? (t.op === '>=' ? r >= t.bound : r <= t.bound) : null;
       const label = m?.label ?? t.field;
       const row = t.reference
@@ -115,7 +133,8 @@ export function renderMarkdown(results) {
 
   lines.push('## Validity');
   lines.push('');
-  if (results.invalid.length === 0) lines.push('Every load-generator process stayed below 90% of a core, and every socket connected.');
+  if (results.invalid.length === 0)
+    lines.push('Every load-generator process stayed below 90% of a core, and every socket connected.');
   for (const x of results.invalid) lines.push(`- ⚠ ${x}`);
   if (results.warnings.length) {
     lines.push('');

@@ -5,7 +5,12 @@
 
 /** @param {string} s */
 export function escapeXml(s) {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
 }
 
 /**
@@ -33,7 +38,7 @@ const compact = (v) => {
 export function niceTicks(top) {
   if (!(top > 0)) return [0, 1];
   const raw = top / 5;
-  const pow = Math.pow(10, Math.floor(Math.log10(raw)));
+  const pow = 10 ** Math.floor(Math.log10(raw));
   const step = /** @type {number} */ ([1, 2, 2.5, 5, 10].map((m) => m * pow).find((s) => s >= raw));
   const n = Math.ceil(top / step - 1e-9);
   return Array.from({ length: n + 1 }, (_, i) => i * step);
@@ -59,12 +64,14 @@ function barPanel({ x, y, width, height, title, unit, series, groups, allowLog =
   const left = x + 64;
   const right = x + width - 12;
   const plotH = bottom - top;
-  const values = groups.flatMap((g) => series.map((s) => g.values[s.key]?.value)).filter((v) => typeof v === 'number' && v > 0);
+  const values = groups
+    .flatMap((g) => series.map((s) => g.values[s.key]?.value))
+    .filter((v) => typeof v === 'number' && v > 0);
   const max = values.length ? Math.max(.../** @type {number[]} */ (values)) : 1;
   const min = values.length ? Math.min(.../** @type {number[]} */ (values)) : 1;
   const log = allowLog && max / min > 20;
-  const logMin = Math.pow(10, Math.floor(Math.log10(min)));
-  const logMax = Math.pow(10, Math.ceil(Math.log10(max)));
+  const logMin = 10 ** Math.floor(Math.log10(min));
+  const logMax = 10 ** Math.ceil(Math.log10(max));
   const linearTicks = niceTicks(max * 1.05);
   const linearTop = /** @type {number} */ (linearTicks[linearTicks.length - 1]);
   /** @param {number} v */
@@ -84,15 +91,19 @@ function barPanel({ x, y, width, height, title, unit, series, groups, allowLog =
   }
   // axis and grid
   const ticks = log
-    ? Array.from({ length: Math.round(Math.log10(logMax / logMin)) + 1 }, (_, i) => logMin * Math.pow(10, i))
+    ? Array.from({ length: Math.round(Math.log10(logMax / logMin)) + 1 }, (_, i) => logMin * 10 ** i)
     : linearTicks;
   for (const t of ticks) {
     const ty = bottom - scale(t);
     out.push(`<line x1="${left}" y1="${ty.toFixed(1)}" x2="${right}" y2="${ty.toFixed(1)}" class="grid"/>`);
-    out.push(`<text x="${left - 6}" y="${(ty + 4).toFixed(1)}" class="small" text-anchor="end">${escapeXml(compact(t))}</text>`);
+    out.push(
+      `<text x="${left - 6}" y="${(ty + 4).toFixed(1)}" class="small" text-anchor="end">${escapeXml(compact(t))}</text>`,
+    );
   }
   out.push(`<line x1="${left}" y1="${bottom}" x2="${right}" y2="${bottom}" class="axis"/>`);
-  out.push(`<text x="${x + 12}" y="${(top + bottom) / 2}" class="small" transform="rotate(-90 ${x + 12} ${(top + bottom) / 2})" text-anchor="middle">${escapeXml(unit)}</text>`);
+  out.push(
+    `<text x="${x + 12}" y="${(top + bottom) / 2}" class="small" transform="rotate(-90 ${x + 12} ${(top + bottom) / 2})" text-anchor="middle">${escapeXml(unit)}</text>`,
+  );
 
   const groupW = groups.length ? (right - left) / groups.length : 0;
   const barW = Math.min(48, (groupW * 0.7) / Math.max(1, series.length));
@@ -113,7 +124,9 @@ function barPanel({ x, y, width, height, title, unit, series, groups, allowLog =
         `<text x="${(bx + (barW - 2) / 2).toFixed(1)}" y="${(bottom - h - 4).toFixed(1)}" class="value" text-anchor="middle">${escapeXml(compact(v))}${cell?.invalid ? '⚠' : ''}</text>`,
       );
     });
-    out.push(`<text x="${(left + gi * groupW + groupW / 2).toFixed(1)}" y="${bottom + 16}" class="label" text-anchor="middle">${escapeXml(g.label)}</text>`);
+    out.push(
+      `<text x="${(left + gi * groupW + groupW / 2).toFixed(1)}" y="${bottom + 16}" class="label" text-anchor="middle">${escapeXml(g.label)}</text>`,
+    );
   });
   return out.join('\n');
 }
@@ -142,7 +155,10 @@ export function renderSvg(results) {
       { key: 'one', label: 'one channel', color: '#2b6cb0' },
       { key: 'many', label: 'many channels', color: '#68a5e8' },
     ],
-    groups: peers.map((p) => ({ label: p, values: { one: cell('W1', 'deliveriesPerSec', p), many: cell('W1_100x10', 'deliveriesPerSec', p) } })),
+    groups: peers.map((p) => ({
+      label: p,
+      values: { one: cell('W1', 'deliveriesPerSec', p), many: cell('W1_100x10', 'deliveriesPerSec', p) },
+    })),
   });
   const w2 = barPanel({
     x: 0,
@@ -166,7 +182,9 @@ export function renderSvg(results) {
     `<style>.title{font-size:14px;font-weight:600;fill:#1a202c}.small{font-size:11px;fill:#4a5568}.label{font-size:12px;fill:#1a202c}.value{font-size:10px;fill:#1a202c}.grid{stroke:#e2e8f0;stroke-width:1}.axis{stroke:#4a5568;stroke-width:1}</style>`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     `<text x="8" y="20" class="small">${escapeXml(subtitle)}</text>`,
-    results.valid ? '' : `<text x="${width - 8}" y="20" class="small" text-anchor="end">pale dashed bars: invalid runs</text>`,
+    results.valid
+      ? ''
+      : `<text x="${width - 8}" y="20" class="small" text-anchor="end">pale dashed bars: invalid runs</text>`,
     w1,
     w2,
     `</svg>`,

@@ -41,4 +41,3 @@ export function selectWorkloads(names) {
   if (unknown.length) throw new TypeError(`unknown workload(s) ${unknown.join(', ')}; known: ${keys.join(', ')}`);
   return keys.filter((k) => names.some((n) => matches(k, n)));
 }
-

@@ -37,7 +37,11 @@ export async function runThroughput(ctx, peerKey, p) {
     if (p.warmupMs > 0) {
       const from = wallNowMs() + 300;
       await system.measure('count', from, from + p.warmupMs);
-      const warm = await system.server.request('w1', { channels, startAt: from, durationMs: p.warmupMs, publishesPerTurn }, p.warmupMs + 30_000);
+      const warm = await system.server.request(
+        'w1',
+        { channels, startAt: from, durationMs: p.warmupMs, publishesPerTurn },
+        p.warmupMs + 30_000,
+      );
       await system.drain(expectedFor(warm.perChannel), { timeoutMs: 30_000 });
       await system.reports();
     }
@@ -46,7 +50,11 @@ export async function runThroughput(ctx, peerKey, p) {
     const until = from + p.durationMs;
     await system.measure('count', from, until);
     const window = system.sampleWindow(from, until);
-    const pub = await system.server.request('w1', { channels, startAt: from, durationMs: p.durationMs, publishesPerTurn }, p.durationMs + 60_000);
+    const pub = await system.server.request(
+      'w1',
+      { channels, startAt: from, durationMs: p.durationMs, publishesPerTurn },
+      p.durationMs + 60_000,
+    );
     const expected = expectedFor(pub.perChannel);
     const drain = await system.drain(expected, { timeoutMs: 60_000 });
     const serverCpu = await system.server.request('cpu');
@@ -73,7 +81,8 @@ export async function runThroughput(ctx, peerKey, p) {
       deliveryLagMs: delivered > 0 ? lastRecv - pub.endWall : 0,
       windowMs: p.durationMs,
     });
-    if (pub.cpuPct < 80) verdict.warnings.push(`server used only ${pub.cpuPct.toFixed(0)}% of its core while publishing`);
+    if (pub.cpuPct < 80)
+      verdict.warnings.push(`server used only ${pub.cpuPct.toFixed(0)}% of its core while publishing`);
     return {
       deliveriesPerSec: Math.round(deliveriesPerSec),
       cpuSecPerMillion: round3(cpuSecPerMillion),

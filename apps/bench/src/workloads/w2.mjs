@@ -52,8 +52,12 @@ export async function runLatencyOnce(ctx, peerKey, p, rate, options = {}) {
     const until = from + p.durationMs;
     const slowTotal = options.slowFraction ? Math.max(1, Math.round(connect.connected * options.slowFraction)) : 0;
     // spread the slow consumers over the client processes as evenly as the sockets are
-    const slowPer = system.clients.map((_, i) => Math.floor(slowTotal / system.clients.length) + (i < slowTotal % system.clients.length ? 1 : 0));
-    await Promise.all(system.clients.map((c, i) => c.request('measure', { mode: 'latency', from, until, slow: slowPer[i] })));
+    const slowPer = system.clients.map(
+      (_, i) => Math.floor(slowTotal / system.clients.length) + (i < slowTotal % system.clients.length ? 1 : 0),
+    );
+    await Promise.all(
+      system.clients.map((c, i) => c.request('measure', { mode: 'latency', from, until, slow: slowPer[i] })),
+    );
     // a broker's CPU (W4) is part of the system under test, not other load on the machine
     const window = system.sampleWindow(from, until, options.nodes?.some((n) => n.broker) ? brokerPids() : []);
     const rss = options.rssEveryMs ? sampleRss(system.server, from, until, options.rssEveryMs) : null;
@@ -95,7 +99,9 @@ export async function runLatencyOnce(ctx, peerKey, p, rate, options = {}) {
         clientCpuPct: reports.map((r) => Math.round(r.cpuPct)),
         closedUnexpectedly,
         machineLoad,
-        ...(slowTotal ? { slowSubscribers: slowTotal, slowClosedByServer: reports.reduce((s, r) => s + r.slowClosed, 0) } : {}),
+        ...(slowTotal
+          ? { slowSubscribers: slowTotal, slowClosedByServer: reports.reduce((s, r) => s + r.slowClosed, 0) }
+          : {}),
         ...(rssSummary ? { rss: rssSummary } : {}),
       },
     };
@@ -123,7 +129,9 @@ export function combineLatencyRuns(runs) {
             ...new Set([
               ...valid.flatMap((r) => r.verdict.warnings),
               ...(excluded > 0
-                ? [`${excluded} of ${runs.length} runs excluded as invalid (${[...new Set(runs.filter((r) => !r.verdict.valid).flatMap((r) => r.verdict.reasons))].join('; ')})`]
+                ? [
+                    `${excluded} of ${runs.length} runs excluded as invalid (${[...new Set(runs.filter((r) => !r.verdict.valid).flatMap((r) => r.verdict.reasons))].join('; ')})`,
+                  ]
                 : []),
             ]),
           ],
@@ -134,7 +142,10 @@ export function combineLatencyRuns(runs) {
     p99Ms: summary.p99Ms,
     p999Ms: summary.p999Ms,
     ...verdict,
-    details: { ...summary, runs: runs.map((r) => ({ ...r.details, valid: r.verdict.valid, merged: used.includes(r) })) },
+    details: {
+      ...summary,
+      runs: runs.map((r) => ({ ...r.details, valid: r.verdict.valid, merged: used.includes(r) })),
+    },
   };
 }
 
@@ -164,7 +175,8 @@ async function sampleRss(server, from, until, everyMs) {
  * @param {Array<{ at: number, rss: number }>} samples
  */
 export function summarizeRss(samples) {
-  if (samples.length === 0) return { startBytes: NaN, maxBytes: NaN, endBytes: NaN, growthBytes: NaN, secondHalfGrowthBytes: NaN, samples: 0 };
+  if (samples.length === 0)
+    return { startBytes: NaN, maxBytes: NaN, endBytes: NaN, growthBytes: NaN, secondHalfGrowthBytes: NaN, samples: 0 };
   const rss = samples.map((s) => s.rss);
   const half = Math.floor(samples.length / 2);
   const maxOf = (/** @type {number[]} */ xs) => xs.reduce((m, x) => Math.max(m, x), -Infinity);

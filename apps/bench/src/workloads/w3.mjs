@@ -36,7 +36,12 @@ export async function runIdleMemory(ctx, peerKey, p) {
     const stats = await Promise.all(system.clients.map((c) => c.request('stats')));
     const closedUnexpectedly = stats.reduce((s, r) => s + r.closedUnexpectedly, 0);
     const n = connect.connected - closedUnexpectedly;
-    const verdict = assessRun({ clientCpuPct: [], layout: ctx.layout, connectFailed: connect.failed, closedUnexpectedly });
+    const verdict = assessRun({
+      clientCpuPct: [],
+      layout: ctx.layout,
+      connectFailed: connect.failed,
+      closedUnexpectedly,
+    });
     return {
       heapBytesPerConn: n > 0 ? Math.round((after.heapUsed - before.heapUsed) / n) : NaN,
       rssBytesPerConn: n > 0 ? Math.round((after.rss - before.rss) / n) : NaN,

@@ -51,10 +51,15 @@ export async function probeBrokers() {
   const { redisUrl, kafkaBrokers } = serviceAddresses();
   const r = new URL(redisUrl);
   const [kHost = '127.0.0.1', kPort = '9092'] = (kafkaBrokers[0] ?? '').split(':');
-  const [redisOk, kafkaOk] = await Promise.all([reachable(r.hostname, Number(r.port || 6379)), reachable(kHost, Number(kPort))]);
+  const [redisOk, kafkaOk] = await Promise.all([
+    reachable(r.hostname, Number(r.port || 6379)),
+    reachable(kHost, Number(kPort)),
+  ]);
   return {
     redis: redisOk ? null : `Redis not reachable at ${redisUrl} (run \`pnpm services:up\`, or set REDIS_URL)`,
-    kafka: kafkaOk ? null : `Kafka not reachable at ${kafkaBrokers.join(',')} (run \`pnpm services:up\`, or set KAFKA_BROKERS)`,
+    kafka: kafkaOk
+      ? null
+      : `Kafka not reachable at ${kafkaBrokers.join(',')} (run \`pnpm services:up\`, or set KAFKA_BROKERS)`,
   };
 }
 
@@ -86,9 +91,14 @@ export function nodesFor(backend) {
 export async function runCrossNodeOnce(ctx, peerKey, p, backend) {
   const nodes = nodesFor(backend);
   try {
-    return await runLatencyOnce(ctx, peerKey, p, p.ratePerSec, { nodes, settleMs: backend === 'same' ? 0 : p.settleMs });
+    return await runLatencyOnce(ctx, peerKey, p, p.ratePerSec, {
+      nodes,
+      settleMs: backend === 'same' ? 0 : p.settleMs,
+    });
   } finally {
-    await removeRunData(nodes[0]?.broker).catch((err) => ctx.log(`  (could not remove the run's broker data: ${err instanceof Error ? err.message : err})`));
+    await removeRunData(nodes[0]?.broker).catch((err) =>
+      ctx.log(`  (could not remove the run's broker data: ${err instanceof Error ? err.message : err})`),
+    );
   }
 }
 
@@ -114,7 +124,11 @@ export async function removeRunData(broker) {
     }
     return;
   }
-  const admin = new kafkajs.Kafka({ clientId: 'unisocket-bench', brokers: broker.brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+  const admin = new kafkajs.Kafka({
+    clientId: 'unisocket-bench',
+    brokers: broker.brokers,
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).admin();
   await admin.connect();
   try {
     const { groups } = await admin.listGroups();
@@ -136,13 +150,15 @@ export async function removeRunData(broker) {
 export function combineCrossNode(runs, skipped = {}) {
   /** @type {Record<string, ReturnType<typeof combineLatencyRuns>>} */
   const merged = {};
-  for (const [backend, list] of Object.entries(runs)) if (list && list.length) merged[backend] = combineLatencyRuns(list);
+  for (const [backend, list] of Object.entries(runs)) if (list?.length) merged[backend] = combineLatencyRuns(list);
   const same = merged.same;
   /** @param {string} backend @param {'p50Ms' | 'p99Ms'} field */
   const added = (backend, field) => {
     const x = merged[backend];
     // computed from invalid runs too (the result is then marked invalid, ⚠ in the report, with the reasons)
-    return same && x && Number.isFinite(same[field]) && Number.isFinite(x[field]) ? round3(x[field] - same[field]) : NaN;
+    return same && x && Number.isFinite(same[field]) && Number.isFinite(x[field])
+      ? round3(x[field] - same[field])
+      : NaN;
   };
   const reasons = Object.entries(merged).flatMap(([b, r]) => (r.valid ? [] : r.reasons.map((x) => `${b}: ${x}`)));
   const warnings = [

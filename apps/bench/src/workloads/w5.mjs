@@ -37,7 +37,12 @@ export function combineSlowConsumerRuns(runs, w2P99Ms) {
     rssGrowthBytes: maxOf(rss.map((x) => x.growthBytes)),
     rssSecondHalfGrowthBytes: maxOf(rss.map((x) => x.secondHalfGrowthBytes)),
     rssMaxBytes: maxOf(rss.map((x) => x.maxBytes)),
-    warnings: [...latency.warnings, ...(Number.isNaN(ratio) ? ['no W2 result for this peer in the run: p99VsW2 needs W2 (run --workloads W2,W5)'] : [])],
+    warnings: [
+      ...latency.warnings,
+      ...(Number.isNaN(ratio)
+        ? ['no W2 result for this peer in the run: p99VsW2 needs W2 (run --workloads W2,W5)']
+        : []),
+    ],
     details: {
       ...latency.details,
       w2P99Ms: w2P99Ms ?? null,

@@ -35,7 +35,15 @@ interface Line {
 }
 
 /** The page: one client for the whole tree (created by the provider, connected on mount). */
-export function App({ config, transport, io }: { config: DemoConfig; transport: DemoTransport; io: SocketIoConnect | undefined }) {
+export function App({
+  config,
+  transport,
+  io,
+}: {
+  config: DemoConfig;
+  transport: DemoTransport;
+  io: SocketIoConnect | undefined;
+}) {
   const [name, setName] = useState(storedName);
   const nameRef = useRef(name);
   nameRef.current = name;
@@ -74,7 +82,12 @@ function Header({ transport }: { transport: DemoTransport }) {
       <label className="muted" htmlFor="transport">
         over
       </label>
-      <select id="transport" aria-label="transport" value={transport} onChange={(e) => switchTransport(e.target.value as DemoTransport)}>
+      <select
+        id="transport"
+        aria-label="transport"
+        value={transport}
+        onChange={(e) => switchTransport(e.target.value as DemoTransport)}
+      >
         <option value="native">WebSocket (/ws)</option>
         <option value="socketio">Socket.IO (/socket.io)</option>
       </select>
@@ -85,7 +98,12 @@ function Header({ transport }: { transport: DemoTransport }) {
         {connection.connectionId === null ? '' : `connection ${connection.connectionId}`}
       </span>
       {share !== null && (
-        <span id="tab" className="muted" data-role={share.role} title="shareConnection: the tabs of this browser share one WebSocket">
+        <span
+          id="tab"
+          className="muted"
+          data-role={share.role}
+          title="shareConnection: the tabs of this browser share one WebSocket"
+        >
           {share.role === 'leader'
             ? 'this tab holds the connection'
             : share.role === 'follower'
@@ -117,11 +135,23 @@ function Chat({ config, name, onName }: { config: DemoConfig; name: string; onNa
     {
       say: (data, message) =>
         setLines((previous) =>
-          [...previous, { id: message.id, offset: message.offset, name: String(data?.name ?? 'anonymous'), text: String(data?.text ?? '') }].slice(-500),
+          [
+            ...previous,
+            {
+              id: message.id,
+              offset: message.offset,
+              name: String(data?.name ?? 'anonymous'),
+              text: String(data?.text ?? ''),
+            },
+          ].slice(-500),
         ),
     },
-    { onGap: (gap) => setNotice(`missed messages after offset ${gap.previous?.offset ?? '?'} (history no longer had them)`) },
+    {
+      onGap: (gap) =>
+        setNotice(`missed messages after offset ${gap.previous?.offset ?? '?'} (history no longer had them)`),
+    },
   );
+  // biome-ignore lint/correctness/useExhaustiveDependencies: scroll to the bottom whenever a line arrives
   useEffect(() => {
     if (list.current !== null) list.current.scrollTop = list.current.scrollHeight;
   }, [lines]);
@@ -174,7 +204,15 @@ function Chat({ config, name, onName }: { config: DemoConfig; name: string; onNa
             storeName(e.target.value);
           }}
         />
-        <input id="text" placeholder="say something" maxLength={500} autoComplete="off" required value={text} onChange={(e) => typing(e.target.value)} />
+        <input
+          id="text"
+          placeholder="say something"
+          maxLength={500}
+          autoComplete="off"
+          required
+          value={text}
+          onChange={(e) => typing(e.target.value)}
+        />
         <button type="submit">Send</button>
       </form>
     </section>
@@ -237,7 +275,10 @@ function Ticker() {
   const [tick, setTick] = useState<{ price: number; info: string } | null>(null);
   useChannel<TickerEvents>(TICKER_CHANNEL, {
     tick: (data, message) =>
-      setTick({ price: data.price, info: `${data.symbol} · offset ${message.offset} · ${new Date(data.ts).toLocaleTimeString()}` }),
+      setTick({
+        price: data.price,
+        info: `${data.symbol} · offset ${message.offset} · ${new Date(data.ts).toLocaleTimeString()}`,
+      }),
   });
   return (
     <section className="card">
@@ -268,11 +309,18 @@ interface KafkaRecord {
 function KafkaPanel({ name }: { name: string }) {
   const publish = usePublish();
   const [records, setRecords] = useState<KafkaRecord[]>([]);
-  const [info, setInfo] = useState('Waiting for records… the Kafka bridge runs when the demo starts with BROKER=kafka (or KAFKA_BRIDGE_TOPIC).');
+  const [info, setInfo] = useState(
+    'Waiting for records… the Kafka bridge runs when the demo starts with BROKER=kafka (or KAFKA_BRIDGE_TOPIC).',
+  );
   const [note, setNote] = useState('');
   useChannel(KAFKA_EVENTS_CHANNEL, undefined, {
     onMessage: (message) => {
-      setRecords((previous) => [{ id: message.id, event: message.event, text: JSON.stringify(message.data), offset: message.offset }, ...previous].slice(0, 20));
+      setRecords((previous) =>
+        [
+          { id: message.id, event: message.event, text: JSON.stringify(message.data), offset: message.offset },
+          ...previous,
+        ].slice(0, 20),
+      );
       setInfo(`last record ${new Date().toLocaleTimeString()}`);
     },
   });
@@ -281,7 +329,9 @@ function KafkaPanel({ name }: { name: string }) {
     const text = note.trim();
     if (text === '') return;
     setNote('');
-    publish(KAFKA_OUT_CHANNEL, 'note', { name: name || 'anonymous', text }).catch((error: Error) => setInfo(`publish failed: ${error.message}`));
+    publish(KAFKA_OUT_CHANNEL, 'note', { name: name || 'anonymous', text }).catch((error: Error) =>
+      setInfo(`publish failed: ${error.message}`),
+    );
   };
   return (
     <section className="card kafka">
@@ -301,7 +351,15 @@ function KafkaPanel({ name }: { name: string }) {
         ))}
       </ol>
       <form id="to-kafka" onSubmit={send}>
-        <input id="note" placeholder="send a note through Kafka" maxLength={200} autoComplete="off" required value={note} onChange={(e) => setNote(e.target.value)} />
+        <input
+          id="note"
+          placeholder="send a note through Kafka"
+          maxLength={200}
+          autoComplete="off"
+          required
+          value={note}
+          onChange={(e) => setNote(e.target.value)}
+        />
         <button type="submit">Send</button>
       </form>
     </section>

@@ -65,7 +65,11 @@ export const signedInName = (): string | undefined => signedInAs;
  * tab its own); reconnect attempts at most 5 s apart; with demo tokens, `getToken` asks `/demo/token` (the stand-in for a sign-in) on every connect and
  * whenever the server asks for a refresh before the token expires.
  */
-export function clientOptions(config: DemoConfig, getName: () => string, io: SocketIoConnect | undefined): UnisocketClientOptions {
+export function clientOptions(
+  config: DemoConfig,
+  getName: () => string,
+  io: SocketIoConnect | undefined,
+): UnisocketClientOptions {
   const share = new URLSearchParams(location.search).get('share') !== 'off';
   const getToken = async (): Promise<string> => {
     signedInAs ??= getName() || 'guest';
@@ -75,7 +79,9 @@ export function clientOptions(config: DemoConfig, getName: () => string, io: Soc
   };
   return {
     // the native WebSocket transport on /ws, or Socket.IO on /socket.io (`?transport=socketio`)
-    ...(io === undefined ? { url: '/ws' } : { url: `${location.origin}/socket.io`, transport: 'socketio' as const, io }),
+    ...(io === undefined
+      ? { url: '/ws' }
+      : { url: `${location.origin}/socket.io`, transport: 'socketio' as const, io }),
     shareConnection: share,
     // one server that may restart: retry at least every 5 s (the default backoff grows to 10 s)
     reconnect: { maxDelayMs: 5_000 },

@@ -138,7 +138,11 @@ export class PresenceTracker {
   command(conn: Connection, cmd: PresenceCommand, reply: Reply): void {
     const { channel, ref } = cmd;
     if (channelKind(channel) !== 'presence') {
-      this.#replies.fail(conn, badRequest(`"${channel}" is not a presence channel (presence channels start with "presence-")`, ref, channel), reply);
+      this.#replies.fail(
+        conn,
+        badRequest(`"${channel}" is not a presence channel (presence channels start with "presence-")`, ref, channel),
+        reply,
+      );
       return;
     }
     if (conn.subs?.get(channel)?.state !== 'live') {

@@ -66,7 +66,13 @@ export class Publisher {
     }
     const id = options.id ?? this.#ids.next();
     const ts = Date.now();
-    const result = this.#broker.publish({ channel, id, head: messageHead(channel, event, dataJson, id, ts), ts, idempotent });
+    const result = this.#broker.publish({
+      channel,
+      id,
+      head: messageHead(channel, event, dataJson, id, ts),
+      ts,
+      idempotent,
+    });
     this.#stats.published++;
     this.#stats.lastPublishAt = ts;
     if (isPromiseLike(result)) {
@@ -105,7 +111,15 @@ export class Publisher {
             if (ack.duplicate === true) frame.duplicate = true;
             replies.reply(conn, reply, frame);
             if (ack.duplicate !== true && this.#events.listenerCount('clientPublish') > 0) {
-              const published: ClientPublish = { conn, channel, event, data: cmd.data, id: ack.id, epoch: ack.epoch, offset: ack.offset };
+              const published: ClientPublish = {
+                conn,
+                channel,
+                event,
+                data: cmd.data,
+                id: ack.id,
+                epoch: ack.epoch,
+                offset: ack.offset,
+              };
               this.#events.emit('clientPublish', published);
             }
           },
@@ -117,7 +131,13 @@ export class Publisher {
   }
 }
 
-function toAck(id: MessageId, channel: ChannelName, epoch: string, offset: number, duplicate: boolean | undefined): PublishAck {
+function toAck(
+  id: MessageId,
+  channel: ChannelName,
+  epoch: string,
+  offset: number,
+  duplicate: boolean | undefined,
+): PublishAck {
   const ack: PublishAck = { id, channel, epoch, offset };
   if (duplicate === true) ack.duplicate = true;
   return ack;

@@ -49,10 +49,14 @@ export class RateLimiter {
         closing
           ? `rate limit exceeded repeatedly (${rate} commands/s); closing`
           : `rate limit exceeded: at most ${rate} commands per second (bursts of ${burst}); slow down`,
-        ref === undefined ? (closing ? { closeCode: CloseCode.RATE_LIMITED } : {}) : {
-          ref,
-          ...(closing ? { closeCode: CloseCode.RATE_LIMITED } : {}),
-        },
+        ref === undefined
+          ? closing
+            ? { closeCode: CloseCode.RATE_LIMITED }
+            : {}
+          : {
+              ref,
+              ...(closing ? { closeCode: CloseCode.RATE_LIMITED } : {}),
+            },
       ),
       reply,
     );

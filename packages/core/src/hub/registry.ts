@@ -87,7 +87,12 @@ export class ChannelRegistry {
   constructor(broker: Broker, backpressure: ResolvedBackpressure, everyone: Set<Connection>) {
     this.#broker = broker;
     this.#backpressure = backpressure;
-    this.broadcast = new ChannelState(BROADCAST_CHANNEL, 'broadcast', backpressure.policyFor(BROADCAST_CHANNEL), everyone);
+    this.broadcast = new ChannelState(
+      BROADCAST_CHANNEL,
+      'broadcast',
+      backpressure.policyFor(BROADCAST_CHANNEL),
+      everyone,
+    );
   }
 
   /** The state of a channel on this node (`*` included), or `undefined`. */

@@ -215,7 +215,13 @@ export class Subscriptions {
         (error) =>
           this.abort(
             sub,
-            withErrorContext(error, ref, sub.name, ErrorCode.UNAVAILABLE, `presence for "${sub.name}" is unavailable now`),
+            withErrorContext(
+              error,
+              ref,
+              sub.name,
+              ErrorCode.UNAVAILABLE,
+              `presence for "${sub.name}" is unavailable now`,
+            ),
             reply,
           ),
       );
@@ -242,7 +248,11 @@ export class Subscriptions {
         // the personal channel follows the identity: it cannot be left while authenticated
         this.#replies.fail(
           conn,
-          badRequest(`"${cmd.channel}" is your personal channel; it stays subscribed while you are authenticated`, cmd.ref, cmd.channel),
+          badRequest(
+            `"${cmd.channel}" is your personal channel; it stays subscribed while you are authenticated`,
+            cmd.ref,
+            cmd.channel,
+          ),
           reply,
         );
         return;
@@ -282,7 +292,11 @@ export class Subscriptions {
       if (!conn.closed) {
         this.#replies.fail(
           conn,
-          badRequest(`the subscription to "${sub.name}" was cancelled by an unsubscribe before it completed`, owed.ref, sub.name),
+          badRequest(
+            `the subscription to "${sub.name}" was cancelled by an unsubscribe before it completed`,
+            owed.ref,
+            sub.name,
+          ),
           owed.reply,
         );
       }

@@ -60,6 +60,6 @@ export function isUnisocketError(value: unknown): value is UnisocketError {
     (value instanceof Error &&
       value.name === 'UnisocketError' &&
       typeof (value as unknown as { code?: unknown }).code === 'string' &&
-      ((value as unknown as { code: string }).code in ErrorCode))
+      (value as unknown as { code: string }).code in ErrorCode)
   );
 }

@@ -49,7 +49,9 @@ export function checkChannelName(name: unknown, options?: ChannelCheckOptions): 
 
 /** What is wrong with an event name, or `undefined` when it is valid. `field` names it in the message. */
 export function checkEventName(event: unknown, field = '"event"'): string | undefined {
-  return isValidEventName(event) ? undefined : `${field} must be a non-empty string of at most ${MAX_EVENT_LENGTH} characters`;
+  return isValidEventName(event)
+    ? undefined
+    : `${field} must be a non-empty string of at most ${MAX_EVENT_LENGTH} characters`;
 }
 
 /** What is wrong with a message id (idempotency key), or `undefined` when it is valid. `field` names it. */
