@@ -184,7 +184,7 @@ interface CompiledRule {
 }
 
 /**
- * The bridge between Kafka topics and channels (the messaging seed's producer/consumer management):
+ * The bridge between Kafka topics and channels (producer/consumer management, as Kafka messaging libraries have it):
  * - **topics → channels**: consumes the configured topics in one consumer group shared by every node, decodes each
  *   record (JSON by default), routes it to a channel and broadcasts it once — from the node that consumed it — to
  *   every subscriber in the cluster. Offsets are committed after the broadcast was accepted (at-least-once); the
