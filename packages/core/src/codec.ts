@@ -1,4 +1,5 @@
-import { CloseCode, ErrorCode } from './protocol/constants';
+import { isAppScoped } from './protocol/channel';
+import { APP_PREFIX, CloseCode, ErrorCode } from './protocol/constants';
 import { UnisocketError } from './protocol/errors';
 import type { ClientCommand, Ref, ServerFrame, StreamPosition } from './protocol/types';
 import {
@@ -197,10 +198,15 @@ export function encodeFrame(frame: ServerFrame): string {
   return JSON.stringify(frame);
 }
 
+const APP_SCOPED_REFUSED = `channel names starting with "${APP_PREFIX}" are reserved for other apps' namespaces`;
+
 function readChannel(raw: Record<string, unknown>, bad: (message: string) => UnisocketError): string | UnisocketError {
   const channel = ownValue(raw, 'channel');
   const problem = checkChannelName(channel);
-  return problem === undefined ? (channel as string) : bad(problem);
+  if (problem !== undefined) return bad(problem);
+  // app namespaces belong to the transports that serve those apps (the Pusher transport's other apps)
+  if (isAppScoped(channel as string)) return bad(APP_SCOPED_REFUSED);
+  return channel as string;
 }
 
 function readPosition(value: unknown): StreamPosition | undefined {

@@ -1,5 +1,6 @@
 import type { Backlog } from './backlog';
 import type { ChannelPolicy } from './backpressure';
+import type { SubscribeContext, SubscribeGrant } from './hub/options';
 import type { Reply } from './hub/reply';
 import type { Deliverable } from './message';
 import type { PreparedBatch } from './prepared-batch';
@@ -13,6 +14,7 @@ import type {
   ServerFrame,
   UserId,
 } from './protocol/types';
+import type { MaybePromise } from './util';
 
 export { PreparedBatch } from './prepared-batch';
 
@@ -41,6 +43,11 @@ export interface TransportSocket {
   sendBatch(batch: PreparedBatch): void;
   /** Closes the connection with a WebSocket close code and a short reason. */
   close(code: number, reason: string): void;
+  /**
+   * Authorizes this socket's subscriptions itself, instead of the Hub's `policy.authorizeSubscribe`: for a transport
+   * whose protocol carries its own authorization (the Pusher transport checks the app's signature). Optional.
+   */
+  authorizeSubscribe?(channel: ChannelName, context: SubscribeContext): MaybePromise<boolean | SubscribeGrant>;
 }
 
 /** Who a connection belongs to, from a token or a custom `authenticate` hook. */

@@ -33,7 +33,7 @@ import { SessionClock } from './hub/session-clock';
 import { Subscriptions } from './hub/subscriptions';
 import { LatencyRecorder } from './latency';
 import { MemoryBroker } from './memory-broker';
-import { isValidChannelName, userChannel } from './protocol/channel';
+import { isAppScoped, isValidChannelName, userChannel } from './protocol/channel';
 import { BROADCAST_CHANNEL, CloseCode, ErrorCode, PROTOCOL_VERSION } from './protocol/constants';
 import { UnisocketError } from './protocol/errors';
 import type { ChannelName, ClientCommand, ConnectionId, PresenceMember, UserId } from './protocol/types';
@@ -58,6 +58,15 @@ export {
   resolveNumbers,
 } from './hub/options';
 export type { ClientPublish, HubEvents, HubStats, TransportTotals } from './hub/events';
+
+/** An identity from a handshake or an `auth` command may not take an app-scoped user id (see {@link Hub.identify}). */
+function reservedUserId(userId: string): UnisocketError {
+  return new UnisocketError(
+    ErrorCode.UNAUTHORIZED,
+    `user ids starting with "app:" are reserved for other apps' namespaces, got "${userId.slice(0, 60)}"`,
+    { closeCode: CloseCode.UNAUTHORIZED, httpStatus: 401 },
+  );
+}
 
 /**
  * The local registry of channels and connections, and the publish path.
@@ -312,6 +321,7 @@ export class Hub extends EventEmitter<HubEvents> {
         httpStatus: 503,
       });
     }
+    if (init.identity !== undefined && isAppScoped(init.identity.userId)) throw reservedUserId(init.identity.userId);
     const conn = new Connection(this.#ids.next(), init.socket, init.transport, init.ip, this.#rateLimiter.burst);
     this.#connections.add(conn);
     if (init.identity !== undefined) this.#setIdentity(conn, init.identity);
@@ -394,6 +404,22 @@ export class Hub extends EventEmitter<HubEvents> {
   /** The number of channels with local subscribers. */
   get channelCount(): number {
     return this.#channels.channels.size;
+  }
+
+  /**
+   * Gives a connection an identity its transport established by its own protocol (a Pusher `pusher:signin`), as a
+   * successful `auth` would: the first time, the connection joins its user's personal channel. Unlike identities
+   * from `auth` and the handshake, the user id may be app-scoped (`app:<appId>:<id>`).
+   * @throws {UnisocketError} `FORBIDDEN` when the connection is already another user
+   */
+  identify(conn: Connection, identity: Identity): void {
+    if (conn.userId !== null && conn.userId !== identity.userId) {
+      throw new UnisocketError(
+        ErrorCode.FORBIDDEN,
+        `this connection is authenticated as "${conn.userId}"; open a new connection to change users`,
+      );
+    }
+    if (!conn.closed) this.#setIdentity(conn, identity);
   }
 
   /** Sets (or refreshes) a connection's identity; the first time, subscribes it to its user channel. */

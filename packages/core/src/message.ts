@@ -1,4 +1,4 @@
-import type { ChannelName, Epoch, MessageId, Offset } from './protocol/types';
+import type { ChannelName, ConnectionId, Epoch, MessageId, Offset } from './protocol/types';
 
 /**
  * Something to deliver to a channel's subscribers: the exact JSON text of one server frame, and its offset
@@ -44,9 +44,31 @@ export interface PublishResult {
 }
 
 /** Builds the `head` of a message frame (see {@link PublishRequest.head}). `channel` must be a valid name. */
-export function messageHead(channel: ChannelName, event: string, dataJson: string, id: MessageId, ts: number): string {
+export function messageHead(
+  channel: ChannelName,
+  event: string,
+  dataJson: string,
+  id: MessageId,
+  ts: number,
+  exceptConnection?: ConnectionId,
+): string {
   // channel names and ids are restricted to characters that need no JSON escaping
-  return `{"type":"message","channel":"${channel}","event":${JSON.stringify(event)},"data":${dataJson},"id":"${id}","ts":${ts},"offset":`;
+  const except = exceptConnection === undefined ? '' : `"except":"${exceptConnection}",`;
+  return `{"type":"message","channel":"${channel}",${except}"event":${JSON.stringify(event)},"data":${dataJson},"id":"${id}","ts":${ts},"offset":`;
+}
+
+const MESSAGE_PREFIX = '{"type":"message","channel":"';
+const EXCEPT_KEY = '"except":"';
+
+/**
+ * The connection a message line is not delivered to (see `PublishOptions.exceptConnection`), or `undefined`. The
+ * field sits at a fixed place right after the channel (see {@link messageHead}), so finding it costs one comparison.
+ */
+export function exceptedConnection(line: string, channel: ChannelName): ConnectionId | undefined {
+  const at = MESSAGE_PREFIX.length + channel.length + 2;
+  if (!line.startsWith(EXCEPT_KEY, at) || !line.startsWith(MESSAGE_PREFIX)) return undefined;
+  const start = at + EXCEPT_KEY.length;
+  return line.slice(start, line.indexOf('"', start));
 }
 
 /** Completes a `head` with its offset into the full frame line. */

@@ -1,4 +1,5 @@
-import type { ChannelName } from './protocol/types';
+import { exceptedConnection } from './message';
+import type { ChannelName, ConnectionId } from './protocol/types';
 
 /**
  * A batch of message lines for one channel, prepared once per flush and written to every subscriber.
@@ -12,6 +13,11 @@ export class PreparedBatch {
   keys: (string | number | undefined)[] | undefined = undefined;
   /** @internal UTF-8 sizes of the lines, computed once when a subscriber is backed up */
   lineBytes: number[] | undefined = undefined;
+  /**
+   * Per line, the connection it must not reach (a client event is not echoed to its sender), or `undefined` when no
+   * line of the batch excludes anyone: the common case costs nothing per subscriber but this one field read.
+   */
+  except: (ConnectionId | undefined)[] | undefined = undefined;
   #text: string | undefined;
   #bytes = -1;
 
@@ -20,6 +26,26 @@ export class PreparedBatch {
     /** The JSON text of each frame in the batch. */
     readonly lines: readonly string[],
   ) {}
+
+  /** Finds the lines that exclude a connection (see {@link except}); called once when the batch is built. */
+  markExceptions(): this {
+    const lines = this.lines;
+    for (let i = 0; i < lines.length; i++) {
+      const id = exceptedConnection(lines[i]!, this.channel);
+      if (id !== undefined) (this.except ??= new Array<ConnectionId | undefined>(lines.length))[i] = id;
+    }
+    return this;
+  }
+
+  /** The batch as `connectionId` receives it: this one, or (for a connection some lines exclude) one without them. */
+  forConnection(connectionId: ConnectionId): PreparedBatch {
+    const except = this.except;
+    if (except === undefined || !except.includes(connectionId)) return this;
+    return new PreparedBatch(
+      this.channel,
+      this.lines.filter((_, i) => except[i] !== connectionId),
+    );
+  }
 
   /** The number of frames in the batch. */
   get count(): number {

@@ -53,14 +53,16 @@ export class Backpressure {
    * Delivery on `drop-oldest` / `coalesce-latest` channels: written at once while the socket is at or below the
    * low-water mark and nothing waits for it; otherwise held in the connection's backlog.
    */
-  deliver(ch: ChannelState, policy: ChannelPolicy, batch: PreparedBatch): void {
+  deliver(ch: ChannelState, policy: ChannelPolicy, prepared: PreparedBatch): void {
     if (this.shedding && policy.kind === 'drop-oldest') {
-      this.#stats.drops.shed += batch.count * ch.live.size;
+      this.#stats.drops.shed += prepared.count * ch.live.size;
       return;
     }
     const low = this.#lowWater;
     for (const conn of ch.live) {
       if (conn.closed) continue;
+      const batch = prepared.except === undefined ? prepared : prepared.forConnection(conn.id);
+      if (batch.count === 0) continue;
       const socket = conn.socket;
       if (conn.backlog === undefined && socket.bufferedBytes <= low) {
         socket.sendBatch(batch);

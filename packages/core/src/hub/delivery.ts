@@ -116,7 +116,7 @@ export class Delivery {
     const oldestTs = ch.oldestTs;
     ch.oldestTs = 0;
     if (ch.live.size > 0) {
-      const batch = new PreparedBatch(ch.name, lines);
+      const batch = new PreparedBatch(ch.name, lines).markExceptions();
       this.#stats.batches++;
       const policy = ch.policy;
       if (policy === null) for (const conn of ch.live) this.deliver(conn, batch);
@@ -129,8 +129,10 @@ export class Delivery {
   }
 
   /** Writes a batch to one connection, or closes it as a slow consumer when its socket holds too much. */
-  deliver(conn: Connection, batch: PreparedBatch): void {
+  deliver(conn: Connection, prepared: PreparedBatch): void {
     if (conn.closed) return;
+    const batch = prepared.except === undefined ? prepared : prepared.forConnection(conn.id);
+    if (batch.count === 0) return;
     const socket = conn.socket;
     if (socket.bufferedBytes > this.maxBuffered) {
       this.#connections.slowConsumer(conn, 'outbound buffer over maxBufferedBytes');

@@ -3,7 +3,7 @@ import type { Broker } from '../broker';
 import type { Connection, Identity } from '../connection';
 import type { LatencyRecorderOptions } from '../latency';
 import type { ChannelKind } from '../protocol/channel';
-import type { ChannelName, MessageId, UserId } from '../protocol/types';
+import type { ChannelName, ConnectionId, MessageId, UserId } from '../protocol/types';
 import type { MaybePromise } from '../util';
 
 /** Limits the Hub enforces per connection. Every one has a default that protects a small server. */
@@ -216,6 +216,12 @@ export interface PublishAck {
 export interface PublishOptions {
   /** An idempotency key: a second publish with the same id within the dedup window is not repeated. */
   id?: MessageId;
+  /**
+   * A connection (by id, on any node) the message is not delivered to: a client event is not echoed to its sender,
+   * and a Pusher REST publish with `socket_id` skips that socket. The id travels in the message (an `except` field
+   * native clients ignore).
+   */
+  exceptConnection?: ConnectionId;
 }
 
 export function positiveInteger(name: string, value: number): number {

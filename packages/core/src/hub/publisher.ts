@@ -5,7 +5,7 @@ import { messageHead } from '../message';
 import { ErrorCode } from '../protocol/constants';
 import { UnisocketError } from '../protocol/errors';
 import type { AckFrame, ChannelName, MessageId, PublishCommand } from '../protocol/types';
-import { checkChannelName, checkEventName, checkMessageId } from '../protocol/validate';
+import { checkChannelName, checkEventName, checkMessageId, isValidMessageId } from '../protocol/validate';
 import { type IdGenerator, type MaybePromise, isPromiseLike, settle } from '../util';
 import type { ClientPublish, HubEvents, HubStats } from './events';
 import type { HubPolicy, PublishAck, PublishOptions } from './options';
@@ -64,12 +64,14 @@ export class Publisher {
       const idProblem = checkMessageId(options.id, 'a message id');
       if (idProblem !== undefined) throw badRequest(idProblem);
     }
+    const except = options.exceptConnection;
+    if (except !== undefined && !isValidMessageId(except)) throw badRequest('exceptConnection must be a connection id');
     const id = options.id ?? this.#ids.next();
     const ts = Date.now();
     const result = this.#broker.publish({
       channel,
       id,
-      head: messageHead(channel, event, dataJson, id, ts),
+      head: messageHead(channel, event, dataJson, id, ts, except),
       ts,
       idempotent,
     });
@@ -105,7 +107,7 @@ export class Publisher {
           return;
         }
         settle(
-          () => this.publish(channel, event, cmd.data, cmd.id === undefined ? {} : { id: cmd.id }),
+          () => this.publish(channel, event, cmd.data, publishOptions(conn, cmd)),
           (ack) => {
             const frame: AckFrame = withRef({ type: 'ack', channel, id: ack.id, offset: ack.offset }, ref);
             if (ack.duplicate === true) frame.duplicate = true;
@@ -129,6 +131,13 @@ export class Publisher {
       (error) => replies.fail(conn, withErrorContext(error, ref, channel, ErrorCode.FORBIDDEN), reply),
     );
   }
+}
+
+function publishOptions(conn: Connection, cmd: PublishCommand): PublishOptions {
+  const options: PublishOptions = {};
+  if (cmd.id !== undefined) options.id = cmd.id;
+  if (cmd.exceptSender === true) options.exceptConnection = conn.id;
+  return options;
 }
 
 function toAck(

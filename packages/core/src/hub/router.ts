@@ -1,5 +1,6 @@
 import type { Connection, Identity } from '../connection';
 import { type DecodeLimits, decodeFrame } from '../codec';
+import { isAppScoped } from '../protocol/channel';
 import { ErrorCode } from '../protocol/constants';
 import { UnisocketError } from '../protocol/errors';
 import type { AckFrame, AuthCommand, ClientCommand } from '../protocol/types';
@@ -170,6 +171,19 @@ export class CommandRouter {
       () => hook(conn, cmd.token),
       (identity) => {
         if (conn.closed) return;
+        if (isAppScoped(identity.userId)) {
+          replies.fail(
+            conn,
+            new UnisocketError(
+              ErrorCode.UNAUTHORIZED,
+              `user ids starting with "app:" are reserved for other apps' namespaces`,
+              refOpt(cmd.ref),
+            ),
+            reply,
+          );
+          this.#releaseHeld(conn);
+          return;
+        }
         if (conn.userId !== null && conn.userId !== identity.userId) {
           replies.fail(
             conn,

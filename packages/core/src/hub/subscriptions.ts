@@ -187,6 +187,8 @@ export class Subscriptions {
     token: string | undefined,
     channelData: string | undefined,
   ): MaybePromise<boolean | SubscribeGrant> {
+    const own = conn.socket.authorizeSubscribe;
+    if (own !== undefined) return own.call(conn.socket, channel, { kind, token, channelData });
     const hook = this.#policy.authorizeSubscribe;
     if (hook !== undefined) return hook(conn, channel, { kind, token, channelData });
     return kind === 'public';

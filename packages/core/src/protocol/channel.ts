@@ -1,4 +1,4 @@
-import { BROADCAST_CHANNEL, PRESENCE_PREFIX, PRIVATE_PREFIX, USER_PREFIX } from './constants';
+import { APP_PREFIX, BROADCAST_CHANNEL, PRESENCE_PREFIX, PRIVATE_PREFIX, USER_PREFIX } from './constants';
 import type { ChannelName, UserId } from './types';
 
 export { isValidChannelName } from './validate';
@@ -13,23 +13,42 @@ export { isValidChannelName } from './validate';
  */
 export type ChannelKind = 'public' | 'private' | 'presence' | 'user' | 'broadcast';
 
-/** The kind of a channel, by name. The name is assumed valid. */
+/** The kind of a channel, by name; an app namespace (`app:<appId>:`) is not part of it. The name is assumed valid. */
 export function channelKind(name: ChannelName): ChannelKind {
   if (name === BROADCAST_CHANNEL) return 'broadcast';
-  if (name.startsWith(PRIVATE_PREFIX)) return 'private';
-  if (name.startsWith(PRESENCE_PREFIX)) return 'presence';
-  if (name.startsWith(USER_PREFIX)) return 'user';
+  const start = appScopeLength(name);
+  if (name.startsWith(PRIVATE_PREFIX, start)) return 'private';
+  if (name.startsWith(PRESENCE_PREFIX, start)) return 'presence';
+  if (name.startsWith(USER_PREFIX, start)) return 'user';
   return 'public';
 }
 
-/** The personal channel of a user: `user:<userId>`. */
-export function userChannel(userId: UserId): ChannelName {
-  return USER_PREFIX + userId;
+/**
+ * The length of a name's app namespace `app:<appId>:` (the app id holds no `:`), `0` when it has none. Channel
+ * names and user ids share the form: `app:2:presence-room` is app `2`'s `presence-room`, `app:2:u1` its user `u1`.
+ */
+export function appScopeLength(name: string): number {
+  if (!name.startsWith(APP_PREFIX)) return 0;
+  const end = name.indexOf(':', APP_PREFIX.length);
+  return end <= APP_PREFIX.length ? 0 : end + 1;
 }
 
-/** The user id of a `user:<userId>` channel, or `undefined` for other channels. */
+/** `true` for a name in an app namespace (`app:<appId>:…`): reserved for the transports that own those apps. */
+export function isAppScoped(name: string): boolean {
+  return name.startsWith(APP_PREFIX);
+}
+
+/** The personal channel of a user: `user:<userId>`; for an app-scoped user `app:<appId>:<id>`, `app:<appId>:user:<id>`. */
+export function userChannel(userId: UserId): ChannelName {
+  const scope = appScopeLength(userId);
+  return scope === 0 ? USER_PREFIX + userId : userId.slice(0, scope) + USER_PREFIX + userId.slice(scope);
+}
+
+/** The user id of a personal channel (the inverse of {@link userChannel}), or `undefined` for other channels. */
 export function userIdOfChannel(name: ChannelName): UserId | undefined {
-  return name.startsWith(USER_PREFIX) ? name.slice(USER_PREFIX.length) : undefined;
+  const scope = appScopeLength(name);
+  if (!name.startsWith(USER_PREFIX, scope)) return undefined;
+  return name.slice(0, scope) + name.slice(scope + USER_PREFIX.length);
 }
 
 /** The kind keywords a channel pattern may be: they match every channel of that kind. */

@@ -67,6 +67,12 @@ export const PRIVATE_PREFIX = 'private-';
 export const PRESENCE_PREFIX = 'presence-';
 /** Prefix of a user's personal channel: `user:<userId>`. */
 export const USER_PREFIX = 'user:';
+/**
+ * Prefix of the channels (and user ids) of a separate application namespace: `app:<appId>:<name>`, e.g. the Pusher
+ * transport's second app. Reserved: clients of the native and Socket.IO transports may not name such channels, and
+ * identities they authenticate with may not take such user ids.
+ */
+export const APP_PREFIX = 'app:';
 
 /** A valid channel name (the reserved `*` aside). */
 export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9_.:=@-]{1,200}$/;

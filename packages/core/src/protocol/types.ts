@@ -70,6 +70,12 @@ export interface PublishCommand {
    * ack carries the original `offset` with `duplicate: true`. The client SDK sets it for every publish.
    */
   id?: MessageId;
+  /**
+   * Set by a transport, never decoded from the wire: the message is not delivered to the publishing connection
+   * (Pusher client events are not echoed to their sender).
+   * @internal
+   */
+  exceptSender?: boolean;
 }
 
 /** Authenticate (or refresh an expiring token) after connecting. */
