@@ -6,12 +6,14 @@ import {
   type ClientPublish,
   ErrorCode,
   Hub,
-  MAX_EVENT_LENGTH,
   type MaybePromise,
   type PublishAck,
+  checkChannelName,
+  checkEventName,
   isPromiseLike,
   isUnisocketError,
   isValidChannelName,
+  isValidEventName,
 } from '@unisocket/core';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { CONSUMER_RESILIENCE, type KafkaConnectionOptions, createKafkaClient, describeError } from './connection';
@@ -497,18 +499,13 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
       this.stats.skipped++;
       return undefined;
     }
-    if (channel !== BROADCAST_CHANNEL && !isValidChannelName(channel)) {
+    const badChannel = checkChannelName(channel, { broadcast: true });
+    if (badChannel !== undefined) {
       this.stats.skipped++;
-      this.#emitError(
-        new KafkaBridgeError(
-          `route gave an invalid channel name ${JSON.stringify(String(channel)).slice(0, 80)}`,
-          'route',
-          where,
-        ),
-      );
+      this.#emitError(new KafkaBridgeError(`route gave ${badChannel}`, 'route', where));
       return undefined;
     }
-    if (typeof event !== 'string' || event.length === 0 || event.length > MAX_EVENT_LENGTH) {
+    if (!isValidEventName(event)) {
       this.stats.skipped++;
       this.#emitError(
         new KafkaBridgeError(`route gave an invalid event name for channel "${channel}"`, 'route', {
@@ -725,8 +722,8 @@ function compileKeyDecoder(decodeKey: KafkaBridgeOptions['decodeKey']): (key: Bu
 function compileEvent(event: KafkaBridgeOptions['event']): (record: BridgeRecord) => string {
   if (typeof event === 'function') return event;
   if (typeof event === 'string') {
-    if (event.length === 0 || event.length > MAX_EVENT_LENGTH)
-      throw new TypeError('KafkaBridge: event must be a non-empty string');
+    const badEvent = checkEventName(event, 'event');
+    if (badEvent !== undefined) throw new TypeError(`KafkaBridge: ${badEvent}`);
     return () => event;
   }
   if (event !== undefined) throw new TypeError('KafkaBridge: event must be an event name or a function');

@@ -24,6 +24,3 @@ export class PublishIdGenerator {
     return this.#prefix + (this.#counter++).toString(36);
   }
 }
-
-/** The pattern a publish id must match (protocol v1). */
-export const PUBLISH_ID_PATTERN = /^[A-Za-z0-9_.:=@-]{1,64}$/;

@@ -2,14 +2,15 @@ import {
   type ChannelName,
   CloseCode,
   ErrorCode,
-  MAX_EVENT_LENGTH,
   type PublishCommand,
   UnisocketError,
-  isValidChannelName,
+  checkChannelName,
+  checkEventName,
+  checkMessageId,
 } from '@unisocket/core/protocol';
 import type { ClientContext } from './context';
 import { encodeCommand } from './frames';
-import { PUBLISH_ID_PATTERN, PublishIdGenerator } from './ids';
+import { PublishIdGenerator } from './ids';
 import type { Link } from './link';
 import type { OutgoingCommand } from './transport';
 import type { ConnectionStatus, PublishOptions, PublishResult } from './types';
@@ -51,31 +52,15 @@ export class PublishQueue {
   /** See `UnisocketClient.publish`. */
   publish(channel: ChannelName, event: string, data: unknown, options: PublishOptions): Promise<PublishResult> {
     const { options: limits, requests } = this.#context;
-    if (!isValidChannelName(channel)) {
-      return Promise.reject(
-        new UnisocketError(
-          ErrorCode.BAD_REQUEST,
-          `invalid channel name ${JSON.stringify(String(channel)).slice(0, 60)}: use 1-200 characters of [A-Za-z0-9_.:=@-]`,
-        ),
-      );
-    }
-    if (typeof event !== 'string' || event.length === 0 || event.length > MAX_EVENT_LENGTH) {
-      return Promise.reject(
-        new UnisocketError(
-          ErrorCode.BAD_REQUEST,
-          `event must be a non-empty string of at most ${MAX_EVENT_LENGTH} characters`,
-          { channel },
-        ),
-      );
+    const badChannel = checkChannelName(channel);
+    if (badChannel !== undefined) return Promise.reject(new UnisocketError(ErrorCode.BAD_REQUEST, badChannel));
+    const badEvent = checkEventName(event);
+    if (badEvent !== undefined) {
+      return Promise.reject(new UnisocketError(ErrorCode.BAD_REQUEST, badEvent, { channel }));
     }
     const id = options.id ?? this.#ids.next();
-    if (typeof id !== 'string' || !PUBLISH_ID_PATTERN.test(id)) {
-      return Promise.reject(
-        new UnisocketError(ErrorCode.BAD_REQUEST, 'options.id must be 1-64 characters of [A-Za-z0-9_.:=@-]', {
-          channel,
-        }),
-      );
-    }
+    const badId = checkMessageId(id, 'options.id');
+    if (badId !== undefined) return Promise.reject(new UnisocketError(ErrorCode.BAD_REQUEST, badId, { channel }));
     const ref = requests.nextRef();
     const command: PublishCommand = { type: 'publish', channel, event, ref, id };
     if (data !== undefined) command.data = data;

@@ -1,11 +1,4 @@
-import {
-  BROADCAST_CHANNEL,
-  type ChannelName,
-  MAX_EVENT_LENGTH,
-  type MaybePromise,
-  isPromiseLike,
-  isValidChannelName,
-} from '@unisocket/core';
+import { type ChannelName, type MaybePromise, checkChannelName, checkEventName, isPromiseLike } from '@unisocket/core';
 
 /** Anything with Node's `EventEmitter` listener methods. */
 export interface EmitterLike {
@@ -74,11 +67,8 @@ export function connectEmitter(
     throw new TypeError('connectEmitter(emitter, options): options must be { channel, events }');
   }
   const { channel } = options;
-  if (typeof channel !== 'string' || (channel !== BROADCAST_CHANNEL && !isValidChannelName(channel))) {
-    throw new TypeError(
-      `connectEmitter: channel must be a channel name (1-200 characters of [A-Za-z0-9_.:=@-], or "*"), got ${JSON.stringify(channel)}`,
-    );
-  }
+  const badChannel = checkChannelName(channel, { field: 'channel', broadcast: true });
+  if (badChannel !== undefined) throw new TypeError(`connectEmitter: ${badChannel}`);
   const pairs: [string, string][] = Array.isArray(options.events)
     ? (options.events as readonly string[]).map((e) => [e, e])
     : typeof options.events === 'object' && options.events !== null
@@ -92,11 +82,8 @@ export function connectEmitter(
   for (const [from, to] of pairs) {
     if (typeof from !== 'string' || from.length === 0)
       throw new TypeError('connectEmitter: event names must be non-empty strings');
-    if (typeof to !== 'string' || to.length === 0 || to.length > MAX_EVENT_LENGTH) {
-      throw new TypeError(
-        `connectEmitter: message event names must be 1-${MAX_EVENT_LENGTH} characters, got ${JSON.stringify(to)}`,
-      );
-    }
+    const badEvent = checkEventName(to, `message event name ${JSON.stringify(to)}`);
+    if (badEvent !== undefined) throw new TypeError(`connectEmitter: ${badEvent}`);
   }
   const toData = options.data ?? ((_event: string, args: unknown[]) => args[0]);
   if (typeof toData !== 'function')
