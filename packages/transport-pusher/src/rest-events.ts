@@ -1,5 +1,4 @@
 import type { ResolvedPusherApp } from './options';
-import { SERVER_TO_USER_PREFIX } from './rest-host';
 
 /** A REST answer with a status other than 200: `{ error, message }` in JSON. */
 export class RestError extends Error {
@@ -10,6 +9,9 @@ export class RestError extends Error {
     super(message);
   }
 }
+
+/** Pusher's name of a user's personal channel. */
+const SERVER_TO_USER = '#server-to-user-';
 
 /** The most channels one event is published on (Pusher's limit). */
 export const MAX_EVENT_CHANNELS = 100;
@@ -107,8 +109,8 @@ export function readEvents(app: ResolvedPusherApp, body: unknown): RestEvent[] {
 
 function isChannelName(channel: unknown): channel is string {
   if (typeof channel !== 'string') return false;
-  if (channel.startsWith(SERVER_TO_USER_PREFIX)) {
-    const id = channel.slice(SERVER_TO_USER_PREFIX.length);
+  if (channel.startsWith(SERVER_TO_USER)) {
+    const id = channel.slice(SERVER_TO_USER.length);
     return id.length > 0 && id.length <= 200 && /^[A-Za-z0-9_.:=@-]+$/.test(id);
   }
   return CHANNEL_NAME.test(channel);

@@ -1,4 +1,4 @@
-import type { Hub, PublishAck } from '@unisocket/core';
+import type { Hub } from '@unisocket/core';
 import type { ResolvedPusherApp } from './options';
 
 /** What the REST API knows about one occupied channel. */
@@ -39,46 +39,48 @@ export interface PusherRestHost {
   terminateUser(app: ResolvedPusherApp, userId: string): Promise<void>;
 }
 
-/** The Pusher prefix of a user's server-to-user channel: `#server-to-user-{id}` is unisocket's `user:{id}`. */
-export const SERVER_TO_USER_PREFIX = '#server-to-user-';
+/** Pusher's name of a user's personal channel: `#server-to-user-{id}` is unisocket's `user:{id}`. */
+const SERVER_TO_USER = '#server-to-user-';
 /** The close code of a connection ended by `POST users/{id}/terminate_connections` (Pusher's 4009). */
 export const TERMINATED_CLOSE_CODE = 4009;
 
-/** How Pusher channel names of an app map to Hub channels and back. */
+/** How Pusher channel names and user ids of an app map to the Hub's and back. */
 export interface PusherNamespace {
-  /** The Hub channel of a Pusher channel of `app`. */
+  /** The Hub channel of a Pusher channel of `app` (`#server-to-user-{id}` included). */
   toHub(app: ResolvedPusherApp, name: string): string;
-  /** The Pusher name of a Hub channel, or `undefined` when it is not one of `app`'s. */
+  /** The Pusher name of a Hub channel, or `undefined` when it is not one of `app`'s (or not a listable one). */
   fromHub(app: ResolvedPusherApp, channel: string): string | undefined;
+  /** The Hub user id of a Pusher user id of `app`. */
+  userToHub(app: ResolvedPusherApp, userId: string): string;
+  /** The Pusher user id of a Hub user id of `app`. */
+  userFromHub(app: ResolvedPusherApp, userId: string): string;
 }
 
-/** The kind prefixes a namespace keeps in front (so a channel keeps its kind on every transport). */
-const KIND_PREFIXES = ['private-encrypted-', 'private-', 'presence-', 'user:'];
-
 /**
- * The default namespace: the first app shares its channels with the native and Socket.IO transports (`presence-lobby`
- * is `presence-lobby`), `#server-to-user-{id}` is `user:{id}`; every other app's channels carry `{app id}:` after
- * their kind prefix (`presence-{id}:lobby`, `{id}:news`, `user:{id}:u1`), so that apps stay apart and channels keep
- * their kind. Pusher channel names hold no `:`, so no name of the first app looks like one of another app.
+ * The default namespace (core's app namespaces): the first app shares the bare namespace with the native and
+ * Socket.IO transports (`presence-lobby` is `presence-lobby`); every other app lives under `app:{id}:`
+ * (`app:2:presence-x`, users `app:2:u1`, personal channels `app:2:user:u1`). `#server-to-user-{id}` is the user's
+ * personal channel. Pusher channel names hold no `:`, so no name of one app is one of another's.
  */
 export function defaultNamespace(apps: readonly ResolvedPusherApp[]): PusherNamespace {
-  const first = apps[0];
-  const split = (channel: string): [string, string] => {
-    const kind = KIND_PREFIXES.find((p) => channel.startsWith(p)) ?? '';
-    return [kind, channel.slice(kind.length)];
-  };
+  const scope = (app: ResolvedPusherApp): string => (app === apps[0] ? '' : `app:${app.id}:`);
   return {
     toHub(app, name) {
-      const local = name.startsWith(SERVER_TO_USER_PREFIX) ? `user:${name.slice(SERVER_TO_USER_PREFIX.length)}` : name;
-      if (app === first) return local;
-      const [kind, rest] = split(local);
-      return `${kind}${app.id}:${rest}`;
+      const local = name.startsWith(SERVER_TO_USER) ? `user:${name.slice(SERVER_TO_USER.length)}` : name;
+      return scope(app) + local;
     },
     fromHub(app, channel) {
-      if (channel === '*' || channel.startsWith('user:')) return undefined;
-      const [kind, rest] = split(channel);
-      if (app === first) return rest.includes(':') ? undefined : channel;
-      return rest.startsWith(`${app.id}:`) ? kind + rest.slice(app.id.length + 1) : undefined;
+      const prefix = scope(app);
+      if (!channel.startsWith(prefix)) return undefined;
+      const local = channel.slice(prefix.length);
+      // another app's channels, personal channels, `*` and names no Pusher client could use are not listed
+      if (local.includes(':') || local === '*') return undefined;
+      return local;
+    },
+    userToHub: (app, userId) => scope(app) + userId,
+    userFromHub: (app, userId) => {
+      const prefix = scope(app);
+      return userId.startsWith(prefix) ? userId.slice(prefix.length) : userId;
     },
   };
 }
@@ -100,15 +102,10 @@ export interface HubRestHostOptions {
   /** The channel mapping. @default defaultNamespace(apps) */
   namespace?: PusherNamespace;
   /**
-   * Publishes on the Hub excluding the connection with a Pusher `socket_id` (the Pusher transport provides it). Without
-   * it the exclusion is not applied: no connection has a Pusher `socket_id` unless the Pusher transport runs.
+   * The connection id of a Pusher `socket_id` (the Pusher transport knows it): a publish with `socket_id` skips that
+   * connection, on any node (`exceptConnection`). Without it, or for an unknown `socket_id`, nothing is skipped.
    */
-  publishExcluding?(
-    channel: string,
-    event: string,
-    data: unknown,
-    excludeSocketId: string,
-  ): PublishAck | Promise<PublishAck>;
+  connectionOfSocket?(socketId: string): string | undefined;
 }
 
 /**
@@ -141,12 +138,10 @@ export function hubRestHost(
     async publish(app, channels, event, data, excludeSocketId) {
       const h = getHub();
       const value = pusherDataToHub(data);
+      const except = excludeSocketId === undefined ? undefined : options.connectionOfSocket?.(excludeSocketId);
       await Promise.all(
         channels.map((name) => {
-          const channel = ns.toHub(app, name);
-          return excludeSocketId !== undefined && options.publishExcluding !== undefined
-            ? options.publishExcluding(channel, event, value, excludeSocketId)
-            : h.publish(channel, event, value);
+          return h.publish(ns.toHub(app, name), event, value, except === undefined ? {} : { exceptConnection: except });
         }),
       );
     },
@@ -165,13 +160,11 @@ export function hubRestHost(
     channel: state,
     async users(app, name) {
       const members = await getHub().presenceMembers(ns.toHub(app, name));
-      return members.map((m) => ({ id: String(m.userId) }));
+      return members.map((m) => ({ id: ns.userFromHub(app, String(m.userId)) }));
     },
     async terminateUser(app, userId) {
       const h = getHub();
-      // the first app's users are the Hub's users; other apps' users are not told apart yet (see the README)
-      if (app !== apps[0]) return;
-      for (const conn of h.userConnections(userId)) {
+      for (const conn of h.userConnections(ns.userToHub(app, userId))) {
         h.disconnect(conn, TERMINATED_CLOSE_CODE, 'connection terminated by the server (terminate_connections)');
       }
     },

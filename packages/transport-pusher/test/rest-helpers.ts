@@ -25,6 +25,7 @@ export interface RestNode {
 export async function startRestNode(
   hubOptions: HubOptions = {},
   handlerOptions: PusherRestHandlerOptions = {},
+  hostOptions: HubRestHostOptions = {},
 ): Promise<RestNode> {
   const { apps } = resolvePusherOptions({ apps: [APP, OTHER_APP] }, false);
   const hub = new Hub({
@@ -36,7 +37,7 @@ export async function startRestNode(
   });
   hub.on('error', () => {});
   await hub.start();
-  const rest = createPusherRestHandler(hubRestHost(hub, apps), handlerOptions);
+  const rest = createPusherRestHandler(hubRestHost(hub, apps, hostOptions), handlerOptions);
   const server = createServer((req, res) => {
     if (!rest(req, res)) res.writeHead(404).end();
   });

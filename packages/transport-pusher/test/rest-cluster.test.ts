@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { RedisBroker } from '@unisocket/broker-redis';
+import { Hub } from '@unisocket/core';
+import Pusher from 'pusher';
+import { afterEach, describe, expect, it } from 'vitest';
+import { APP, NativeClient, type RestNode, startRestNode, until } from './rest-helpers';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redisAvailable = await new Promise<boolean>((resolve) => {
+  const url = new URL(REDIS_URL);
+  const socket = connect({ port: Number(url.port || 6379), host: url.hostname });
+  const done = (ok: boolean): void => {
+    socket.destroy();
+    resolve(ok);
+  };
+  socket.setTimeout(1000, () => done(false));
+  socket.on('error', () => done(false));
+  socket.on('connect', () => socket.write('PING\r\n'));
+  socket.on('data', (d) => done(d.toString().startsWith('+PONG')));
+});
+if (!redisAvailable && process.env.CI === 'true')
+  throw new Error(`Redis is not reachable at ${REDIS_URL}; CI needs it`);
+
+const nodes: RestNode[] = [];
+const clients: NativeClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await Promise.all(nodes.splice(0).map((n) => n.close()));
+});
+
+async function client(n: RestNode, token?: string): Promise<NativeClient> {
+  const c = await NativeClient.open(n.wsUrl, token);
+  clients.push(c);
+  return c;
+}
+const sdk = (port: number): Pusher =>
+  new Pusher({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', port: String(port), useTLS: false });
+
+describe('Pusher REST API: socket_id exclusion', () => {
+  it('skips the connection of the socket_id (connectionOfSocket), delivers to the others', async () => {
+    const sockets = new Map<string, string>();
+    const n = await startRestNode({}, {}, { connectionOfSocket: (socketId) => sockets.get(socketId) });
+    nodes.push(n);
+    const sender = await client(n);
+    const [senderConn] = [...n.hub.connections()];
+    sockets.set('1.1', senderConn!.id);
+    const other = await client(n);
+    for (const c of [sender, other]) await c.subscribe('chat');
+    await sdk(n.port).trigger('chat', 'say', { text: 'hi' }, { socket_id: '1.1' });
+    await sdk(n.port).trigger('chat', 'say', { text: 'unknown socket' }, { socket_id: '9.9' });
+    await until(() => other.messages('chat').length === 2);
+    await until(() => sender.messages('chat').length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sender.messages('chat').map((m) => m.data)).toEqual([{ text: 'unknown socket' }]);
+  });
+});
+
+describe.skipIf(!redisAvailable)('Pusher REST API across two nodes on Redis', () => {
+  it('an event published through node A reaches subscribers on node B; presence users are cluster-wide', async () => {
+    const keyPrefix = `test:pusher-rest:${randomBytes(4).toString('hex')}:`;
+    const start = async (nodeId: string): Promise<RestNode> => {
+      const broker = new RedisBroker({ url: REDIS_URL, keyPrefix, nodeId });
+      const n = await startRestNode({ broker, nodeId });
+      nodes.push(n);
+      return n;
+    };
+    const a = await start('node-a');
+    const b = await start('node-b');
+    expect(a.hub).toBeInstanceOf(Hub);
+    const onB = await client(b, 'bea');
+    await onB.subscribe('news');
+    await onB.subscribe('presence-room');
+    const onA = await client(a, 'al');
+    await onA.subscribe('presence-room');
+    await sdk(a.port).trigger('news', 'update', { n: 1 });
+    await sdk(a.port).triggerBatch([{ channel: 'news', name: 'update', data: { n: 2 } }]);
+    await until(() => onB.messages('news').length === 2);
+    expect(onB.messages('news').map((m) => m.data)).toEqual([{ n: 1 }, { n: 2 }]);
+    const users = await (await sdk(a.port).get({ path: '/channels/presence-room/users' })).json();
+    expect((users as { users: { id: string }[] }).users.map((u) => u.id).sort()).toEqual(['al', 'bea']);
+    const info = await sdk(a.port).get({ path: '/channels/presence-room', params: { info: 'user_count' } });
+    expect(await info.json()).toEqual({ occupied: true, user_count: 2 });
+  });
+});
