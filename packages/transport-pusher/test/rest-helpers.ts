@@ -4,6 +4,7 @@ import { Hub, type HubOptions } from '@unisocket/core';
 import { NativeTransport } from '@unisocket/transport-ws';
 import WebSocket from 'ws';
 import {
+  type HubRestHostOptions,
   type PusherRestHandlerOptions,
   createPusherRestHandler,
   hubRestHost,
