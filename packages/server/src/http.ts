@@ -57,6 +57,22 @@ export interface HttpApiHost {
   readonly metricsContentType: string;
   /** Counts an answered request (`unisocket_http_requests_total`). */
   recordRequest(endpoint: HttpEndpoint, status: number): void;
+  /**
+   * Routes served before the endpoints (the Pusher REST API under `{restPath}/{app id}/…` when the service runs
+   * Pusher apps), created once with the API's bounded body reading.
+   */
+  routes?(bodies: HttpRouteBodies): HttpRoute | undefined;
+}
+
+/** A route of the HTTP API: `true` when it answers the request, `false` to pass it on. */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** The HTTP API's bounded body reading (`http.maxBodyBytes`, …), for {@link HttpApiHost.routes}. */
+export interface HttpRouteBodies {
+  /** Reads a body within the limits; rejects with `{ status, message }` (413, 408, 503, …) and closes when it must. */
+  readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer>;
+  /** Drops an unread body after an early answer. */
+  discardBody(req: IncomingMessage, res: ServerResponse): void;
 }
 
 /** The HTTP options, validated: paths, the API key's hash, CORS and the body limits. */
@@ -111,6 +127,14 @@ export function createHttpApi(host: HttpApiHost, options: ResolvedHttpOptions, o
   bodyReaders.set(owner, bodies);
   const byPath = new Map<string, HttpEndpoint>();
   for (const [name, path] of Object.entries(paths) as [HttpEndpoint, string][]) byPath.set(path, name);
+  const route = host.routes?.({
+    readBody: (req, res) =>
+      bodies.read(req).catch((error: unknown) => {
+        if (error instanceof HttpError && error.close) closeAfterAnswer(req, res);
+        throw error;
+      }),
+    discardBody: (req, res) => bodies.discard(req, res),
+  });
 
   const handle = (endpoint: HttpEndpoint, req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method ?? 'GET';
@@ -188,6 +212,7 @@ export function createHttpApi(host: HttpApiHost, options: ResolvedHttpOptions, o
       handle(endpoint, req, res);
       return;
     }
+    if (route?.(req, res) === true) return;
     if (next !== undefined) {
       next();
       return;
