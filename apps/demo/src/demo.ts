@@ -14,6 +14,7 @@ import {
   signConnectionToken,
 } from '@unisocket/server';
 import { type KafkaExample, startKafkaExample } from './kafka';
+import { type DemoPusherApp, pusherAppFromEnv, pusherAuthEndpoints } from './pusher-auth';
 
 /** The demo's channels. */
 export const CHAT_CHANNEL = 'chat.lobby';
@@ -34,6 +35,8 @@ export interface Demo {
   service: UnifiedWebSocketService;
   /** The Kafka example (topic → `kafka.events`), when `BROKER=kafka` or `KAFKA_BRIDGE_TOPIC` is set. */
   kafka: KafkaExample | undefined;
+  /** The Pusher app (`PUSHER_APP_ID`, `PUSHER_APP_KEY`, `PUSHER_APP_SECRET`) its auth endpoints sign for. */
+  pusherApp: DemoPusherApp;
   port: number;
   url: string;
   /** Graceful shutdown: clients get 1001 and reconnect elsewhere; then the HTTP server closes. Idempotent. */
@@ -93,9 +96,14 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
   // the sign-in stand-in: outside production, anyone may get a token for a name (a real app checks a password)
   const issueTokens = jwtSecret !== undefined && !production;
 
+  // Laravel Echo's POST /broadcasting/auth and /broadcasting/user-auth, signed with the Pusher app's secret
+  const pusherApp = pusherAppFromEnv(env);
+  const pusherAuth = pusherAuthEndpoints(pusherApp, jwtSecret);
+
   const service = createUnifiedWebSocketService(serviceOptions);
   const server = createServer((req, res) => {
-    demoApi(req, res, jwtSecret, issueTokens)
+    pusherAuth(req, res)
+      .then((handled) => handled || demoApi(req, res, jwtSecret, issueTokens))
       .then((handled) => (handled ? true : serveStatic(req, res)))
       .then(
         (served) => {
@@ -148,6 +156,7 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
     server,
     service,
     kafka,
+    pusherApp,
     port: actualPort,
     url,
     close() {
