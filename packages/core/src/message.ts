@@ -1,4 +1,4 @@
-import type { ChannelName, ConnectionId, Epoch, MessageId, Offset } from './protocol/types';
+import type { ChannelName, ConnectionId, Epoch, MessageId, Offset, UserId } from './protocol/types';
 
 /**
  * Something to deliver to a channel's subscribers: the exact JSON text of one server frame, and its offset
@@ -51,10 +51,12 @@ export function messageHead(
   id: MessageId,
   ts: number,
   exceptConnection?: ConnectionId,
+  userId?: UserId,
 ): string {
   // channel names and ids are restricted to characters that need no JSON escaping
   const except = exceptConnection === undefined ? '' : `"except":"${exceptConnection}",`;
-  return `{"type":"message","channel":"${channel}",${except}"event":${JSON.stringify(event)},"data":${dataJson},"id":"${id}","ts":${ts},"offset":`;
+  const sender = userId === undefined ? '' : `"userId":${JSON.stringify(userId)},`;
+  return `{"type":"message","channel":"${channel}",${except}${sender}"event":${JSON.stringify(event)},"data":${dataJson},"id":"${id}","ts":${ts},"offset":`;
 }
 
 const MESSAGE_PREFIX = '{"type":"message","channel":"';

@@ -9,10 +9,11 @@ import type {
 } from '@unisocket/core';
 import type { AuthOptions, PermissionOptions, SecurityOptions } from './auth-options';
 import type { LeakDetectorOptions, MemoryThresholds } from '@unisocket/memory';
+import type { PusherOptions } from '@unisocket/transport-pusher';
 import type { SocketIoServerOptions } from '@unisocket/transport-socketio';
 
 /** A transport a service can run. */
-export type TransportName = 'native' | 'socketio';
+export type TransportName = 'native' | 'socketio' | 'pusher';
 
 /**
  * The Socket.IO transport (`@unisocket/transport-socketio`, install it with `socket.io`), when `transports` includes
@@ -288,6 +289,13 @@ export interface UnifiedWebSocketServiceOptions {
   path?: string;
   /** The Socket.IO transport's options (only with `transports` including `'socketio'`). */
   socketio?: SocketIoServiceOptions;
+  /**
+   * The Pusher Channels transport's options (required with `transports` including `'pusher'`): `apps` (`[{ id, key,
+   * secret, maxEventBytes?, clientEvents?, clientEventsPerSecond?, maxPresenceMembers? }]`; the first app shares its
+   * channels with the native and Socket.IO transports, the others are isolated), `path` (`'/app'`), `restPath`
+   * (`'/apps'`), `activityTimeoutSec` (120). See `@unisocket/transport-pusher`.
+   */
+  pusher?: PusherOptions;
   /**
    * This node's id (in connection and message ids, diagnostics and health).
    * @default a random 8-character id

@@ -62,6 +62,7 @@ const KNOWN_OPTIONS: readonly (keyof UnifiedWebSocketServiceOptions)[] = [
   'adapter',
   'path',
   'socketio',
+  'pusher',
   'nodeId',
   'broker',
   'auth',

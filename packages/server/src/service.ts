@@ -15,6 +15,7 @@ import {
 } from '@unisocket/core';
 import type { DegradationEvent, LeakAnalysis, MemoryLevelChange } from '@unisocket/memory';
 import { type HealthStatus, Monitor, type ServiceMetrics, type ServiceStats } from '@unisocket/monitoring';
+import type { PusherTransport, ResolvedPusherOptions } from '@unisocket/transport-pusher';
 import type { SocketIoServer, SocketIoTransport } from '@unisocket/transport-socketio';
 import { AdmissionControl, type RefusedUpgrades } from './admission';
 import { createBroker } from './broker-factory';
@@ -313,6 +314,21 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
       );
     }
     return socketio.io;
+  }
+
+  /**
+   * The Pusher transport's resolved options (its apps with every default applied, `path`, `restPath`,
+   * `activityTimeoutSec`), or `undefined` when the transports do not include `'pusher'`. Available before
+   * `initialize()`.
+   */
+  get pusher(): ResolvedPusherOptions | undefined {
+    const plan = this.#o.transportPlans.find((p) => p.factory.name === 'pusher');
+    return (plan?.settings as { pusher: ResolvedPusherOptions } | undefined)?.pusher;
+  }
+
+  /** The Pusher transport, once initialized with `'pusher'` among the transports (its `connectionOf(socketId)`). */
+  get pusherTransport(): PusherTransport | undefined {
+    return this.#transports.find((t): t is PusherTransport => t.name === 'pusher');
   }
 
   /** The broker, once initialized. */

@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { Broker, type AdmissionCheck, type Hub } from '@unisocket/core';
+import { PusherTransport, type ResolvedPusherOptions, resolvePusherOptions } from '@unisocket/transport-pusher';
 import type { SocketIoTransportOptions } from '@unisocket/transport-socketio';
 import { NativeTransport } from '@unisocket/transport-ws';
 import { importOptional } from './optional';
@@ -135,6 +136,31 @@ function socketIoRedisAdapter(options: UnifiedWebSocketServiceOptions): Pick<Soc
   return { redisAdapter: { url: broker.url ?? 'redis://127.0.0.1:6379', channelPrefix: `${keyPrefix}socket.io` } };
 }
 
+interface PusherSettings {
+  path: string;
+  pusher: ResolvedPusherOptions;
+}
+
+const pusherFactory: ServerTransportFactory<PusherSettings> = {
+  name: 'pusher',
+  resolve(options, selected) {
+    if (options.pusher === undefined) {
+      if (selected) throw new TypeError("transports include 'pusher': set pusher: { apps: [{ id, key, secret }] }");
+      return undefined;
+    }
+    if (!selected) {
+      throw new TypeError(
+        `pusher options are set but the transports are ${JSON.stringify(options.transports ?? [options.adapter ?? 'native'])}: add 'pusher' to transports (or remove the pusher options)`,
+      );
+    }
+    const pusher = resolvePusherOptions(options.pusher);
+    return { path: pusher.path, pusher };
+  },
+  async create(settings, context) {
+    return new PusherTransport(context.hub, { pusher: settings.pusher, admit: context.admit });
+  },
+};
+
 /**
  * The transports a service can run, in the order they attach (Socket.IO first: it wraps the server's `request`
  * listeners present at attach time). A further transport is one more entry.
@@ -142,6 +168,7 @@ function socketIoRedisAdapter(options: UnifiedWebSocketServiceOptions): Pick<Soc
 export const TRANSPORT_FACTORIES: readonly ServerTransportFactory[] = [
   socketIoFactory as ServerTransportFactory,
   nativeFactory as ServerTransportFactory,
+  pusherFactory as ServerTransportFactory,
 ];
 
 /** The names of {@link TRANSPORT_FACTORIES}, alphabetically (for messages). */
@@ -167,7 +194,7 @@ export function resolveTransportPlans(
     const other = paths.get(path);
     if (other !== undefined) {
       throw new TypeError(
-        `the ${other} and ${factory.name} transports both serve ${JSON.stringify(path)}: they need different paths (path, socketio.path)`,
+        `the ${other} and ${factory.name} transports both serve ${JSON.stringify(path)}: they need different paths (path, socketio.path, pusher.path)`,
       );
     }
     paths.set(path, factory.name);

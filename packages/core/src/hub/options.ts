@@ -222,6 +222,8 @@ export interface PublishOptions {
    * native clients ignore).
    */
   exceptConnection?: ConnectionId;
+  /** The user who sent the message, written into it as `userId` (a client event on a presence channel). */
+  userId?: UserId;
 }
 
 export function positiveInteger(name: string, value: number): number {

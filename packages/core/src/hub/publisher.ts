@@ -71,7 +71,7 @@ export class Publisher {
     const result = this.#broker.publish({
       channel,
       id,
-      head: messageHead(channel, event, dataJson, id, ts, except),
+      head: messageHead(channel, event, dataJson, id, ts, except, options.userId),
       ts,
       idempotent,
     });
@@ -137,6 +137,7 @@ function publishOptions(conn: Connection, cmd: PublishCommand): PublishOptions {
   const options: PublishOptions = {};
   if (cmd.id !== undefined) options.id = cmd.id;
   if (cmd.exceptSender === true) options.exceptConnection = conn.id;
+  if (cmd.senderUserId !== undefined) options.userId = cmd.senderUserId;
   return options;
 }
 

@@ -76,6 +76,12 @@ export interface PublishCommand {
    * @internal
    */
   exceptSender?: boolean;
+  /**
+   * Set by a transport, never decoded from the wire: the sending user, written into the message as `userId` (Pusher
+   * client events on presence channels carry the sender's `user_id`).
+   * @internal
+   */
+  senderUserId?: string;
 }
 
 /** Authenticate (or refresh an expiring token) after connecting. */

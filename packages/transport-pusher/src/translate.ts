@@ -1,0 +1,103 @@
+import type { PreparedBatch } from '@unisocket/core';
+import { pusherChannelOf, pusherUserOf } from './namespace';
+
+/**
+ * The Pusher form of one {@link PreparedBatch}: each message or presence line as one Pusher event (one JSON object
+ * per WebSocket message: Pusher has no newline batching), and all of them framed as consecutive unmasked WebSocket
+ * text frames in one buffer. Built once per batch (cached in `batch.encoded.pusher`) and written to every Pusher
+ * subscriber as it is, the way the native transport writes its one frame.
+ */
+export interface PusherBatch {
+  /** The Pusher events, as JSON text. */
+  readonly texts: readonly string[];
+  /** {@link texts} framed: one buffer holding one WebSocket text frame per event. */
+  readonly frame: Buffer;
+}
+
+/** The Pusher encoding of a batch, built on the first Pusher subscriber that receives it. */
+export function pusherBatch(batch: PreparedBatch): PusherBatch {
+  let encoded = batch.encoded.pusher as PusherBatch | undefined;
+  if (encoded === undefined) {
+    const channel = pusherChannelOf(batch.channel);
+    const texts: string[] = [];
+    for (const line of batch.lines) {
+      const text = pusherEventOfLine(line, channel);
+      if (text !== undefined) texts.push(text);
+    }
+    encoded = { texts, frame: frameTexts(texts) };
+    batch.encoded.pusher = encoded;
+  }
+  return encoded;
+}
+
+/**
+ * One Hub line as a Pusher event: a message becomes `{"event","channel","data"}` with `data` the JSON text of the
+ * message's data (a string data stays that string), plus `user_id` for a client event on a presence channel; a
+ * presence join/leave becomes `pusher_internal:member_added` / `member_removed`. Other lines have no Pusher form.
+ */
+export function pusherEventOfLine(line: string, channel: string): string | undefined {
+  let frame: { type?: unknown; event?: unknown; data?: unknown; userId?: unknown; action?: unknown; member?: unknown };
+  try {
+    frame = JSON.parse(line) as typeof frame;
+  } catch {
+    return undefined;
+  }
+  if (frame.type === 'message' && typeof frame.event === 'string') {
+    const data = typeof frame.data === 'string' ? frame.data : JSON.stringify(frame.data ?? null);
+    const event: Record<string, unknown> = { event: frame.event, channel, data };
+    if (typeof frame.userId === 'string') event.user_id = pusherUserOf(frame.userId);
+    return JSON.stringify(event);
+  }
+  if (frame.type === 'presence' && typeof frame.member === 'object' && frame.member !== null) {
+    const member = frame.member as { userId?: unknown; info?: unknown };
+    if (typeof member.userId !== 'string') return undefined;
+    const userId = pusherUserOf(member.userId);
+    if (frame.action === 'join') {
+      const data = member.info === undefined ? { user_id: userId } : { user_id: userId, user_info: member.info };
+      return JSON.stringify({ event: 'pusher_internal:member_added', channel, data: JSON.stringify(data) });
+    }
+    if (frame.action === 'leave') {
+      return JSON.stringify({
+        event: 'pusher_internal:member_removed',
+        channel,
+        data: JSON.stringify({ user_id: userId }),
+      });
+    }
+  }
+  return undefined;
+}
+
+/** Unmasked WebSocket text frames (FIN set), one per text, in one buffer. */
+export function frameTexts(texts: readonly string[]): Buffer {
+  let total = 0;
+  const sizes = new Array<number>(texts.length);
+  for (let i = 0; i < texts.length; i++) {
+    const size = Buffer.byteLength(texts[i]!);
+    sizes[i] = size;
+    total += headerSize(size) + size;
+  }
+  const buf = Buffer.allocUnsafe(total);
+  let o = 0;
+  for (let i = 0; i < texts.length; i++) {
+    const size = sizes[i]!;
+    buf[o++] = 0x81;
+    if (size < 126) {
+      buf[o++] = size;
+    } else if (size < 65_536) {
+      buf[o++] = 126;
+      buf.writeUInt16BE(size, o);
+      o += 2;
+    } else {
+      buf[o++] = 127;
+      buf.writeUInt32BE(Math.floor(size / 2 ** 32), o);
+      buf.writeUInt32BE(size >>> 0, o + 4);
+      o += 8;
+    }
+    o += buf.write(texts[i]!, o, 'utf8');
+  }
+  return buf;
+}
+
+function headerSize(size: number): number {
+  return size < 126 ? 2 : size < 65_536 ? 4 : 10;
+}
