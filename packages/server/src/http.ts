@@ -3,9 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type ChannelName,
   ErrorCode,
-  MESSAGE_ID_PATTERN,
   type PublishAck,
   type PublishOptions,
+  checkEventName,
+  checkMessageId,
   isUnisocketError,
 } from '@unisocket/core';
 import type { HealthStatus } from '@unisocket/monitoring';
@@ -286,12 +287,9 @@ function publishBody(host: HttpApiHost, body: unknown, res: ServerResponse): voi
 
 function validateItem(item: unknown): string | undefined {
   if (!isObject(item)) return 'the body must be a JSON object {"channel": string, "event": string, "data": any}';
+  // the channel's own rule is the Hub's (its error names it); here only its presence is checked
   if (typeof item.channel !== 'string' || item.channel.length === 0) return '"channel" must be a non-empty string';
-  if (typeof item.event !== 'string' || item.event.length === 0) return '"event" must be a non-empty string';
-  if (item.id !== undefined && (typeof item.id !== 'string' || !MESSAGE_ID_PATTERN.test(item.id))) {
-    return '"id" (an idempotency key) must be 1-64 characters of [A-Za-z0-9_.:=@-]';
-  }
-  return undefined;
+  return checkEventName(item.event) ?? (item.id === undefined ? undefined : checkMessageId(item.id));
 }
 
 /**
