@@ -144,6 +144,14 @@ export class PusherSocket extends WebSocket implements TransportSocket {
     if (this.readyState !== WebSocket.OPEN) return;
     const encoded = pusherBatch(batch);
     if (encoded.texts.length === 0) return;
+    if (encoded.joined !== undefined) {
+      // a presence batch announcing this socket's own member: everything but that announcement
+      const me = this.members?.get(batch.channel);
+      if (me !== undefined && encoded.joined.includes(me)) {
+        for (let i = 0; i < encoded.texts.length; i++) if (encoded.joined[i] !== me) this.send(encoded.texts[i]!);
+        return;
+      }
+    }
     const sender = (this as unknown as { _sender: SenderInternals })._sender;
     if (sender._state === 0 && sender._queue.length === 0) sender.sendFrame([encoded.frame]);
     else for (const text of encoded.texts) this.send(text);

@@ -12,7 +12,14 @@ export interface PusherBatch {
   readonly texts: readonly string[];
   /** {@link texts} framed: one buffer holding one WebSocket text frame per event. */
   readonly frame: Buffer;
+  /**
+   * Per text, the Hub user id a `member_added` announces, or `undefined` when the batch holds no join: Pusher does not
+   * tell a member about its own arrival, so a socket that is that member gets the batch without it.
+   */
+  readonly joined: (string | undefined)[] | undefined;
 }
+
+const PRESENCE_JOIN_PREFIX = '{"type":"presence",';
 
 /** The Pusher encoding of a batch, built on the first Pusher subscriber that receives it. */
 export function pusherBatch(batch: PreparedBatch): PusherBatch {
@@ -20,11 +27,17 @@ export function pusherBatch(batch: PreparedBatch): PusherBatch {
   if (encoded === undefined) {
     const channel = pusherChannelOf(batch.channel);
     const texts: string[] = [];
+    let joined: (string | undefined)[] | undefined;
     for (const line of batch.lines) {
       const text = pusherEventOfLine(line, channel);
-      if (text !== undefined) texts.push(text);
+      if (text === undefined) continue;
+      if (line.startsWith(PRESENCE_JOIN_PREFIX)) {
+        const presence = JSON.parse(line) as { action: string; member: { userId: string } };
+        if (presence.action === 'join') (joined ??= [])[texts.length] = presence.member.userId;
+      }
+      texts.push(text);
     }
-    encoded = { texts, frame: frameTexts(texts) };
+    encoded = { texts, frame: frameTexts(texts), joined };
     batch.encoded.pusher = encoded;
   }
   return encoded;

@@ -26,7 +26,7 @@ export async function startNode(
     presence: { leaveGraceMs: 0 },
     policy: {
       authenticate: (_conn, token) => ({ userId: token }),
-      authorizeSubscribe: (_conn, _channel, ctx) => ctx.kind === 'public',
+      authorizeSubscribe: (_conn, _channel, ctx) => ctx.kind !== 'presence',
       authorizePublish: () => true,
     },
     ...(options.broker === undefined ? {} : { broker: options.broker }),
