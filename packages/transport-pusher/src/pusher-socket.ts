@@ -94,6 +94,8 @@ export class PusherSocket extends WebSocket implements TransportSocket {
   }
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
+    // protocol errors (bad frames, over maxPayload): ws closes the socket itself, also before the Hub knows it
+    if (event === 'error' && this.listenerCount('error') === 0) return true;
     const conn = this.conn;
     if (conn !== undefined) {
       switch (event) {
@@ -105,9 +107,6 @@ export class PusherSocket extends WebSocket implements TransportSocket {
         case 'pong':
           this.lastSeen = Date.now();
           return true;
-        case 'error':
-          if (this.listenerCount('error') === 0) return true;
-          break;
         case 'close':
           if (this.forceTimer !== undefined) clearTimeout(this.forceTimer);
           this.owner!.hub.removeConnection(conn, args[0] as number, String(args[1] ?? ''));
