@@ -4,7 +4,8 @@
  * Kafka topics.
  * @packageDocumentation
  */
-export { KafkaBroker, type KafkaBrokerOptions, DEFAULT_KAFKA_BROKER_OPTIONS } from './kafka-broker';
+export { KafkaBroker } from './kafka-broker';
+export { type KafkaBrokerOptions, DEFAULT_KAFKA_BROKER_OPTIONS } from './broker-options';
 export { KafkaHistory, type PartitionState } from './history';
 export { type ReadBackOptions, DEFAULT_READ_BACK_OPTIONS } from './read-back';
 export { EpochStore } from './epochs';
@@ -16,10 +17,9 @@ export {
 } from './connection';
 export { partitionOf, murmur2 } from './partitioner';
 export { HEADER_ID, HEADER_IDEMPOTENT, HEADER_VOLATILE } from './records';
+export { KafkaBridge, createKafkaBridge } from './bridge';
+export { recordId } from './bridge-inbound';
 export {
-  KafkaBridge,
-  createKafkaBridge,
-  recordId,
   KafkaBridgeError,
   type KafkaBridgeOptions,
   type KafkaBridgeEvents,
@@ -29,4 +29,4 @@ export {
   type BridgeStats,
   type BridgeTarget,
   type ForwardRule,
-} from './bridge';
+} from './bridge-options';
