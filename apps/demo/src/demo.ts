@@ -76,9 +76,12 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
   const production = env.NODE_ENV === 'production';
   const apiKey = config.options.http?.apiKey ?? (production ? undefined : 'demo-key');
   const demoAuth = demoAuthFromEnv(env);
+  // the Pusher app (PUSHER_APP_ID/KEY/SECRET): pusher-js and Laravel Echo connect to /app/{key}
+  const pusherApp = pusherAppFromEnv(env);
   const serviceOptions: UnifiedWebSocketServiceOptions = {
-    // both transports on one hub: native WebSocket on /ws, Socket.IO on /socket.io
-    transports: ['native', 'socketio'],
+    // three transports on one hub: native WebSocket on /ws, Socket.IO on /socket.io, Pusher protocol 7 on /app/{key}
+    transports: ['native', 'socketio', 'pusher'],
+    pusher: { apps: [pusherApp] },
     ...config.options,
     // with JWT_SECRET, signed-in users join presence-lobby and whisper there; CORS_ORIGIN limits origins
     ...demoAuth,
@@ -97,7 +100,6 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
   const issueTokens = jwtSecret !== undefined && !production;
 
   // Laravel Echo's POST /broadcasting/auth and /broadcasting/user-auth, signed with the Pusher app's secret
-  const pusherApp = pusherAppFromEnv(env);
   const pusherAuth = pusherAuthEndpoints(pusherApp, jwtSecret);
 
   const service = createUnifiedWebSocketService(serviceOptions);

@@ -33,7 +33,7 @@ describe("the demo's Laravel Echo auth endpoints", () => {
   it('sign private, presence and user auth for the token subject exactly as the pusher SDK does', async () => {
     const d = await demo({ JWT_SECRET, PUSHER_APP_ID: 'app-x', PUSHER_APP_KEY: 'key-x', PUSHER_APP_SECRET: 's3cret' });
     expect(d.pusherApp).toEqual({ id: 'app-x', key: 'key-x', secret: 's3cret' });
-    const sdk = new Pusher({ appId: 'app-x', key: 'key-x', secret: 's3cret' });
+    const sdk = new Pusher({ appId: 'app-x', key: 'key-x', secret: 's3cret', cluster: 'mt1' });
     const token = await signConnectionToken({ secret: JWT_SECRET, userId: 'ada', info: { name: 'Ada' } });
     const bearer = { authorization: `Bearer ${token}` };
 

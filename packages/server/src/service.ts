@@ -15,7 +15,12 @@ import {
 } from '@unisocket/core';
 import type { DegradationEvent, LeakAnalysis, MemoryLevelChange } from '@unisocket/memory';
 import { type HealthStatus, Monitor, type ServiceMetrics, type ServiceStats } from '@unisocket/monitoring';
-import type { PusherTransport, ResolvedPusherOptions } from '@unisocket/transport-pusher';
+import {
+  type PusherTransport,
+  type ResolvedPusherOptions,
+  createPusherRestHandler,
+  hubRestHost,
+} from '@unisocket/transport-pusher';
 import type { SocketIoServer, SocketIoTransport } from '@unisocket/transport-socketio';
 import { AdmissionControl, type RefusedUpgrades } from './admission';
 import { createBroker } from './broker-factory';
@@ -141,6 +146,19 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
           return monitor.contentType;
         },
         recordRequest: (endpoint, status) => this.monitor.collector.recordHttpRequest(endpoint, status),
+        // the Pusher REST API under {restPath}/{app id}/… when the service runs Pusher apps
+        routes: (bodies) => {
+          const pusher = this.pusher;
+          if (pusher === undefined) return undefined;
+          const host = hubRestHost(() => this.#hub, pusher.apps, {
+            connectionOfSocket: (socketId) => this.pusherTransport?.connectionOf(socketId)?.id,
+          });
+          return createPusherRestHandler(host, {
+            restPath: pusher.restPath,
+            readBody: bodies.readBody,
+            discardBody: bodies.discardBody,
+          });
+        },
       },
       o.http,
       this,
