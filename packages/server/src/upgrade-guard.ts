@@ -36,6 +36,9 @@ export class UpgradeGuard {
   /** The `upgrade` listeners of the service (the guard's own included): the rest are the application's. */
   readonly #own = new Set<unknown>();
   #server: HttpServer | HttpsServer | undefined;
+  /** Upgrades not answered within their first turn, until answered, closed, or refused at their deadline. */
+  readonly #watched = new Map<Duplex, { deadline: number; own: boolean }>();
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: UpgradeGuardOptions) {
     this.#options = options;
@@ -57,21 +60,51 @@ export class UpgradeGuard {
   detach(): void {
     this.#server?.off('upgrade', this.#onUpgrade);
     this.#server = undefined;
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    this.#watched.clear();
   }
 
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex): void => {
     socket.on('error', noop);
     const pathname = pathOf(request.url);
-    if (!this.#options.ownsPath(pathname) && !this.#foreignListeners()) {
+    const own = this.#options.ownsPath(pathname);
+    if (!own && !this.#foreignListeners()) {
       this.#refuse(socket, 404, `nothing serves WebSocket upgrades on ${JSON.stringify(pathname.slice(0, 100))}`);
       return;
     }
-    const timeoutMs = this.#options.timeoutMs;
-    if (timeoutMs === 0) return;
-    const own = this.#options.ownsPath(pathname);
-    const timer = setTimeout(() => {
-      if (socket.destroyed) return;
-      if ((socket as { bytesWritten?: number }).bytesWritten === 0) {
+    if (this.#options.timeoutMs === 0) return;
+    // most upgrades are answered within this turn (a synchronous admission): only the others are watched, so an
+    // idle connection costs no timer
+    setImmediate(this.#afterTurn, socket, own, Date.now());
+  };
+
+  readonly #afterTurn = (socket: Duplex, own: boolean, startedAt: number): void => {
+    if (socket.destroyed) return;
+    if (answered(socket)) {
+      release(socket);
+      return;
+    }
+    this.#watched.set(socket, { deadline: startedAt + this.#options.timeoutMs, own });
+    if (this.#sweeper === undefined) {
+      const every = Math.max(20, Math.min(1_000, Math.floor(this.#options.timeoutMs / 4)));
+      this.#sweeper = setInterval(this.#sweep, every);
+      this.#sweeper.unref();
+    }
+  };
+
+  /** Answers and closes what is still unanswered at its deadline; forgets what was answered or closed. */
+  readonly #sweep = (): void => {
+    const now = Date.now();
+    for (const [socket, { deadline, own }] of this.#watched) {
+      if (socket.destroyed) {
+        this.#watched.delete(socket);
+      } else if (answered(socket)) {
+        this.#watched.delete(socket);
+        release(socket);
+      } else if (now >= deadline) {
+        this.#watched.delete(socket);
+        const timeoutMs = this.#options.timeoutMs;
         this.#refuse(
           socket,
           own ? 408 : 404,
@@ -79,12 +112,12 @@ export class UpgradeGuard {
             ? `the upgrade was not completed within ${timeoutMs} ms`
             : `no handler answered this upgrade within ${timeoutMs} ms`,
         );
-        return;
       }
-      // answered: whoever took the socket listens for its errors now
-      if (socket.listenerCount('error') > 1) socket.off('error', noop);
-    }, timeoutMs);
-    timer.unref();
+    }
+    if (this.#watched.size === 0 && this.#sweeper !== undefined) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
   };
 
   #foreignListeners(): boolean {
@@ -117,6 +150,16 @@ export function refuseUpgrade(socket: Duplex, status: number, message: string, h
   socket.once('finish', () => socket.destroy());
   setTimeout(() => socket.destroy(), FLUSH_MS).unref();
   socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+}
+
+/** `true` once someone wrote to the socket (a 101, or an error answer): the upgrade is theirs. */
+function answered(socket: Duplex): boolean {
+  return ((socket as { bytesWritten?: number }).bytesWritten ?? 0) > 0;
+}
+
+/** Whoever took the socket listens for its errors now: the guard's listener goes. */
+function release(socket: Duplex): void {
+  if (socket.listenerCount('error') > 1) socket.off('error', noop);
 }
 
 function pathOf(url: string | undefined): string {
