@@ -5,13 +5,16 @@
  * `node src/client-main.mjs`. Commands: connect, measure, stats, report, close, exit.
  *
  * The hot path is kept lean so the load generator is not the bottleneck: W1 counts messages without parsing
- * them (see clients/lines.mjs); the latency workloads read each message's `t` without JSON-parsing it.
+ * them (see clients/lines.mjs, clients/pusher.mjs); the latency workloads read each message's `t` without
+ * JSON-parsing it. Pusher peers are driven by `ws` speaking protocol 7 directly: pusher-js keeps per-socket state
+ * machines, timers and an event dispatcher per connection, too heavy for thousands of sockets on one core.
  */
 import { WebSocket } from 'ws';
 import { io as ioClient } from 'socket.io-client';
 import { serveRequests } from './proc.mjs';
 import { wallNowMs } from './clock.mjs';
 import { countMessages, forEachSendTime, payloadOf } from './clients/lines.mjs';
+import { PUSHER_PONG, isPusherMessage, isPusherPing, parsePusherEvent, pusherSendTime } from './clients/pusher.mjs';
 import { createHistogram, recordMs, encodeHistogram } from './histogram.mjs';
 
 /** @typedef {'idle' | 'count' | 'latency'} Mode */
@@ -64,6 +67,22 @@ function onWsFrame(buf) {
   } else if (state.mode === 'latency') {
     latencyNow = wallNowMs();
     if (forEachSendTime(buf, onSendTime) > 0) state.lastRecv = latencyNow;
+  }
+}
+
+/** @param {Buffer} buf one Pusher event (the protocol sends one per WebSocket frame) */
+function onPusherFrame(buf) {
+  if (state.mode === 'count') {
+    if (isPusherMessage(buf)) {
+      state.received++;
+      state.lastRecv = wallNowMs();
+    }
+  } else if (state.mode === 'latency') {
+    const t = pusherSendTime(buf);
+    if (Number.isNaN(t)) return;
+    latencyNow = wallNowMs();
+    onSendTime(t);
+    state.lastRecv = latencyNow;
   }
 }
 
@@ -147,6 +166,77 @@ function connectWs(url, channel, localAddress, timeoutMs) {
 }
 
 /**
+ * A Pusher protocol 7 client on `ws`: wait for `pusher:connection_established`, send `pusher:subscribe`, wait for
+ * `pusher_internal:subscription_succeeded`; then count events (one per frame) and answer `pusher:ping`.
+ * @param {string} url `ws://host:port/app/{key}?protocol=7`
+ * @param {string} channel
+ * @param {string | undefined} localAddress
+ * @param {number} timeoutMs
+ * @returns {Promise<ClientSocket>}
+ */
+function connectPusher(url, channel, localAddress, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+      ...(localAddress ? { localAddress } : {}),
+    });
+    let subscribed = false;
+    /** @type {ClientSocket} */
+    const entry = {
+      close: () => ws.terminate(),
+      pause: () => /** @type {any} */ (ws)._socket?.pause(),
+      slow: false,
+    };
+    const timer = setTimeout(() => fail(new Error('subscribe timed out')), timeoutMs);
+    /** @param {Error} err */
+    const fail = (err) => {
+      clearTimeout(timer);
+      ws.terminate();
+      reject(err);
+    };
+    ws.on('error', (err) => {
+      if (!subscribed) fail(err);
+    });
+    ws.on('close', (code) => {
+      if (!subscribed) {
+        fail(new Error(`closed with ${code} before subscribing`));
+        return;
+      }
+      if (state.closing) return;
+      if (entry.slow) state.slowClosed++;
+      else state.closedUnexpectedly++;
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      const buf = /** @type {Buffer} */ (data);
+      if (subscribed) {
+        if (entry.slow) return;
+        if (isPusherPing(buf)) ws.send(PUSHER_PONG);
+        else onPusherFrame(buf);
+        return;
+      }
+      const event = parsePusherEvent(buf);
+      switch (event?.event) {
+        case 'pusher:connection_established':
+          ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel } }));
+          return;
+        case 'pusher_internal:subscription_succeeded':
+          if (event.channel !== channel) return;
+          subscribed = true;
+          clearTimeout(timer);
+          resolve(entry);
+          return;
+        case 'pusher:error':
+        case 'pusher:subscription_error':
+          fail(new Error(`subscribe refused: ${buf.toString()}`));
+          return;
+      }
+    });
+  });
+}
+
+/**
  * @param {string} url
  * @param {string} channel
  * @param {string | undefined} localAddress
@@ -206,11 +296,16 @@ function connectSocketIo(url, channel, localAddress, timeoutMs, path) {
 
 /**
  * Open one socket per entry of `channels` (its channel), at most `concurrency` handshakes in flight.
- * @param {{ url: string, protocol: 'ws' | 'socketio', path?: string, channels: string[], localAddress?: string, concurrency?: number, timeoutMs?: number }} msg
+ * @param {{ url: string, protocol: import('./peers/types.mjs').ClientProtocol, path?: string, channels: string[], localAddress?: string, concurrency?: number, timeoutMs?: number }} msg
  */
 async function connectAll({ url, protocol, path, channels, localAddress, concurrency = 100, timeoutMs = 30_000 }) {
   /** @type {(url: string, channel: string, localAddress: string | undefined, timeoutMs: number) => Promise<ClientSocket>} */
-  const connect = protocol === 'ws' ? connectWs : (u, c, a, t) => connectSocketIo(u, c, a, t, path);
+  const connect =
+    protocol === 'ws'
+      ? connectWs
+      : protocol === 'pusher'
+        ? connectPusher
+        : (u, c, a, t) => connectSocketIo(u, c, a, t, path);
   const t0 = wallNowMs();
   let next = 0;
   let failed = 0;

@@ -14,7 +14,7 @@ const CLIENT_MAIN = fileURLToPath(new URL('./client-main.mjs', import.meta.url))
 /**
  * @typedef {object} SystemOptions
  * @property {string} peer
- * @property {'ws' | 'socketio'} protocol
+ * @property {import('./peers/types.mjs').ClientProtocol} protocol
  * @property {ReturnType<typeof import('./proc.mjs').cpuLayout>} layout
  * @property {string[]} sourceAddresses local addresses to spread client processes over ([] = let the OS pick)
  * @property {boolean} [exposeGc]
@@ -98,7 +98,8 @@ export class System {
    */
   async connect(perProcess, { timeoutMs = 120_000 } = {}) {
     const { protocol, layout, sourceAddresses } = this.options;
-    const url = protocol === 'ws' ? `ws://127.0.0.1:${this.port}${this.path ?? '/'}` : `http://127.0.0.1:${this.port}`;
+    const url =
+      protocol === 'socketio' ? `http://127.0.0.1:${this.port}` : `ws://127.0.0.1:${this.port}${this.path ?? '/'}`;
     this.clients = perProcess.map(
       (_, i) =>
         new Child(`client#${i}(${this.options.peer})`, CLIENT_MAIN, {

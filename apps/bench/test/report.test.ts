@@ -24,11 +24,12 @@ const machine = {
 const ok = { valid: true, reasons: [], warnings: [] };
 
 function sample(peers = ['ws-naive', 'ws-once', 'socketio', 'unisocket-native']) {
-  const w1 = [100_000, 120_000, 50_000, 250_000];
-  const cpu = [9, 8, 10, 4];
-  const p99 = [20, 10, 40, 9];
-  const heap = [4000, 4000, 11000, 4500];
-  const at = (arr: number[], p: string) => arr[['ws-naive', 'ws-once', 'socketio', 'unisocket-native'].indexOf(p)]!;
+  const w1 = [100_000, 120_000, 50_000, 250_000, 150_000];
+  const cpu = [9, 8, 10, 4, 5];
+  const p99 = [20, 10, 40, 9, 12];
+  const heap = [4000, 4000, 11000, 4500, 6000];
+  const at = (arr: number[], p: string) =>
+    arr[['ws-naive', 'ws-once', 'socketio', 'unisocket-native', 'unisocket-pusher'].indexOf(p)]!;
   return shapeResults({
     machine,
     peers,
@@ -129,6 +130,12 @@ describe('Markdown report', () => {
     expect(md).toMatch(/W1 deliveries\/s: unisocket-native >= 5× socketio \| 5.00× \| yes/);
     expect(md).toMatch(/W2 p99 latency \(ms\): unisocket-native <= 1× ws-once \| 0.90× \| yes/);
     expect(md).toMatch(/W3 heap bytes per idle connection: unisocket-native <= 1.25× ws-naive \| 1.13× \| yes/);
+  });
+
+  it('checks the Pusher transport against the native one', () => {
+    const md = renderMarkdown(sample(['unisocket-native', 'unisocket-pusher']));
+    expect(md).toMatch(/W1 server CPU-s per 1M deliveries: unisocket-pusher <= 1.5× unisocket-native \| 1.25× \| yes/);
+    expect(md).toMatch(/W3 heap bytes per idle connection: unisocket-pusher <= 1.25× unisocket-native \| 1.33× \| no/);
   });
 
   it('works with a single peer and says no target applies', () => {

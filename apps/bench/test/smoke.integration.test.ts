@@ -74,6 +74,29 @@ describe('bench harness end to end', () => {
     expect(r.p99Ms).toBeGreaterThanOrEqual(r.p50Ms);
   });
 
+  it('W1 and W2: unisocket-pusher is driven over the Pusher protocol and delivers everything', async () => {
+    const r = await runThroughput(await context(), 'unisocket-pusher', {
+      channels: 2,
+      perChannel: 10,
+      clientProcesses: 2,
+      warmupMs: 0,
+      durationMs: 500,
+      repeat: 1,
+      burstPerChannel: 5,
+    });
+    expect(r.details.subscribers).toBe(20);
+    expect(r.details.delivered).toBeGreaterThan(0);
+    expect(r.details.delivered).toBe(r.details.expected);
+    const run = await runLatencyOnce(
+      await context(),
+      'unisocket-pusher',
+      { perChannel: 10, clientProcesses: 2, warmupMs: 200, durationMs: 800, repeat: 1 },
+      100,
+    );
+    expect(run.details.received).toBe(run.details.expected);
+    expect(combineLatencyRuns([run]).p50Ms).toBeGreaterThan(0);
+  });
+
   it('W3: ws-naive reports a per-connection memory cost', async () => {
     const r = await runIdleMemory(await context(), 'ws-naive', {
       connections: 200,

@@ -13,6 +13,7 @@ export const PEERS = {
   socketio: () => import('./socketio.mjs'),
   'unisocket-native': () => import('./unisocket-native.mjs'),
   'unisocket-socketio': () => import('./unisocket-socketio.mjs'),
+  'unisocket-pusher': () => import('./unisocket-pusher.mjs'),
 };
 
 /** Every registered key, in report order. */
@@ -62,8 +63,8 @@ function validate(peer, from) {
   if (!peer || typeof peer.key !== 'string' || typeof peer.start !== 'function') {
     throw new TypeError(`peer module '${from}' must export default { key, protocol, description, start }`);
   }
-  if (peer.protocol !== 'ws' && peer.protocol !== 'socketio') {
-    throw new TypeError(`peer '${peer.key}' has protocol '${peer.protocol}'; use 'ws' or 'socketio'`);
+  if (peer.protocol !== 'ws' && peer.protocol !== 'socketio' && peer.protocol !== 'pusher') {
+    throw new TypeError(`peer '${peer.key}' has protocol '${peer.protocol}'; use 'ws', 'socketio' or 'pusher'`);
   }
   return peer;
 }

@@ -7,7 +7,7 @@
  */
 
 /**
- * @typedef {'ws' | 'socketio'} ClientProtocol
+ * @typedef {'ws' | 'socketio' | 'pusher'} ClientProtocol
  * Which load-generator client speaks to the peer:
  * - `ws`: the `ws` library; on open the client sends `{"type":"subscribe","channel":…,"ref":1}` and waits for a
  *   line with `"type":"ack"`; the server's text frames may hold several JSON objects separated by `\n`;
@@ -15,13 +15,19 @@
  * - `socketio`: `socket.io-client` with `transports: ['websocket']`; on connect the client emits
  *   `subscribe` with `{ channel }` and an ack callback; a message is any event whose argument is the payload
  *   (`{seq,t,…}`) or an envelope with it under `data` (the unisocket `message` event qualifies).
+ * - `pusher`: the `ws` library speaking the Pusher protocol 7 (not pusher-js: too heavy for thousands of sockets
+ *   in one load generator); the peer's `path` is `/app/{key}?protocol=7`. The client waits for
+ *   `pusher:connection_established`, sends `{"event":"pusher:subscribe","data":{"channel":…}}` and waits for
+ *   `pusher_internal:subscription_succeeded`; every server frame is one event `{"event","channel","data"}` whose
+ *   `data` is the payload as a JSON string; a message is an event whose data holds `seq`. It answers `pusher:ping`.
  */
 
 /**
  * @typedef {object} PeerServer
  * @property {number} port the port the server listens on (the harness asks for port 0)
  * @property {string} [path] where clients connect: the WebSocket URL path for `ws` peers (default `/`),
- *   Socket.IO's `path` option for `socketio` peers (default `/socket.io`); unisocket-native uses `/ws`
+ *   Socket.IO's `path` option for `socketio` peers (default `/socket.io`); unisocket-native uses `/ws`, `pusher`
+ *   peers give the path with the query (`/app/{key}?protocol=7`)
  * @property {(channel: string, event: string, data: import('../payload.mjs').BenchData) => void} publish
  *   broadcast one message to every subscriber of `channel`; called by the harness's publish loop on the hot path
  * @property {() => Promise<void>} close

@@ -1,6 +1,8 @@
 /**
  * Shared plumbing of the unisocket peers: a plain `node:http` server with `createUnifiedWebSocketService` attached,
- * default options except the connection limits (the harness opens thousands of sockets from few addresses).
+ * default options except the connection limits (the harness opens thousands of sockets from few addresses). The
+ * Pusher peer adds the one app the Pusher transport requires ({@link PUSHER_APP}); its clients connect to
+ * `/app/{key}?protocol=7`.
  *
  * `publish` calls `service.hub.publish(channel, event, data)` — the path `service.broadcast` takes, without the
  * promise `broadcast` returns to its caller (the raw peers create none either).
@@ -8,9 +10,16 @@
 import { createServer } from 'node:http';
 import { createUnifiedWebSocketService } from '@unisocket/server';
 
+/** The Pusher app of the unisocket-pusher peer (the transport needs one; its secret signs nothing in the bench). */
+export const PUSHER_APP = {
+  id: 'bench',
+  key: 'bench-key',
+  secret: 'unisocket-bench-secret-not-for-production-use',
+};
+
 /**
  * @param {import('./types.mjs').PeerStartOptions} options
- * @param {'native' | 'socketio'} transport
+ * @param {'native' | 'socketio' | 'pusher'} transport
  */
 export async function startUnisocket({ host, port, broker }, transport) {
   const http = createServer((_req, res) => {
@@ -20,6 +29,7 @@ export async function startUnisocket({ host, port, broker }, transport) {
     transports: [transport],
     path: '/ws',
     limits: { maxConnections: 100_000, maxConnectionsPerIp: 100_000 },
+    ...(transport === 'pusher' ? { pusher: { apps: [PUSHER_APP] } } : {}),
     ...(broker ? { broker: brokerConfig(broker) } : {}),
   });
   await service.initialize(http);
@@ -33,6 +43,7 @@ export async function startUnisocket({ host, port, broker }, transport) {
   return {
     port: address.port,
     ...(transport === 'native' ? { path: '/ws' } : {}),
+    ...(transport === 'pusher' ? { path: `/app/${PUSHER_APP.key}?protocol=7` } : {}),
     /** @param {string} channel @param {string} event @param {unknown} data */
     publish(channel, event, data) {
       hub.publish(channel, event, data);

@@ -108,7 +108,7 @@ export function renderMarkdown(results) {
   lines.push('');
   if (targets.length === 0) {
     lines.push(
-      '_No target applies: the targets compare unisocket-native with the raw ws and Socket.IO peers, and not all of them were in this run._',
+      '_No target applies: the targets compare unisocket-native with the raw ws and Socket.IO peers (and unisocket-pusher with unisocket-native), and not all of them were in this run._',
     );
   } else {
     lines.push('| target | measured | met |');
