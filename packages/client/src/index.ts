@@ -69,6 +69,15 @@ export {
   type SocketIoConnect,
   type SocketIoClientSocketLike,
 } from './socketio-transport';
+export {
+  recoverPusher,
+  type PusherRecovery,
+  type PusherRecoveryOptions,
+  type PusherChannelRecovery,
+  type PusherLike,
+  type EchoLike,
+  type PusherDispatcherLike,
+} from './pusher-recovery';
 export { backoffDelay, type BackoffOptions } from './backoff';
 export { parseFrames, batchCommands, type ParsedFrames } from './frames';
 export {

@@ -6,6 +6,7 @@ import {
   type MaybePromise,
   type PresenceMember,
   type ServerFrame,
+  type StreamPosition,
   type SubscribeContext,
   type SubscribeGrant,
   UnisocketError,
@@ -19,6 +20,8 @@ import { pusherEventOfLine } from './translate';
 
 /** The most nested levels accepted in an inbound event (as the Hub's own decoder bounds them). */
 const MAX_DEPTH = 32;
+/** The longest epoch a `since` may name (as the Hub's own decoder bounds it). */
+const MAX_EPOCH_LENGTH = 64;
 
 interface InboundEvent {
   event?: unknown;
@@ -88,6 +91,17 @@ function subscribe(socket: PusherSocket, conn: Connection, data: Record<string, 
   const pusherName = name as string;
   const token = typeof data.auth === 'string' ? data.auth : undefined;
   const channelData = typeof data.channel_data === 'string' ? data.channel_data : undefined;
+  const since = data.since === undefined || data.since === null ? undefined : readPosition(data.since);
+  if (since === null) {
+    subscriptionError(
+      socket,
+      pusherName,
+      ErrorCode.BAD_REQUEST,
+      `"since" must be {"epoch": string (at most ${MAX_EPOCH_LENGTH} chars), "offset": non-negative integer}`,
+      400,
+    );
+    return;
+  }
   const reply = (frame: ServerFrame): void => {
     if (frame.type === 'error') {
       const error = frame as ErrorFrame;
@@ -97,8 +111,18 @@ function subscribe(socket: PusherSocket, conn: Connection, data: Record<string, 
     }
     if (frame.type !== 'ack') return;
     const ack = frame as AckFrame;
-    socket.sendEvent('pusher_internal:subscription_succeeded', subscribedData(ack.members), pusherName);
-    if (isCacheChannel(pusherName)) sendCached(socket, hubName, pusherName, ack);
+    // the stream position the subscription starts at (and whether `since` was recovered): the epoch of the
+    // positions its events carry, and what the recovery helper resubscribes from; pusher-js ignores the field
+    const position: { epoch?: string; offset?: number; recovered?: boolean } = {};
+    if (ack.epoch !== undefined) {
+      (socket.epochs ??= new Map()).set(hubName, ack.epoch);
+      position.epoch = ack.epoch;
+    }
+    if (ack.offset !== undefined) position.offset = ack.offset;
+    if (ack.recovered !== undefined) position.recovered = ack.recovered;
+    socket.sendEvent('pusher_internal:subscription_succeeded', subscribedData(ack.members), pusherName, position);
+    // a recovered subscription has the last event already (or gets it in the replay)
+    if (isCacheChannel(pusherName) && ack.recovered !== true) sendCached(socket, hubName, pusherName, ack);
   };
   socket.owner!.hub.handleCommand(
     conn,
@@ -107,6 +131,7 @@ function subscribe(socket: PusherSocket, conn: Connection, data: Record<string, 
       channel: hubName,
       ...(token === undefined ? {} : { token }),
       ...(channelData === undefined ? {} : { channelData }),
+      ...(since === undefined ? {} : { since }),
     },
     reply,
   );
@@ -151,6 +176,7 @@ function unsubscribe(socket: PusherSocket, conn: Connection, data: Record<string
   const hubName = socket.namespace!.toHub(name);
   if (hubName === undefined) return;
   socket.members?.delete(hubName);
+  socket.epochs?.delete(hubName);
   socket.owner!.hub.handleCommand(conn, { type: 'unsubscribe', channel: hubName }, ignore);
 }
 
@@ -318,6 +344,15 @@ function errorStatus(code: string): number {
     default:
       return 500;
   }
+}
+
+/** A `since` position `{ epoch, offset }`, or `null` when it is malformed. */
+function readPosition(value: unknown): StreamPosition | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const { epoch, offset } = value as { epoch?: unknown; offset?: unknown };
+  if (typeof epoch !== 'string' || epoch.length > MAX_EPOCH_LENGTH) return null;
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) return null;
+  return { epoch, offset };
 }
 
 function parse(text: string): unknown {

@@ -84,6 +84,11 @@ export class PusherSocket extends WebSocket implements TransportSocket {
   eventsRefilledAt = 0;
   /** The presence user id per presence channel (Hub names), for the `user_id` of client events. */
   members: Map<string, string> | undefined = undefined;
+  /**
+   * The stream epoch per subscribed channel (Hub names), from the subscribe ack and `resync` lines: the epoch of the
+   * positions (`"unisocket":{"epoch","offset"}`) written on the channel's events.
+   */
+  epochs: Map<string, string> | undefined = undefined;
   /** The Pusher user id after `pusher:signin`. */
   signedIn: string | undefined = undefined;
   forceTimer: NodeJS.Timeout | undefined = undefined;
@@ -141,7 +146,8 @@ export class PusherSocket extends WebSocket implements TransportSocket {
 
   sendBatch(batch: PreparedBatch): void {
     if (this.readyState !== WebSocket.OPEN) return;
-    const encoded = pusherBatch(batch);
+    const encoded = pusherBatch(batch, this.epochs?.get(batch.channel));
+    if (encoded.resync !== undefined && this.epochs?.has(batch.channel)) this.epochs.set(batch.channel, encoded.resync);
     if (encoded.texts.length === 0) return;
     if (encoded.joined !== undefined) {
       // a presence batch announcing this socket's own member: everything but that announcement
@@ -156,10 +162,15 @@ export class PusherSocket extends WebSocket implements TransportSocket {
     else for (const text of encoded.texts) this.send(text);
   }
 
-  /** Sends one Pusher event. `data` is sent as given (the protocol's events carry objects or JSON strings). */
-  sendEvent(event: string, data: unknown, channel?: string): void {
+  /**
+   * Sends one Pusher event. `data` is sent as given (the protocol's events carry objects or JSON strings);
+   * `unisocket` is an extra top-level field (pusher-js reads only `event`, `channel`, `data` and `user_id`).
+   */
+  sendEvent(event: string, data: unknown, channel?: string, unisocket?: object): void {
     if (this.readyState !== WebSocket.OPEN) return;
-    this.send(JSON.stringify(channel === undefined ? { event, data } : { event, channel, data }));
+    const frame: Record<string, unknown> = channel === undefined ? { event, data } : { event, channel, data };
+    if (unisocket !== undefined) frame.unisocket = unisocket;
+    this.send(JSON.stringify(frame));
   }
 
   /** Sends `pusher:error` with a Pusher code (`null` for an error that closes nothing). */

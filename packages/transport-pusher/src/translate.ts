@@ -17,39 +17,66 @@ export interface PusherBatch {
    * tell a member about its own arrival, so a socket that is that member gets the batch without it.
    */
   readonly joined: (string | undefined)[] | undefined;
+  /** The stream epoch the messages' positions were written with (`undefined`: written without positions). */
+  readonly epoch: string | undefined;
+  /** The epoch a `resync` line of the batch moved the channel to (the last one), or `undefined`. */
+  readonly resync: string | undefined;
 }
 
 const PRESENCE_JOIN_PREFIX = '{"type":"presence",';
+const RESYNC_PREFIX = '{"type":"resync",';
 
-/** The Pusher encoding of a batch, built on the first Pusher subscriber that receives it. */
-export function pusherBatch(batch: PreparedBatch): PusherBatch {
-  let encoded = batch.encoded.pusher as PusherBatch | undefined;
-  if (encoded === undefined) {
-    const channel = pusherChannelOf(batch.channel);
-    const texts: string[] = [];
-    let joined: (string | undefined)[] | undefined;
-    for (const line of batch.lines) {
-      const text = pusherEventOfLine(line, channel);
-      if (text === undefined) continue;
-      if (line.startsWith(PRESENCE_JOIN_PREFIX)) {
-        const presence = JSON.parse(line) as { action: string; member: { userId: string } };
-        if (presence.action === 'join') (joined ??= [])[texts.length] = presence.member.userId;
-      }
-      texts.push(text);
+/**
+ * The Pusher encoding of a batch, built on the first Pusher subscriber that receives it. `epoch` is the channel's
+ * stream epoch as the subscriber knows it (from its subscribe ack and `resync` lines): each message then carries its
+ * position as `"unisocket":{"epoch","offset"}`, a top-level field pusher-js ignores. Every subscriber of a batch
+ * knows the same epoch, so the encoding stays once per batch; one that does not gets its own, uncached.
+ */
+export function pusherBatch(batch: PreparedBatch, epoch?: string): PusherBatch {
+  const cached = batch.encoded.pusher as PusherBatch | undefined;
+  if (cached !== undefined && cached.epoch === epoch) return cached;
+  const channel = pusherChannelOf(batch.channel);
+  const texts: string[] = [];
+  let joined: (string | undefined)[] | undefined;
+  let current = epoch;
+  let resync: string | undefined;
+  for (const line of batch.lines) {
+    if (line.startsWith(RESYNC_PREFIX)) {
+      // the stream restarted: the messages after it are positioned in the new epoch
+      const position = JSON.parse(line) as { epoch?: unknown };
+      if (typeof position.epoch === 'string') current = resync = position.epoch;
+      continue;
     }
-    encoded = { texts, frame: frameTexts(texts), joined };
-    batch.encoded.pusher = encoded;
+    const text = pusherEventOfLine(line, channel, current);
+    if (text === undefined) continue;
+    if (line.startsWith(PRESENCE_JOIN_PREFIX)) {
+      const presence = JSON.parse(line) as { action: string; member: { userId: string } };
+      if (presence.action === 'join') (joined ??= [])[texts.length] = presence.member.userId;
+    }
+    texts.push(text);
   }
+  const encoded: PusherBatch = { texts, frame: frameTexts(texts), joined, epoch, resync };
+  if (cached === undefined) batch.encoded.pusher = encoded;
   return encoded;
 }
 
 /**
  * One Hub line as a Pusher event: a message becomes `{"event","channel","data"}` with `data` the JSON text of the
- * message's data (a string data stays that string), plus `user_id` for a client event on a presence channel; a
- * presence join/leave becomes `pusher_internal:member_added` / `member_removed`. Other lines have no Pusher form.
+ * message's data (a string data stays that string), plus `user_id` for a client event on a presence channel, and
+ * with an `epoch` its stream position `"unisocket":{"epoch","offset"}` (pusher-js reads only `event`, `channel`,
+ * `data` and `user_id`); a presence join/leave becomes `pusher_internal:member_added` / `member_removed`. Other lines
+ * have no Pusher form.
  */
-export function pusherEventOfLine(line: string, channel: string): string | undefined {
-  let frame: { type?: unknown; event?: unknown; data?: unknown; userId?: unknown; action?: unknown; member?: unknown };
+export function pusherEventOfLine(line: string, channel: string, epoch?: string): string | undefined {
+  let frame: {
+    type?: unknown;
+    event?: unknown;
+    data?: unknown;
+    userId?: unknown;
+    action?: unknown;
+    member?: unknown;
+    offset?: unknown;
+  };
   try {
     frame = JSON.parse(line) as typeof frame;
   } catch {
@@ -59,6 +86,7 @@ export function pusherEventOfLine(line: string, channel: string): string | undef
     const data = typeof frame.data === 'string' ? frame.data : JSON.stringify(frame.data ?? null);
     const event: Record<string, unknown> = { event: frame.event, channel, data };
     if (typeof frame.userId === 'string') event.user_id = pusherUserOf(frame.userId);
+    if (epoch !== undefined && typeof frame.offset === 'number') event.unisocket = { epoch, offset: frame.offset };
     return JSON.stringify(event);
   }
   if (frame.type === 'presence' && typeof frame.member === 'object' && frame.member !== null) {
