@@ -15,6 +15,7 @@ import {
 } from '@unisocket/server';
 import { type KafkaExample, startKafkaExample } from './kafka';
 import { type DemoPusherApp, pusherAppFromEnv, pusherAuthEndpoints } from './pusher-auth';
+import { pusherChatEndpoint } from './pusher-chat';
 
 /** The demo's channels. */
 export const CHAT_CHANNEL = 'chat.lobby';
@@ -66,7 +67,9 @@ const require = createRequire(import.meta.url);
  * Starts the demo: one HTTP server serving the page at `/` (a React app on @unisocket/react, built into dist/web),
  * the live dashboard at `/dashboard`, native WebSocket at `/ws`, Socket.IO at `/socket.io` (with its browser bundle;
  * the page uses it for `?transport=socketio`) and the HTTP API (`/health`, `/stats`, `/metrics`,
- * `/api/websocket/status`, `POST /broadcast`). Public channels accept client publishes (`sys.*` aside); the server
+ * `/api/websocket/status`, `POST /broadcast`), and the Pusher protocol on `/app/{key}` (the page uses it with Laravel Echo
+ * for `?transport=pusher`, with Echo's auth endpoints `POST /broadcasting/auth` and `/broadcasting/user-auth`, and
+ * `POST /demo/say` for its chat sends). Public channels accept client publishes (`sys.*` aside); the server
  * publishes a ticker every second on `ticker` and a stats sample every second on `sys.stats`.
  */
 export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
@@ -103,9 +106,13 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
   const pusherAuth = pusherAuthEndpoints(pusherApp, jwtSecret);
 
   const service = createUnifiedWebSocketService(serviceOptions);
+  // POST /demo/say: the chat send of a Pusher page, published as its Pusher connection (no client publish on public
+  // channels in the Pusher protocol)
+  const pusherChat = pusherChatEndpoint(service, CHAT_CHANNEL);
   const server = createServer((req, res) => {
     pusherAuth(req, res)
-      .then((handled) => handled || demoApi(req, res, jwtSecret, issueTokens))
+      .then((handled) => handled || pusherChat(req, res))
+      .then((handled) => handled || demoApi(req, res, jwtSecret, issueTokens, pusherApp.key))
       .then((handled) => (handled ? true : serveStatic(req, res)))
       .then(
         (served) => {
@@ -175,7 +182,7 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
 }
 
 /**
- * `GET /demo/config` tells the page whether auth is on; `GET /demo/token?name=Ada` signs a connection token for the
+ * `GET /demo/config` tells the page whether auth is on (and the Pusher app key, for `?transport=pusher`); `GET /demo/token?name=Ada` signs a connection token for the
  * user `ada` (info `{ name: 'Ada' }`), outside production only: the stand-in for a real sign-in.
  */
 async function demoApi(
@@ -183,6 +190,7 @@ async function demoApi(
   res: ServerResponse,
   jwtSecret: string | undefined,
   issueTokens: boolean,
+  pusherKey: string,
 ): Promise<boolean> {
   if (req.method !== 'GET') return false;
   const url = new URL(req.url ?? '/', 'http://demo');
@@ -192,7 +200,12 @@ async function demoApi(
     return true;
   };
   if (url.pathname === '/demo/config') {
-    return json(200, { auth: jwtSecret !== undefined, tokens: issueTokens, presenceChannel: PRESENCE_CHANNEL });
+    return json(200, {
+      auth: jwtSecret !== undefined,
+      tokens: issueTokens,
+      presenceChannel: PRESENCE_CHANNEL,
+      pusher: { key: pusherKey },
+    });
   }
   if (url.pathname !== '/demo/token') return false;
   if (!issueTokens || jwtSecret === undefined) {

@@ -104,7 +104,8 @@ async function userOf(
   }
 }
 
-function readSmallBody(req: IncomingMessage): Promise<string | undefined> {
+/** The body of a small request (at most 4 KiB), or `undefined` when it is larger or fails. */
+export function readSmallBody(req: IncomingMessage): Promise<string | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;

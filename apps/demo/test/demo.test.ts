@@ -109,10 +109,14 @@ describe('demo app', () => {
   it('serves Socket.IO on /socket.io beside /ws: chat crosses between the transports; the page can switch', async () => {
     const demo = await startDemo({ port: 0, env: {}, log: () => {} });
     demos.push(demo);
-    // the React page renders the transport select (its script carries it; page.browser.test.ts uses it)
+    // the React page renders the transport select (its script and the modules it preloads carry it;
+    // page.browser.test.ts and pusher.browser.test.ts use it)
     const page = await fetch(`${demo.url}/`).then((r) => r.text());
-    const script = /src="(\/assets\/index-[\w-]+\.js)"/.exec(page)?.[1];
-    expect(await fetch(`${demo.url}${script}`).then((r) => r.text())).toContain('Socket.IO (/socket.io)');
+    const scripts = [...page.matchAll(/(?:src|href)="(\/assets\/[\w-]+\.js)"/g)].map((m) => m[1]);
+    expect(scripts.length).toBeGreaterThan(0);
+    const code = (await Promise.all(scripts.map((s) => fetch(`${demo.url}${s}`).then((r) => r.text())))).join('\n');
+    expect(code).toContain('Socket.IO (/socket.io)');
+    expect(code).toContain('Pusher (Laravel Echo, /app)');
     // the server still serves socket.io-client's browser bundle, for plain pages
     const bundle = await fetch(`${demo.url}/socket.io/socket.io.esm.min.js`);
     expect(bundle.status).toBe(200);
@@ -153,7 +157,7 @@ describe('demo app', () => {
     await until(() => sioMessages.length === 2 && fws.filter((f) => f.type === 'message').length === 2);
     expect(sioMessages.map((m) => (m.data as { name: string }).name)).toEqual(['sio', 'ws']);
     expect(fws.filter((f) => f.type === 'message')).toEqual(sioMessages);
-    expect(demo.service.transports).toEqual(['native', 'socketio']);
+    expect(demo.service.transports).toEqual(['native', 'socketio', 'pusher']);
     sio.close();
     ws.close();
   });
@@ -166,6 +170,7 @@ describe('demo app', () => {
       auth: true,
       tokens: true,
       presenceChannel: 'presence-lobby',
+      pusher: { key: 'demo-app-key' },
     });
     const issued = (await fetch(`${demo.url}/demo/token?name=Ada%20L.`).then((r) => r.json())) as {
       token: string;
@@ -227,7 +232,13 @@ describe('demo app', () => {
     ws.close();
     const prod = await startDemo({
       port: 0,
-      env: { JWT_SECRET: 'demo-secret-that-is-at-least-32-bytes-long', NODE_ENV: 'production', API_KEY: 'k' },
+      env: {
+        JWT_SECRET: 'demo-secret-that-is-at-least-32-bytes-long',
+        NODE_ENV: 'production',
+        API_KEY: 'k',
+        // the demo's Pusher app needs a real secret in production
+        PUSHER_APP_SECRET: 'a-pusher-app-secret-of-at-least-32-characters',
+      },
       log: () => {},
     });
     demos.push(prod);

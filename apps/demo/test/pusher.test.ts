@@ -115,4 +115,70 @@ describe('the demo speaks Pusher', () => {
     });
     await expect(bad.trigger('news', 'update', {})).rejects.toMatchObject({ status: 401 });
   });
+
+  it("Echo with broadcaster 'reverb' and bearerToken (a Reverb client's setup) joins presence-lobby and receives server broadcasts", async () => {
+    const d = await demo();
+    const token = await signConnectionToken({ secret: JWT_SECRET, userId: 'eve', info: { name: 'Eve' } });
+    const echo = new Echo({
+      broadcaster: 'reverb',
+      Pusher: PusherJs,
+      key: APP.PUSHER_APP_KEY,
+      wsHost: '127.0.0.1',
+      wsPort: d.port,
+      forceTLS: false,
+      enabledTransports: ['ws'],
+      authEndpoint: `${d.url}/broadcasting/auth`,
+      bearerToken: token,
+    });
+    closers.push(() => echo.disconnect());
+    const here: unknown[] = [];
+    const got: unknown[] = [];
+    echo.join('lobby').here((members: unknown[]) => here.push(...members));
+    echo.channel('news').listen('.update', (e: unknown) => got.push(e));
+    await until(() => here.length > 0, "Eve's here()");
+    expect(here).toEqual([{ name: 'Eve' }]);
+    await d.service.broadcast('news', 'update', { title: 'from the server' });
+    await until(() => got.length > 0, 'the broadcast');
+    expect(got).toEqual([{ title: 'from the server' }]);
+  });
+
+  it("POST /demo/say publishes a chat line as the Pusher connection: Echo and native subscribers get it, with the Hub's offset", async () => {
+    const d = await demo();
+    const echo = await echoFor(d, 'Dee');
+    const got: unknown[] = [];
+    echo.channel('chat.lobby').listen('.say', (e: unknown) => got.push(e));
+    const native = new WebSocket(`ws://127.0.0.1:${d.port}/ws`);
+    closers.push(() => native.close());
+    const nativeGot: { data?: unknown; offset?: number }[] = [];
+    native.on('message', (raw: Buffer) => {
+      for (const line of raw.toString().split('\n')) {
+        const f = JSON.parse(line) as { type: string; data?: unknown; offset?: number };
+        if (f.type === 'welcome') native.send(JSON.stringify({ type: 'subscribe', channel: 'chat.lobby', ref: 1 }));
+        if (f.type === 'message') nativeGot.push(f);
+      }
+    });
+    await until(() => echo.connector.pusher.connection.state === 'connected', 'Echo connected');
+    await new Promise((r) => setTimeout(r, 300)); // both subscriptions acknowledged
+    const say = (body: unknown) =>
+      fetch(`${d.url}/demo/say`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    const ok = await say({ socket_id: echo.socketId(), name: 'Dee', text: ' hi all ' });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ channel: 'chat.lobby', offset: 1 });
+    await until(() => got.length > 0 && nativeGot.length > 0, 'the line on both transports');
+    expect(got).toEqual([{ name: 'Dee', text: 'hi all' }]);
+    expect(nativeGot).toMatchObject([{ data: { name: 'Dee', text: 'hi all' }, offset: 1 }]);
+    // the publish is the Pusher connection's: it counts as a command of that connection
+    expect(d.service.pusherTransport?.connectionOf(echo.socketId()!)?.commandsIn).toBeGreaterThan(1);
+
+    expect((await say({ socket_id: '1.2', text: 'x' })).status).toBe(404);
+    expect((await say({ socket_id: echo.socketId(), text: '' })).status).toBe(400);
+    expect((await say({ socket_id: echo.socketId(), text: 'x'.repeat(501) })).status).toBe(400);
+    expect((await say({ text: 'no socket' })).status).toBe(400);
+    expect((await say('not json')).status).toBe(400);
+    expect((await say({ socket_id: echo.socketId(), text: 'x'.repeat(5000) })).status).toBe(413);
+  });
 });

@@ -20,8 +20,8 @@ import {
   signedInName,
   storeName,
   storedName,
-  switchTransport,
 } from './config';
+import { TransportSelect } from './TransportSelect';
 
 type ChatEvents = { say: { name?: string; text?: string } };
 type TickerEvents = { tick: { symbol: string; price: number; ts: number } };
@@ -79,18 +79,7 @@ function Header({ transport }: { transport: DemoTransport }) {
   return (
     <header>
       <h1>unisocket</h1>
-      <label className="muted" htmlFor="transport">
-        over
-      </label>
-      <select
-        id="transport"
-        aria-label="transport"
-        value={transport}
-        onChange={(e) => switchTransport(e.target.value as DemoTransport)}
-      >
-        <option value="native">WebSocket (/ws)</option>
-        <option value="socketio">Socket.IO (/socket.io)</option>
-      </select>
+      <TransportSelect transport={transport} />
       <span id="status" className="status" data-status={connection.status}>
         {connection.status}
       </span>

@@ -8,6 +8,8 @@ export interface DemoConfig {
   /** The server signs demo tokens at /demo/token (auth on, not production). */
   tokens: boolean;
   presenceChannel: string;
+  /** The demo's Pusher app (`PUSHER_APP_KEY`): Laravel Echo connects to `/app/{key}` (`?transport=pusher`). */
+  pusher?: { key: string };
 }
 
 export const CHAT_CHANNEL = 'chat.lobby';
@@ -27,10 +29,15 @@ export async function loadConfig(): Promise<DemoConfig> {
   }
 }
 
-/** The transport the page uses: `?transport=socketio` picks Socket.IO, anything else the native WebSocket. */
-export type DemoTransport = 'native' | 'socketio';
-export const transportFromUrl = (): DemoTransport =>
-  new URLSearchParams(location.search).get('transport') === 'socketio' ? 'socketio' : 'native';
+/**
+ * The transport the page uses: `?transport=socketio` picks Socket.IO (through @unisocket/client), `?transport=pusher`
+ * the Pusher protocol (through Laravel Echo and pusher-js), anything else the native WebSocket.
+ */
+export type DemoTransport = 'native' | 'socketio' | 'pusher';
+export const transportFromUrl = (): DemoTransport => {
+  const transport = new URLSearchParams(location.search).get('transport');
+  return transport === 'socketio' || transport === 'pusher' ? transport : 'native';
+};
 
 /** socket.io-client's `io`, loaded (a separate chunk) only for the Socket.IO transport. */
 export async function loadIo(transport: DemoTransport): Promise<SocketIoConnect | undefined> {
@@ -65,18 +72,24 @@ export const signedInName = (): string | undefined => signedInAs;
  * tab its own); reconnect attempts at most 5 s apart; with demo tokens, `getToken` asks `/demo/token` (the stand-in for a sign-in) on every connect and
  * whenever the server asks for a refresh before the token expires.
  */
+/**
+ * A demo token from `/demo/token` (the stand-in for a sign-in) for the name this tab signed in with (the first call
+ * fixes it).
+ */
+export async function fetchDemoToken(getName: () => string): Promise<string> {
+  signedInAs ??= getName() || 'guest';
+  const res = await fetch(`/demo/token?name=${encodeURIComponent(signedInAs)}`);
+  if (!res.ok) throw new Error(`no token (${res.status})`);
+  return ((await res.json()) as { token: string }).token;
+}
+
 export function clientOptions(
   config: DemoConfig,
   getName: () => string,
   io: SocketIoConnect | undefined,
 ): UnisocketClientOptions {
   const share = new URLSearchParams(location.search).get('share') !== 'off';
-  const getToken = async (): Promise<string> => {
-    signedInAs ??= getName() || 'guest';
-    const res = await fetch(`/demo/token?name=${encodeURIComponent(signedInAs)}`);
-    if (!res.ok) throw new Error(`no token (${res.status})`);
-    return ((await res.json()) as { token: string }).token;
-  };
+  const getToken = (): Promise<string> => fetchDemoToken(getName);
   return {
     // the native WebSocket transport on /ws, or Socket.IO on /socket.io (`?transport=socketio`)
     ...(io === undefined

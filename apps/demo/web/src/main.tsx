@@ -7,9 +7,20 @@ import { loadConfig, loadIo, transportFromUrl } from './config';
 
 // StrictMode runs every effect twice in development; the hooks keep one server subscription regardless
 const transport = transportFromUrl();
-const [config, io] = await Promise.all([loadConfig(), loadIo(transport)]);
-createRoot(document.getElementById('root')!).render(
-  <StrictMode>
-    <App config={config} transport={transport} io={io} />
-  </StrictMode>,
-);
+const root = createRoot(document.getElementById('root')!);
+if (transport === 'pusher') {
+  // Laravel Echo and pusher-js: a separate chunk of the build, fetched only for this transport
+  const [config, { PusherApp }] = await Promise.all([loadConfig(), import('./PusherApp')]);
+  root.render(
+    <StrictMode>
+      <PusherApp config={config} />
+    </StrictMode>,
+  );
+} else {
+  const [config, io] = await Promise.all([loadConfig(), loadIo(transport)]);
+  root.render(
+    <StrictMode>
+      <App config={config} transport={transport} io={io} />
+    </StrictMode>,
+  );
+}
