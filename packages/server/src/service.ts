@@ -120,8 +120,11 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
     this.#upgradeGuard = new UpgradeGuard({
       timeoutMs: o.upgradeTimeoutMs,
       ownsPath: (pathname) => this.#transports.some((t) => t.handles(pathname)),
-      onRefused: (status) =>
-        status === 408 ? this.#refused('unanswered', 'unanswered') : this.#refused('unknownPath', 'unknown_path'),
+      onRefused: (status) => {
+        if (status === 408) this.#refused('unanswered', 'unanswered');
+        else if (status === 503) this.#refused('overloaded', 'shutting_down');
+        else this.#refused('unknownPath', 'unknown_path');
+      },
     });
     if (o.memory !== undefined) this.#memory = new MemorySupervisor(o.memory);
     const memorySource = o.monitor.memory ?? this.#memory?.manager;
@@ -258,6 +261,8 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
     if (this.#initializing !== undefined) await this.#initializing.catch(() => undefined);
     const hub = this.#hub;
     const transports = this.#transports;
+    // from here an upgrade on the service's paths is answered 503 at once: clients retry, elsewhere or later
+    this.#upgradeGuard.stopAccepting();
     for (const transport of transports) transport.close();
     this.#memory?.stop();
     this.#stopStatsChannel?.();

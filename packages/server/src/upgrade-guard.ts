@@ -39,6 +39,7 @@ export class UpgradeGuard {
   /** Upgrades not answered within their first turn, until answered, closed, or refused at their deadline. */
   readonly #watched = new Map<Duplex, { deadline: number; own: boolean }>();
   #sweeper: NodeJS.Timeout | undefined;
+  #accepting = true;
 
   constructor(options: UpgradeGuardOptions) {
     this.#options = options;
@@ -56,19 +57,44 @@ export class UpgradeGuard {
     for (const listener of listeners) this.#own.add(listener);
   }
 
-  /** Stops guarding (the listener leaves the server). */
+  /**
+   * The service is shutting down: upgrades on its paths are answered 503 (with `Retry-After`) at once, and so are
+   * those still waiting for an answer, since the transports that would answer them have stopped.
+   */
+  stopAccepting(): void {
+    this.#accepting = false;
+    for (const [socket, { own }] of this.#watched) {
+      if (!own) continue;
+      this.#watched.delete(socket);
+      this.#refuseShuttingDown(socket);
+    }
+  }
+
+  /** Stops guarding (the listener leaves the server); upgrades still waiting on the service's paths get 503. */
   detach(): void {
     this.#server?.off('upgrade', this.#onUpgrade);
     this.#server = undefined;
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
+    for (const [socket, { own }] of this.#watched) if (own) this.#refuseShuttingDown(socket);
     this.#watched.clear();
+  }
+
+  #refuseShuttingDown(socket: Duplex): void {
+    this.#options.onRefused?.(503);
+    refuseUpgrade(socket, 503, 'the server is shutting down; retry in a moment or connect elsewhere', [
+      'Retry-After: 1',
+    ]);
   }
 
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex): void => {
     socket.on('error', noop);
     const pathname = pathOf(request.url);
     const own = this.#options.ownsPath(pathname);
+    if (own && !this.#accepting) {
+      this.#refuseShuttingDown(socket);
+      return;
+    }
     if (!own && !this.#foreignListeners()) {
       this.#refuse(socket, 404, `nothing serves WebSocket upgrades on ${JSON.stringify(pathname.slice(0, 100))}`);
       return;

@@ -113,3 +113,38 @@ describe('upgrades on paths unisocket does not serve', () => {
     }, 60_000);
   }
 });
+
+describe('upgrades while the service shuts down', () => {
+  it('are answered 503 at once, so clients retry instead of hanging', async () => {
+    const { createServer } = await import('node:http');
+    const { createUnifiedWebSocketService } = await import('../src/index');
+    const http = createServer();
+    const service = createUnifiedWebSocketService({ shutdownTimeoutMs: 3_000 });
+    await service.initialize(http);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const port = (http.address() as { port: number }).port;
+    try {
+      // a client that completes the handshake and then never answers the close: shutdown waits for it
+      const stuck = await rawSocket(port);
+      stuck.on('error', () => {});
+      stuck.write(upgradeRequest('/ws'));
+      await new Promise((resolve) => stuck.once('data', resolve));
+      stuck.pause();
+      const stopping = service.shutdown();
+      await sleep(100);
+      const late = await rawSocket(port);
+      late.write(upgradeRequest('/ws'));
+      const answer = await readUntilClosed(late, 5_000);
+      expect(answer.timedOut).toBe(false);
+      expect(answer.data).toMatch(/^HTTP\/1\.1 503 /);
+      expect(answer.data).toMatch(/Retry-After: 1/);
+      expect(answer.ms).toBeLessThan(1_500);
+      stuck.destroy();
+      await stopping;
+      expect(service.refusedUpgrades.overloaded).toBeGreaterThanOrEqual(1);
+    } finally {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  }, 20_000);
+});
