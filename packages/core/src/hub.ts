@@ -31,6 +31,7 @@ import type { Reply } from './hub/reply';
 import { CommandRouter } from './hub/router';
 import { SessionClock } from './hub/session-clock';
 import { Subscriptions } from './hub/subscriptions';
+import { TERMINATE_PREFIX, isCloseCode, readTerminate, terminateLine } from './hub/terminate';
 import { LatencyRecorder } from './latency';
 import { MemoryBroker } from './memory-broker';
 import { isAppScoped, isValidChannelName, userChannel } from './protocol/channel';
@@ -205,7 +206,11 @@ export class Hub extends EventEmitter<HubEvents> {
 
     const host: BrokerHost = {
       dispatch: (message) => delivery.dispatch(message),
-      dispatchVolatile: (channel, line) => delivery.dispatchVolatile(channel, line),
+      dispatchVolatile: (channel, line) => {
+        // volatile lines are rare (presence changes): the control line of disconnectUser is checked for only here
+        if (line.startsWith(TERMINATE_PREFIX)) this.#terminateFromBroker(channel, line);
+        else delivery.dispatchVolatile(channel, line);
+      },
       resync: (channel, position) => recovery.resync(channel, position),
       activate: (channel, position) => channels.activate(channel, position),
     };
@@ -352,6 +357,39 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Closes a connection (it is removed when its transport reports the close). */
   disconnect(conn: Connection, code: number, reason: string): void {
     this.#connections.disconnect(conn, code, reason);
+  }
+
+  /**
+   * Closes every connection of a user on every node: this node's at once, the others' through the broker (a volatile
+   * line on the user's personal channel, which every node holding a connection of the user has at the broker; the
+   * nodes the broker reaches at that moment close theirs). A user id that makes no valid personal channel (too long)
+   * has none: only this node's connections are closed.
+   * @returns the number of this node's connections closed
+   * @throws {TypeError} for a close code other than 1000, 1001, 1008, 1011 or 3000–4999, or a reason over 123 bytes
+   */
+  disconnectUser(userId: UserId, code: number, reason: string): number {
+    if (!isCloseCode(code)) throw new TypeError(`disconnectUser: ${code} is not a close code a server may send`);
+    if (Buffer.byteLength(reason) > 123) throw new TypeError('disconnectUser: the close reason is over 123 bytes');
+    const closed = this.#disconnectLocalUser(userId, code, reason);
+    const channel = userChannel(userId);
+    if (isValidChannelName(channel)) this.broker.publishVolatile(channel, terminateLine({ userId, code, reason }));
+    return closed;
+  }
+
+  #disconnectLocalUser(userId: UserId, code: number, reason: string): number {
+    let closed = 0;
+    for (const conn of this.userConnections(userId)) {
+      if (conn.closed) continue;
+      this.disconnect(conn, code, reason);
+      closed++;
+    }
+    return closed;
+  }
+
+  /** Another node's (or this node's own, echoed) {@link disconnectUser}. */
+  #terminateFromBroker(channel: ChannelName, line: string): void {
+    const request = readTerminate(channel, line);
+    if (request !== undefined) this.#disconnectLocalUser(request.userId, request.code, request.reason);
   }
 
   /** A connection by id (a scan: for diagnostics and tools, not for hot paths). */

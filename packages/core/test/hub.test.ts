@@ -350,6 +350,39 @@ describe('Hub', () => {
     expect(b2.socket.messages().map((m) => m.offset)).toEqual([49, 50, 51]);
   });
 
+  it("disconnectUser closes a user's connections on every Hub (a volatile line on its personal channel)", async () => {
+    const bus = new MemoryBus();
+    const h1 = await makeHub({ broker: new MemoryBroker({ bus }) });
+    const h2 = await makeHub({ broker: new MemoryBroker({ bus }) });
+    const a1 = connect(h1, 'u1');
+    const a2 = connect(h1, 'u1');
+    const b1 = connect(h2, 'u1');
+    const other = connect(h2, 'u2');
+    const anonymous = connect(h2);
+    const scoped = connect(h2);
+    h2.identify(scoped.conn, { userId: 'app:2:u1' });
+    await tick();
+    expect(h1.disconnectUser('u1', 4009, 'terminated')).toBe(2);
+    await tick();
+    for (const s of [a1, a2, b1]) expect(s.socket.closedWith).toEqual({ code: 4009, reason: 'terminated' });
+    for (const s of [other, anonymous, scoped]) expect(s.socket.closedWith).toBeUndefined();
+    // a user with no connection on the calling Hub: the others close theirs
+    expect(h1.disconnectUser('app:2:u1', 4000, 'bye')).toBe(0);
+    await tick();
+    expect(scoped.socket.closedWith).toEqual({ code: 4000, reason: 'bye' });
+    // the control line is never forwarded to clients; one naming another user than its channel's is dropped
+    h1.broker.publishVolatile('user:u2', '{"type":"_terminate","userId":"u1","code":4009,"reason":"x"}');
+    h1.broker.publishVolatile('user:u2', '{"type":"_terminate","userId":"u2","code":1006,"reason":"x"}');
+    await tick();
+    expect(other.socket.closedWith).toBeUndefined();
+    expect(other.socket.frames.filter((f) => f.type === '_terminate')).toEqual([]);
+    expect(() => h1.disconnectUser('u2', 1006, 'x')).toThrow(TypeError);
+    expect(() => h1.disconnectUser('u2', 4000, 'x'.repeat(124))).toThrow(TypeError);
+    h1.disconnectUser('u2', 1008, 'kicked');
+    await tick();
+    expect(other.socket.closedWith).toEqual({ code: 1008, reason: 'kicked' });
+  });
+
   it('shuts down with 1001 and refuses new connections', async () => {
     const hub = await makeHub();
     const a = connect(hub);

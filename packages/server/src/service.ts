@@ -302,6 +302,17 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
     return this.broadcast(userChannel(userId), event, notification);
   }
 
+  /**
+   * Closes every connection of a user on every node: this node's at once, the others' through the broker
+   * (`Hub.disconnectUser`). The default close code 1008 tells the native client not to reconnect.
+   * @returns the number of this node's connections closed
+   * @throws {TypeError} for a close code other than 1000, 1001, 1008, 1011 or 3000–4999, or a reason over 123 bytes
+   * @throws {UnisocketError} `UNAVAILABLE` before `initialize()`
+   */
+  disconnectUser(userId: UserId, code: number = CloseCode.POLICY, reason = 'disconnected by the server'): number {
+    return this.#requireHub().disconnectUser(userId, code, reason);
+  }
+
   /** Publishes on `*`: every connection receives it, subscribed or not. Event defaults to `broadcast`. */
   broadcastToAll(message: unknown, event = 'broadcast'): Promise<PublishAck> {
     return this.broadcast(BROADCAST_CHANNEL, event, message);

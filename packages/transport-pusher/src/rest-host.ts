@@ -35,7 +35,7 @@ export interface PusherRestHost {
   channel(app: ResolvedPusherApp, name: string): Promise<PusherChannelState>;
   /** The members of a presence channel. */
   users(app: ResolvedPusherApp, name: string): Promise<{ id: string }[]>;
-  /** Closes every connection of a user. */
+  /** Closes every connection of a user (on every node: {@link hubRestHost} uses `Hub.disconnectUser`). */
   terminateUser(app: ResolvedPusherApp, userId: string): Promise<void>;
 }
 
@@ -112,7 +112,7 @@ export interface HubRestHostOptions {
  * A {@link PusherRestHost} over a Hub (`hub` may be a getter: the service creates its Hub at `initialize`).
  * Scope of the answers: presence members and `user_count` are cluster-wide (the presence store is, on Redis);
  * `subscription_count`, `occupied` of non-presence channels and the channel list are this node's (the brokers do not
- * count subscribers of other nodes); terminating a user closes its connections on this node.
+ * count subscribers of other nodes); terminating a user closes its connections on every node (`Hub.disconnectUser`).
  */
 export function hubRestHost(
   hub: Hub | (() => Hub | undefined),
@@ -163,10 +163,12 @@ export function hubRestHost(
       return members.map((m) => ({ id: ns.userFromHub(app, String(m.userId)) }));
     },
     async terminateUser(app, userId) {
-      const h = getHub();
-      for (const conn of h.userConnections(ns.userToHub(app, userId))) {
-        h.disconnect(conn, TERMINATED_CLOSE_CODE, 'connection terminated by the server (terminate_connections)');
-      }
+      // this node's connections at once, every other node's through the broker (Hub.disconnectUser)
+      getHub().disconnectUser(
+        ns.userToHub(app, userId),
+        TERMINATED_CLOSE_CODE,
+        'connection terminated by the server (terminate_connections)',
+      );
     },
   };
 }

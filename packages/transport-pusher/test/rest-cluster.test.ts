@@ -82,4 +82,29 @@ describe.skipIf(!redisAvailable)('Pusher REST API across two nodes on Redis', ()
     const info = await sdk(a.port).get({ path: '/channels/presence-room', params: { info: 'user_count' } });
     expect(await info.json()).toEqual({ occupied: true, user_count: 2 });
   });
+
+  it("terminate_connections through node A closes the user's connections on node B", async () => {
+    const keyPrefix = `test:pusher-rest:${randomBytes(4).toString('hex')}:`;
+    const start = async (nodeId: string): Promise<RestNode> => {
+      const broker = new RedisBroker({ url: REDIS_URL, keyPrefix, nodeId });
+      const n = await startRestNode({ broker, nodeId });
+      nodes.push(n);
+      return n;
+    };
+    const a = await start('node-a');
+    const b = await start('node-b');
+    const bobOnB = await client(b, 'bob');
+    const bobOnA = await client(a, 'bob');
+    const adaOnB = await client(b, 'ada');
+    // the personal channel is active at the broker on both nodes once a subscribe round trip is answered
+    for (const c of [bobOnB, bobOnA, adaOnB]) await c.subscribe('news');
+    const res = await sdk(a.port).terminateUserConnections('bob');
+    expect(res.status).toBe(200);
+    await until(() => bobOnB.closed !== undefined && bobOnA.closed !== undefined);
+    expect(bobOnB.closed?.code).toBe(4009);
+    expect(bobOnA.closed?.code).toBe(4009);
+    await until(() => b.hub.connectionCount === 1);
+    expect(adaOnB.closed).toBeUndefined();
+    expect(b.hub.userConnections('ada')).toHaveLength(1);
+  });
 });
