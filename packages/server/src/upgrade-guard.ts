@@ -66,7 +66,7 @@ export class UpgradeGuard {
     for (const [socket, { own }] of this.#watched) {
       if (!own) continue;
       this.#watched.delete(socket);
-      this.#refuseShuttingDown(socket);
+      this.#settleShuttingDown(socket);
     }
   }
 
@@ -76,8 +76,18 @@ export class UpgradeGuard {
     this.#server = undefined;
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
-    for (const [socket, { own }] of this.#watched) if (own) this.#refuseShuttingDown(socket);
+    for (const [socket, { own }] of this.#watched) if (own) this.#settleShuttingDown(socket);
     this.#watched.clear();
+  }
+
+  /**
+   * A watched upgrade at shutdown: one answered since the last sweep is a WebSocket now (writing an HTTP answer into
+   * it would corrupt its stream), so only a still unanswered one is refused.
+   */
+  #settleShuttingDown(socket: Duplex): void {
+    if (socket.destroyed) return;
+    if (answered(socket)) release(socket);
+    else this.#refuseShuttingDown(socket);
   }
 
   #refuseShuttingDown(socket: Duplex): void {

@@ -148,3 +148,35 @@ describe('upgrades while the service shuts down', () => {
     }
   }, 20_000);
 });
+
+describe('connections admitted asynchronously (a JWT checked at the upgrade)', () => {
+  it('close cleanly with 1001 when the service shuts down right after they opened: nothing is written into their stream', async () => {
+    const { createServer } = await import('node:http');
+    const { createUnifiedWebSocketService, signConnectionToken } = await import('../src/index');
+    const secret = 'upgrade-guard-test-secret-of-32-bytes!';
+    const http = createServer();
+    const service = createUnifiedWebSocketService({ auth: { jwt: { secret } } });
+    await service.initialize(http);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const port = (http.address() as { port: number }).port;
+    try {
+      const token = await signConnectionToken({ secret, userId: 'u1' });
+      const clients = Array.from({ length: 5 }, () => new WebSocket(`ws://127.0.0.1:${port}/ws?token=${token}`));
+      const errors: string[] = [];
+      const closes = clients.map(
+        (ws) =>
+          new Promise<number>((resolve) => {
+            ws.on('error', (e) => errors.push(String(e)));
+            ws.on('close', (code) => resolve(code));
+          }),
+      );
+      await Promise.all(clients.map((ws) => new Promise((resolve) => ws.once('message', resolve))));
+      await service.shutdown();
+      expect(await Promise.all(closes)).toEqual([1001, 1001, 1001, 1001, 1001]);
+      expect(errors).toEqual([]);
+    } finally {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  }, 20_000);
+});
