@@ -2,7 +2,8 @@ import type { Backlog } from './backlog';
 import type { ChannelPolicy } from './backpressure';
 import type { SubscribeContext, SubscribeGrant } from './hub/options';
 import type { Reply } from './hub/reply';
-import type { Deliverable } from './message';
+import { randomBytes } from 'node:crypto';
+import { type Deliverable, exceptKeyOfConnection } from './message';
 import type { PreparedBatch } from './prepared-batch';
 import type { ChannelKind } from './protocol/channel';
 import type {
@@ -43,6 +44,12 @@ export interface TransportSocket {
   sendBatch(batch: PreparedBatch): void;
   /** Closes the connection with a WebSocket close code and a short reason. */
   close(code: number, reason: string): void;
+  /**
+   * The key messages sent by this socket carry to be kept from it (see {@link Connection.exceptKey}), when the
+   * transport has one its clients already know (the Pusher transport: the socket's `socket_id`, which a REST publish
+   * names to skip it). Optional: without it the Hub makes a random one. At most 64 of `[A-Za-z0-9_.:=@-]`.
+   */
+  readonly exclusionKey?: string;
   /**
    * Authorizes this socket's subscriptions itself, instead of the Hub's `policy.authorizeSubscribe`: for a transport
    * whose protocol carries its own authorization (the Pusher transport checks the app's signature). Optional.
@@ -187,6 +194,9 @@ export class Connection
   /** @internal commands that arrived while an `auth` was being verified; they run after it, in order */
   held: [ClientCommand, Reply][] | undefined = undefined;
 
+  #exceptKey: string | undefined = undefined;
+  #exceptKeys: readonly string[] | undefined = undefined;
+
   /** @internal */
   constructor(
     id: ConnectionId,
@@ -200,6 +210,23 @@ export class Connection
     this.ip = ip;
     this.tokens = initialTokens;
     this.refilledAt = this.connectedAt;
+  }
+
+  /**
+   * The opaque key a message this connection sends is marked with (the `except` field) so that it is not echoed back
+   * to it: the transport's {@link TransportSocket.exclusionKey}, or a random one made on first use. It reveals neither
+   * the connection id nor anything else to the message's other subscribers.
+   */
+  get exceptKey(): string {
+    return (this.#exceptKey ??= this.socket.exclusionKey ?? randomBytes(12).toString('base64url'));
+  }
+
+  /**
+   * @internal The exclusion keys that keep a message from this connection: its {@link exceptKey} and the one-way key
+   * of its id (`PublishOptions.exceptConnection`). Made once, on the first batch with exclusions it receives.
+   */
+  get exceptKeys(): readonly string[] {
+    return (this.#exceptKeys ??= [this.exceptKey, exceptKeyOfConnection(this.id)]);
   }
 
   /** The channels this connection is subscribed to (including its user channel). */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ChannelName, ConnectionId, Epoch, MessageId, Offset, UserId } from './protocol/types';
 
 /**
@@ -50,11 +51,11 @@ export function messageHead(
   dataJson: string,
   id: MessageId,
   ts: number,
-  exceptConnection?: ConnectionId,
+  exceptKey?: string,
   userId?: UserId,
 ): string {
-  // channel names and ids are restricted to characters that need no JSON escaping
-  const except = exceptConnection === undefined ? '' : `"except":"${exceptConnection}",`;
+  // channel names, ids and exclusion keys are restricted to characters that need no JSON escaping
+  const except = exceptKey === undefined ? '' : `"except":"${exceptKey}",`;
   const sender = userId === undefined ? '' : `"userId":${JSON.stringify(userId)},`;
   return `{"type":"message","channel":"${channel}",${except}${sender}"event":${JSON.stringify(event)},"data":${dataJson},"id":"${id}","ts":${ts},"offset":`;
 }
@@ -63,10 +64,11 @@ const MESSAGE_PREFIX = '{"type":"message","channel":"';
 const EXCEPT_KEY = '"except":"';
 
 /**
- * The connection a message line is not delivered to (see `PublishOptions.exceptConnection`), or `undefined`. The
- * field sits at a fixed place right after the channel (see {@link messageHead}), so finding it costs one comparison.
+ * The exclusion key of a message line (the opaque key of the connection it is not delivered to, see
+ * {@link Connection.exceptKeys}), or `undefined`. The field sits at a fixed place right after the channel (see
+ * {@link messageHead}), so finding it costs one comparison.
  */
-export function exceptedConnection(line: string, channel: ChannelName): ConnectionId | undefined {
+export function exceptedConnection(line: string, channel: ChannelName): string | undefined {
   const at = MESSAGE_PREFIX.length + channel.length + 2;
   if (!line.startsWith(EXCEPT_KEY, at) || !line.startsWith(MESSAGE_PREFIX)) return undefined;
   const start = at + EXCEPT_KEY.length;
@@ -88,4 +90,13 @@ export function toStreamMessage(request: PublishRequest, epoch: Epoch, offset: O
     ts: request.ts,
     line: completeLine(request.head, offset),
   };
+}
+
+/**
+ * The exclusion key of a connection named by its id (`PublishOptions.exceptConnection`): a one-way hash of the id, so
+ * the `except` field of a message does not reveal the connection to its other subscribers. Every connection matches
+ * the key of its own id (see {@link Connection.exceptKeys}), on any node.
+ */
+export function exceptKeyOfConnection(id: ConnectionId): string {
+  return `h${createHash('sha256').update(id).digest('base64url').slice(0, 22)}`;
 }

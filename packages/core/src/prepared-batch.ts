@@ -1,5 +1,5 @@
 import { exceptedConnection } from './message';
-import type { ChannelName, ConnectionId } from './protocol/types';
+import type { ChannelName } from './protocol/types';
 
 /**
  * A batch of message lines for one channel, prepared once per flush and written to every subscriber.
@@ -14,10 +14,11 @@ export class PreparedBatch {
   /** @internal UTF-8 sizes of the lines, computed once when a subscriber is backed up */
   lineBytes: number[] | undefined = undefined;
   /**
-   * Per line, the connection it must not reach (a client event is not echoed to its sender), or `undefined` when no
-   * line of the batch excludes anyone: the common case costs nothing per subscriber but this one field read.
+   * Per line, the exclusion key of the connection it must not reach (a client event is not echoed to its sender; see
+   * `Connection.exceptKeys`), or `undefined` when no line of the batch excludes anyone: the common case costs nothing
+   * per subscriber but this one field read.
    */
-  except: (ConnectionId | undefined)[] | undefined = undefined;
+  except: (string | undefined)[] | undefined = undefined;
   #text: string | undefined;
   #bytes = -1;
 
@@ -32,18 +33,26 @@ export class PreparedBatch {
     const lines = this.lines;
     for (let i = 0; i < lines.length; i++) {
       const id = exceptedConnection(lines[i]!, this.channel);
-      if (id !== undefined) (this.except ??= new Array<ConnectionId | undefined>(lines.length))[i] = id;
+      if (id !== undefined) (this.except ??= new Array<string | undefined>(lines.length))[i] = id;
     }
     return this;
   }
 
-  /** The batch as `connectionId` receives it: this one, or (for a connection some lines exclude) one without them. */
-  forConnection(connectionId: ConnectionId): PreparedBatch {
+  /**
+   * The batch as a connection with these exclusion keys (`Connection.exceptKeys`) receives it: this one, or (for a
+   * connection some lines exclude) one without them.
+   */
+  forConnection(connection: { readonly exceptKeys: readonly string[] }): PreparedBatch {
     const except = this.except;
-    if (except === undefined || !except.includes(connectionId)) return this;
+    if (except === undefined) return this;
+    const keys = connection.exceptKeys;
+    if (!except.some((key) => key !== undefined && keys.includes(key))) return this;
     return new PreparedBatch(
       this.channel,
-      this.lines.filter((_, i) => except[i] !== connectionId),
+      this.lines.filter((_, i) => {
+        const key = except[i];
+        return key === undefined || !keys.includes(key);
+      }),
     );
   }
 

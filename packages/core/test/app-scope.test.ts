@@ -75,7 +75,11 @@ describe('exceptConnection', () => {
     await tick();
     expect(a.socket.messages('room').map((m) => m.event)).toEqual(['two']);
     expect(b.socket.messages('room').map((m) => m.event)).toEqual(['one', 'two']);
-    expect(b.socket.messages('room')[0]).toMatchObject({ except: a.conn.id, data: 1 });
+    // the message carries a one-way key of the excluded connection, never its id
+    const received = b.socket.messages('room')[0]!;
+    expect(received).toMatchObject({ data: 1 });
+    expect(JSON.stringify(received)).not.toContain(a.conn.id);
+    expect(a.conn.exceptKeys).toContain(received.except);
   });
 
   it('a publish command marked exceptSender skips its sender', async () => {
@@ -89,11 +93,16 @@ describe('exceptConnection', () => {
     await tick();
     expect(a.socket.messages('room')).toEqual([]);
     expect(b.socket.messages('room')).toHaveLength(1);
+    // the sender is marked by its opaque key: no connection id, nor a hash of it, reaches the other subscribers
+    const received = b.socket.messages('room')[0]!;
+    expect(received.except).toBe(a.conn.exceptKey);
+    expect(JSON.stringify(received)).not.toContain(a.conn.id);
+    expect(a.conn.exceptKeys).toContain(received.except);
   });
 
   it('a batch without exclusions is shared as is', () => {
     const batch = new PreparedBatch('c', ['{"type":"message","channel":"c","event":"e"}']).markExceptions();
     expect(batch.except).toBeUndefined();
-    expect(batch.forConnection('x')).toBe(batch);
+    expect(batch.forConnection({ exceptKeys: ['x'] })).toBe(batch);
   });
 });

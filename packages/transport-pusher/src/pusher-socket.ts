@@ -93,6 +93,15 @@ export class PusherSocket extends WebSocket implements TransportSocket {
   signedIn: string | undefined = undefined;
   forceTimer: NodeJS.Timeout | undefined = undefined;
 
+  /**
+   * The exclusion key of this socket: its `socket_id`. A client event it sends carries it, and so does a REST publish
+   * naming it in `socket_id`: either skips this socket on whichever node the publish came from. Only the socket's own
+   * client knows its `socket_id`; Pusher events never carry the key.
+   */
+  get exclusionKey(): string {
+    return this.socketId;
+  }
+
   /** Starts serving: the Hub's connection is `conn`. */
   serve(conn: Connection): void {
     this.conn = conn;

@@ -102,8 +102,8 @@ export interface HubRestHostOptions {
   /** The channel mapping. @default defaultNamespace(apps) */
   namespace?: PusherNamespace;
   /**
-   * The connection id of a Pusher `socket_id` (the Pusher transport knows it): a publish with `socket_id` skips that
-   * connection, on any node (`exceptConnection`). Without it, or for an unknown `socket_id`, nothing is skipped.
+   * @deprecated Not used: a publish with `socket_id` carries the `socket_id` itself as its exclusion key
+   * (`PublishOptions.exceptKey`), and the Pusher socket with that id skips it, on whichever node it is.
    */
   connectionOfSocket?(socketId: string): string | undefined;
 }
@@ -138,10 +138,11 @@ export function hubRestHost(
     async publish(app, channels, event, data, excludeSocketId) {
       const h = getHub();
       const value = pusherDataToHub(data);
-      const except = excludeSocketId === undefined ? undefined : options.connectionOfSocket?.(excludeSocketId);
+      // the socket_id is the exclusion key of its Pusher socket, on whichever node that socket is
+      const publishOptions = excludeSocketId === undefined ? {} : { exceptKey: excludeSocketId };
       await Promise.all(
         channels.map((name) => {
-          return h.publish(ns.toHub(app, name), event, value, except === undefined ? {} : { exceptConnection: except });
+          return h.publish(ns.toHub(app, name), event, value, publishOptions);
         }),
       );
     },

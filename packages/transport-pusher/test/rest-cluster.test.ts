@@ -4,6 +4,16 @@ import { RedisBroker } from '@unisocket/broker-redis';
 import { Hub } from '@unisocket/core';
 import Pusher from 'pusher';
 import { afterEach, describe, expect, it } from 'vitest';
+import type PusherJs from 'pusher-js';
+import {
+  type PusherNode,
+  connected,
+  pusherClient,
+  until as pusherUntil,
+  sleep,
+  startNode,
+  subscribed,
+} from './helpers';
 import { APP, NativeClient, type RestNode, startRestNode, until } from './rest-helpers';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -24,9 +34,13 @@ if (!redisAvailable && process.env.CI === 'true')
 
 const nodes: RestNode[] = [];
 const clients: NativeClient[] = [];
+const pusherNodes: PusherNode[] = [];
+const pusherClients: PusherJs[] = [];
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
+  for (const p of pusherClients.splice(0)) p.disconnect();
   await Promise.all(nodes.splice(0).map((n) => n.close()));
+  await Promise.all(pusherNodes.splice(0).map((n) => n.close()));
 });
 
 async function client(n: RestNode, token?: string): Promise<NativeClient> {
@@ -38,21 +52,68 @@ const sdk = (port: number): Pusher =>
   new Pusher({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', port: String(port), useTLS: false });
 
 describe('Pusher REST API: socket_id exclusion', () => {
-  it('skips the connection of the socket_id (connectionOfSocket), delivers to the others', async () => {
-    const sockets = new Map<string, string>();
-    const n = await startRestNode({}, {}, { connectionOfSocket: (socketId) => sockets.get(socketId) });
+  it('native sockets never match a socket_id', async () => {
+    const n = await startRestNode();
     nodes.push(n);
-    const sender = await client(n);
-    const [senderConn] = [...n.hub.connections()];
-    sockets.set('1.1', senderConn!.id);
+    const one = await client(n);
     const other = await client(n);
-    for (const c of [sender, other]) await c.subscribe('chat');
+    for (const c of [one, other]) await c.subscribe('chat');
     await sdk(n.port).trigger('chat', 'say', { text: 'hi' }, { socket_id: '1.1' });
-    await sdk(n.port).trigger('chat', 'say', { text: 'unknown socket' }, { socket_id: '9.9' });
-    await until(() => other.messages('chat').length === 2);
-    await until(() => sender.messages('chat').length === 1);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(sender.messages('chat').map((m) => m.data)).toEqual([{ text: 'unknown socket' }]);
+    await until(() => one.messages('chat').length === 1 && other.messages('chat').length === 1);
+  });
+});
+
+describe.skipIf(!redisAvailable)('Pusher sender exclusion across two nodes on Redis', () => {
+  it('a socket_id of a pusher-js client on node B, sent through node A, skips only that client', async () => {
+    const keyPrefix = `test:pusher-except:${randomBytes(4).toString('hex')}:`;
+    const a = await startRestNode({ broker: new RedisBroker({ url: REDIS_URL, keyPrefix, nodeId: 'node-a' }) });
+    nodes.push(a);
+    const b = await startNode({ broker: new RedisBroker({ url: REDIS_URL, keyPrefix, nodeId: 'node-b' }) });
+    pusherNodes.push(b);
+    const sender = pusherClient(b.port);
+    const other = pusherClient(b.port);
+    pusherClients.push(sender, other);
+    await Promise.all([connected(sender), connected(other)]);
+    const got = new Map<PusherJs, unknown[]>([
+      [sender, []],
+      [other, []],
+    ]);
+    for (const p of [sender, other]) {
+      const channel = p.subscribe('news');
+      channel.bind('say', (data: unknown) => got.get(p)!.push(data));
+      await subscribed(channel);
+    }
+    const socketId = sender.connection.socket_id;
+    await sdk(a.port).trigger('news', 'say', { n: 1 }, { socket_id: socketId });
+    await sdk(a.port).trigger('news', 'say', { n: 2 });
+    await pusherUntil(() => got.get(other)!.length === 2 && got.get(sender)!.length === 1);
+    await sleep(50);
+    expect(got.get(other)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(got.get(sender)).toEqual([{ n: 2 }]);
+  });
+
+  it('a native subscriber of a Pusher client event sees no connection id', async () => {
+    const keyPrefix = `test:pusher-except:${randomBytes(4).toString('hex')}:`;
+    const b = await startNode({ broker: new RedisBroker({ url: REDIS_URL, keyPrefix, nodeId: 'node-b' }) });
+    pusherNodes.push(b);
+    const native = await NativeClient.open(`ws://127.0.0.1:${b.port}/ws`);
+    clients.push(native);
+    await native.subscribe('private-chat');
+    const sender = pusherClient(b.port);
+    pusherClients.push(sender);
+    await connected(sender);
+    const channel = sender.subscribe('private-chat');
+    const echoed: unknown[] = [];
+    channel.bind('client-hi', (data: unknown) => echoed.push(data));
+    await subscribed(channel);
+    channel.trigger('client-hi', { x: 1 });
+    await until(() => native.messages('private-chat').length === 1);
+    const conn = [...b.hub.connections()].find((c) => c.transport === 'pusher')!;
+    const line = JSON.stringify(native.messages('private-chat')[0]);
+    expect(line).not.toContain(conn.id);
+    expect(line).toContain(`"except":"${sender.connection.socket_id}"`);
+    await sleep(50);
+    expect(echoed).toEqual([]);
   });
 });
 

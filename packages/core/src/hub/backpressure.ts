@@ -61,7 +61,7 @@ export class Backpressure {
     const low = this.#lowWater;
     for (const conn of ch.live) {
       if (conn.closed) continue;
-      const batch = prepared.except === undefined ? prepared : prepared.forConnection(conn.id);
+      const batch = prepared.except === undefined ? prepared : prepared.forConnection(conn);
       if (batch.count === 0) continue;
       const socket = conn.socket;
       if (conn.backlog === undefined && socket.bufferedBytes <= low) {

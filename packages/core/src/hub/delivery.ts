@@ -131,7 +131,7 @@ export class Delivery {
   /** Writes a batch to one connection, or closes it as a slow consumer when its socket holds too much. */
   deliver(conn: Connection, prepared: PreparedBatch): void {
     if (conn.closed) return;
-    const batch = prepared.except === undefined ? prepared : prepared.forConnection(conn.id);
+    const batch = prepared.except === undefined ? prepared : prepared.forConnection(conn);
     if (batch.count === 0) return;
     const socket = conn.socket;
     if (socket.bufferedBytes > this.maxBuffered) {

@@ -217,11 +217,16 @@ export interface PublishOptions {
   /** An idempotency key: a second publish with the same id within the dedup window is not repeated. */
   id?: MessageId;
   /**
-   * A connection (by id, on any node) the message is not delivered to: a client event is not echoed to its sender,
-   * and a Pusher REST publish with `socket_id` skips that socket. The id travels in the message (an `except` field
-   * native clients ignore).
+   * A connection (by id, on any node) the message is not delivered to. The message carries a one-way hash of the id
+   * (an `except` field native clients ignore), not the id itself.
    */
   exceptConnection?: ConnectionId;
+  /**
+   * An exclusion key: the message is not delivered to the connection (on any node) whose key it is — a connection's
+   * `exceptKey` (what a client event marked `exceptSender` carries), or a Pusher `socket_id` (a Pusher REST publish
+   * with `socket_id` skips that socket). At most 64 of `[A-Za-z0-9_.:=@-]`. Ignored when `exceptConnection` is given.
+   */
+  exceptKey?: string;
   /** The user who sent the message, written into it as `userId` (a client event on a presence channel). */
   userId?: UserId;
 }

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Broker } from '../broker';
 import type { Connection } from '../connection';
-import { messageHead } from '../message';
+import { exceptKeyOfConnection, messageHead } from '../message';
 import { ErrorCode } from '../protocol/constants';
 import { UnisocketError } from '../protocol/errors';
 import type { AckFrame, ChannelName, MessageId, PublishCommand } from '../protocol/types';
@@ -64,8 +64,14 @@ export class Publisher {
       const idProblem = checkMessageId(options.id, 'a message id');
       if (idProblem !== undefined) throw badRequest(idProblem);
     }
-    const except = options.exceptConnection;
-    if (except !== undefined && !isValidMessageId(except)) throw badRequest('exceptConnection must be a connection id');
+    const exceptConnection = options.exceptConnection;
+    let except = options.exceptKey;
+    if (exceptConnection !== undefined) {
+      if (!isValidMessageId(exceptConnection)) throw badRequest('exceptConnection must be a connection id');
+      except = exceptKeyOfConnection(exceptConnection);
+    } else if (except !== undefined && !isValidMessageId(except)) {
+      throw badRequest('exceptKey must be 1-64 characters of [A-Za-z0-9_.:=@-]');
+    }
     const id = options.id ?? this.#ids.next();
     const ts = Date.now();
     const result = this.#broker.publish({
@@ -136,7 +142,7 @@ export class Publisher {
 function publishOptions(conn: Connection, cmd: PublishCommand): PublishOptions {
   const options: PublishOptions = {};
   if (cmd.id !== undefined) options.id = cmd.id;
-  if (cmd.exceptSender === true) options.exceptConnection = conn.id;
+  if (cmd.exceptSender === true) options.exceptKey = conn.exceptKey;
   if (cmd.senderUserId !== undefined) options.userId = cmd.senderUserId;
   return options;
 }
