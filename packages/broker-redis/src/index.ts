@@ -4,7 +4,7 @@
  * presence with node leases.
  * @packageDocumentation
  */
-export { RedisBroker } from './redis-broker';
+export { RedisBroker, SUBSCRIBER_COUNTS_TIMEOUT_MS } from './redis-broker';
 export { RedisHistoryStore } from './history';
 export { RedisPresenceStore } from './presence';
 export { KeySpace } from './keys';

@@ -6,16 +6,21 @@ import {
   type PresenceMember,
   type PublishRequest,
   type PublishResult,
+  type SubscriberCountFilter,
   UnisocketError,
 } from '@unisocket/core';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { type CommandClient, defineScripts, newEpoch } from './connection';
+import { CountsExchange } from './counts';
 import { RedisHistoryStore } from './history';
 import { KeySpace } from './keys';
 import { type RedisBrokerOptions, type ResolvedRedisOptions, resolveRedisOptions } from './options';
 import { RedisPresenceStore } from './presence';
 
 type Client = Redis | Cluster;
+
+/** How long {@link RedisBroker.subscriberCounts} waits for the other nodes' answers at most, in ms. */
+export const SUBSCRIBER_COUNTS_TIMEOUT_MS = 1_000;
 
 /**
  * The Redis broker: nodes exchange the messages of the channels they have subscribers for through Redis pub/sub
@@ -39,6 +44,7 @@ export class RedisBroker extends Broker {
 
   readonly #settings: ResolvedRedisOptions;
   readonly #publishCommand: 'PUBLISH' | 'SPUBLISH';
+  readonly #counts: CountsExchange;
   #cmd: CommandClient | undefined;
   #sub: Client | undefined;
   #cmdReady = false;
@@ -70,6 +76,28 @@ export class RedisBroker extends Broker {
     this.presence = new RedisPresenceStore(client, this.keys, this.nodeId, this.#settings.presenceLeaseMs, {
       announce: (channel, action, member) => this.#announce(channel, action, member),
       error: (error) => this.#error(error),
+    });
+    const broker = this;
+    this.#counts = new CountsExchange(this.#settings.keyPrefix, this.nodeId, {
+      local: (filter) => this.localSubscriberCounts(filter),
+      publish: (channel, payload) => client().publish(channel, payload),
+      get exactReceivers() {
+        return !(broker.#settings.redis instanceof Cluster);
+      },
+      error: (error) => this.#error(error),
+    });
+  }
+
+  /**
+   * Subscriber counts of every live node, summed: this node asks the others over Redis pub/sub and each answers with
+   * its Hub's counts of that moment (see {@link CountsExchange}); waits {@link SUBSCRIBER_COUNTS_TIMEOUT_MS} at most.
+   * While Redis is unreachable it answers this node's counts only.
+   */
+  override subscriberCounts(filter?: SubscriberCountFilter): Promise<Map<ChannelName, number>> {
+    if (this.state !== 'ready') return super.subscriberCounts(filter);
+    return this.#counts.query(filter, SUBSCRIBER_COUNTS_TIMEOUT_MS).catch((error: unknown) => {
+      this.#error(error);
+      return this.localSubscriberCounts(filter);
     });
   }
 
@@ -113,6 +141,12 @@ export class RedisBroker extends Broker {
     }
     const onMessage = (pubsubChannel: string, payload: string): void => this.#onMessage(pubsubChannel, payload);
     (sub as EventEmitter).on(this.#settings.sharded ? 'smessage' : 'message', onMessage);
+    // the subscriber-count exchange uses plain pub/sub channels (also when messages travel over sharded pub/sub)
+    if (this.#settings.sharded) {
+      (sub as EventEmitter).on('message', (pubsubChannel: string, payload: string) => {
+        this.#counts.handle(pubsubChannel, payload);
+      });
+    }
 
     const connected = Promise.all([cmd.connect(), sub.connect()]);
     connected.catch(() => undefined);
@@ -289,7 +323,7 @@ export class RedisBroker extends Broker {
     const sub = this.#sub!;
     const attempt = ++this.#resubscribing;
     const names = [...this.channels].map((c) => this.keys.pubsub(c));
-    this.#subscribeAll(sub, names).then(
+    Promise.all([this.#subscribeAll(sub, names), sub.subscribe(...this.#counts.channels)]).then(
       () => {
         if (attempt !== this.#resubscribing || sub.status !== 'ready') return;
         this.#subReady = true;
@@ -329,6 +363,11 @@ export class RedisBroker extends Broker {
   // ------------------------------------------------------------------------------------------------
 
   #onMessage(pubsubChannel: string, payload: string): void {
+    // a channel's pub/sub name is `<prefix>{…}`; the subscriber-count exchange's are not
+    if (pubsubChannel.charCodeAt(this.#settings.keyPrefix.length) !== 123 /* { */) {
+      if (!this.#settings.sharded) this.#counts.handle(pubsubChannel, payload);
+      return;
+    }
     const channel = this.keys.channelOf(pubsubChannel);
     if (payload.charCodeAt(0) === 118 /* v */) {
       this.receiveVolatile(channel, payload.slice(1));

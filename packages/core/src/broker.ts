@@ -12,6 +12,7 @@ import {
   type BrokerHost,
   type BrokerState,
   type BrokerStats,
+  type SubscriberCountFilter,
   newBrokerStats,
 } from './broker/events';
 import { type BrokerOptions, type ResolvedBrokerOptions, resolveBrokerOptions } from './broker/options';
@@ -19,7 +20,14 @@ import { type StreamCursor, StreamOrdering } from './broker/ordering';
 import { PendingPublishes } from './broker/pending-publishes';
 import { SubscriptionBatch } from './broker/subscription-batch';
 
-export type { BrokerEvents, BrokerHealth, BrokerHost, BrokerState, BrokerStats } from './broker/events';
+export type {
+  BrokerEvents,
+  BrokerHealth,
+  BrokerHost,
+  BrokerState,
+  BrokerStats,
+  SubscriberCountFilter,
+} from './broker/events';
 export {
   type BrokerOptions,
   type ResolvedBrokerOptions,
@@ -212,6 +220,37 @@ export abstract class Broker extends EventEmitter<BrokerEvents> {
     const cursor = this.#streams.get(channel);
     if (cursor === undefined) return;
     this.#dropCursor(channel, cursor, new UnisocketError(ErrorCode.UNAVAILABLE, `unsubscribed from "${channel}"`));
+  }
+
+  /**
+   * Subscriber counts per channel, as wide as this broker reaches: channels without subscribers are left out.
+   * `filter` narrows the answer to some channel names or to the names starting with a prefix.
+   *
+   * The default answers this node's counts (asked of the Hub on demand, {@link BrokerHost.subscriberCounts}); a
+   * backend that reaches other nodes overrides it to add theirs — the memory broker sums every Hub on its bus, the
+   * Redis broker asks every live node. Meant for occasional queries (an HTTP API), not for the message path.
+   */
+  subscriberCounts(filter?: SubscriberCountFilter): Promise<Map<ChannelName, number>> {
+    return Promise.resolve(this.localSubscriberCounts(filter));
+  }
+
+  /** This node's subscriber counts per channel (see {@link subscriberCounts}), asked of the Hub now. */
+  protected localSubscriberCounts(filter?: SubscriberCountFilter): Map<ChannelName, number> {
+    const counts = this.#host?.subscriberCounts?.();
+    const out = new Map<ChannelName, number>();
+    if (counts === undefined) return out;
+    if (filter === undefined || !Array.isArray(filter)) {
+      const prefix = filter === undefined ? '' : (filter as { prefix: string }).prefix;
+      for (const [channel, count] of counts) {
+        if (count > 0 && channel.startsWith(prefix)) out.set(channel, count);
+      }
+      return out;
+    }
+    for (const channel of filter as readonly ChannelName[]) {
+      const count = counts.get(channel);
+      if (count !== undefined && count > 0) out.set(channel, count);
+    }
+    return out;
   }
 
   /** Disconnects from the backend; queued publishes are refused. Idempotent. */

@@ -213,6 +213,8 @@ export class Hub extends EventEmitter<HubEvents> {
       },
       resync: (channel, position) => recovery.resync(channel, position),
       activate: (channel, position) => channels.activate(channel, position),
+      // asked on demand (Broker.subscriberCounts: the REST APIs), never on the message path
+      subscriberCounts: () => channels.subscriberCounts(),
     };
     this.broker.attach(host);
     this.broker.on('error', (error) => replies.emitError(error));

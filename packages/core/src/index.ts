@@ -48,6 +48,7 @@ export {
   type BrokerHealth,
   type BrokerEvents,
   type ResolvedBrokerOptions,
+  type SubscriberCountFilter,
   DEFAULT_BROKER_OPTIONS,
   resolveBrokerOptions,
 } from './broker';

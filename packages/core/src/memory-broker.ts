@@ -1,5 +1,5 @@
 import { LRUCache } from '@unisocket/memory';
-import { Broker, type BrokerOptions } from './broker';
+import { Broker, type BrokerOptions, type SubscriberCountFilter } from './broker';
 import { renamedOption } from './deprecation';
 import { type HistoryOptions, MemoryHistoryStore } from './history';
 import type { PublishRequest, PublishResult, StreamMessage } from './message';
@@ -120,6 +120,15 @@ export class MemoryBus {
   publishVolatile(channel: ChannelName, line: string): void {
     for (const node of this.#nodes) node.volatileFromBus(channel, line);
   }
+
+  /** @internal the subscriber counts of every node on the bus, summed */
+  subscriberCounts(filter: SubscriberCountFilter | undefined): Map<ChannelName, number> {
+    const out = new Map<ChannelName, number>();
+    for (const node of this.#nodes) {
+      for (const [channel, count] of node.countsForBus(filter)) out.set(channel, (out.get(channel) ?? 0) + count);
+    }
+    return out;
+  }
 }
 
 /** Options of {@link MemoryBroker}. */
@@ -172,6 +181,18 @@ export class MemoryBroker extends Broker {
   /** @internal */
   volatileFromBus(channel: ChannelName, line: string): void {
     this.receiveVolatile(channel, line);
+  }
+
+  /** @internal this node's counts, for the bus */
+  countsForBus(filter: SubscriberCountFilter | undefined): Map<ChannelName, number> {
+    return this.localSubscriberCounts(filter);
+  }
+
+  /** Subscriber counts of every Hub on this broker's bus (one process: the whole "cluster"). */
+  override subscriberCounts(filter?: SubscriberCountFilter): Promise<Map<ChannelName, number>> {
+    // a broker not started (or closed) is not on the bus: its own Hub still counts
+    if (this.state === 'closed' || this.state === 'connecting') return super.subscriberCounts(filter);
+    return Promise.resolve(this.bus.subscriberCounts(filter));
   }
 
   protected async doStart(): Promise<void> {

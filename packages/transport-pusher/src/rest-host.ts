@@ -110,9 +110,10 @@ export interface HubRestHostOptions {
 
 /**
  * A {@link PusherRestHost} over a Hub (`hub` may be a getter: the service creates its Hub at `initialize`).
- * Scope of the answers: presence members and `user_count` are cluster-wide (the presence store is, on Redis);
- * `subscription_count`, `occupied` of non-presence channels and the channel list are this node's (the brokers do not
- * count subscribers of other nodes); terminating a user closes its connections on every node (`Hub.disconnectUser`).
+ * Scope of the answers: as wide as the broker reaches (the cluster on Redis, this node on Kafka). Presence members and
+ * `user_count` come from the presence store; `subscription_count`, `occupied` and the channel list from
+ * `Broker.subscriberCounts` (on Redis every live node answers with its counts on demand); terminating a user closes
+ * its connections on every node (`Hub.disconnectUser`).
  */
 export function hubRestHost(
   hub: Hub | (() => Hub | undefined),
@@ -129,7 +130,8 @@ export function hubRestHost(
   const state = async (app: ResolvedPusherApp, name: string): Promise<PusherChannelState> => {
     const h = getHub();
     const channel = ns.toHub(app, name);
-    const out: PusherChannelState = { name, subscriptionCount: h.channelSubscribers(channel).length };
+    const counts = await h.broker.subscriberCounts([channel]);
+    const out: PusherChannelState = { name, subscriptionCount: counts.get(channel) ?? 0 };
     if (name.startsWith('presence-')) out.userCount = await memberCount(h, channel);
     return out;
   };
@@ -149,7 +151,9 @@ export function hubRestHost(
     async channels(app, prefix = '') {
       const h = getHub();
       const out: PusherChannelState[] = [];
-      for (const [channel, count] of h.channelSubscriberCounts()) {
+      // the default namespace maps a prefix of Pusher names to a prefix of Hub names: only those are asked for
+      const filter = options.namespace === undefined ? { prefix: ns.toHub(app, prefix) } : undefined;
+      for (const [channel, count] of await h.broker.subscriberCounts(filter)) {
         const name = ns.fromHub(app, channel);
         if (name === undefined || !name.startsWith(prefix) || count === 0) continue;
         const entry: PusherChannelState = { name, subscriptionCount: count };

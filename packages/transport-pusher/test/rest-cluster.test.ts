@@ -168,4 +168,50 @@ describe.skipIf(!redisAvailable)('Pusher REST API across two nodes on Redis', ()
     expect(adaOnB.closed).toBeUndefined();
     expect(b.hub.userConnections('ada')).toHaveLength(1);
   });
+  it('channel list, subscription_count and occupied asked through node A count the subscribers of node B', async () => {
+    const keyPrefix = `test:pusher-rest:${randomBytes(4).toString('hex')}:`;
+    const start = async (nodeId: string): Promise<RestNode> => {
+      const broker = new RedisBroker({ url: REDIS_URL, keyPrefix, nodeId });
+      const n = await startRestNode({ broker, nodeId });
+      nodes.push(n);
+      return n;
+    };
+    const a = await start('node-a');
+    const b = await start('node-b');
+    const onB = await client(b, 'bea');
+    await onB.subscribe('news');
+    const alsoOnB = await client(b, 'bo');
+    await alsoOnB.subscribe('news');
+    const onA = await client(a, 'al');
+    await onA.subscribe('news');
+    await onA.subscribe('chat');
+    const get = async (path: string, params?: Record<string, string>): Promise<unknown> =>
+      (await sdk(a.port).get(params === undefined ? { path } : { path, params })).json();
+    expect(await get('/channels', { info: 'subscription_count' })).toEqual({
+      channels: { news: { subscription_count: 3 }, chat: { subscription_count: 1 } },
+    });
+    expect(await get('/channels/news', { info: 'subscription_count' })).toEqual({
+      occupied: true,
+      subscription_count: 3,
+    });
+    // a channel occupied on node B only
+    onA.close();
+    await until(() => a.hub.connectionCount === 0);
+    expect(await get('/channels', { info: 'subscription_count', filter_by_prefix: 'ne' })).toEqual({
+      channels: { news: { subscription_count: 2 } },
+    });
+    expect(await get('/channels/news', { info: 'subscription_count' })).toEqual({
+      occupied: true,
+      subscription_count: 2,
+    });
+    // B's subscribers leave: gone everywhere
+    onB.close();
+    alsoOnB.close();
+    await until(() => b.hub.connectionCount === 0);
+    expect(await get('/channels')).toEqual({ channels: {} });
+    expect(await get('/channels/news', { info: 'subscription_count' })).toEqual({
+      occupied: false,
+      subscription_count: 0,
+    });
+  });
 });

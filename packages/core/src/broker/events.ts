@@ -27,7 +27,15 @@ export interface BrokerHost {
    * while the position was being read included — so the host starts the channel exactly there.
    */
   activate?(channel: ChannelName, position: StreamPosition): void;
+  /**
+   * This node's subscriber count per channel (channels without local subscribers left out). Asked on demand only —
+   * by {@link Broker.subscriberCounts}, never on the message path — so keeping it costs the host nothing.
+   */
+  subscriberCounts?(): ReadonlyMap<ChannelName, number>;
 }
+
+/** Which channels {@link Broker.subscriberCounts} answers for: these names, or the names starting with `prefix`. */
+export type SubscriberCountFilter = readonly ChannelName[] | { prefix: string };
 
 /** Counters kept by every broker (read by monitoring). */
 export interface BrokerStats {
