@@ -70,6 +70,14 @@ export {
 } from './connection';
 export type { Admission, AdmissionCheck, AdmissionContext } from './admission';
 export {
+  type UpgradeAdmission,
+  admitUpgrade,
+  ignoreSocketError,
+  refuseUpgrade,
+  refuseUpgradeWith,
+  shuttingDown,
+} from './upgrade';
+export {
   type BackpressureOptions,
   type BackpressurePolicy,
   type BackpressureRule,

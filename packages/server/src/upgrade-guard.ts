@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { ErrorCode, refuseUpgrade } from '@unisocket/core';
 
 /** Options of {@link UpgradeGuard}. */
 export interface UpgradeGuardOptions {
@@ -17,8 +17,6 @@ export interface UpgradeGuardOptions {
 }
 
 const noop = (): void => {};
-/** How long a refused socket may take to flush its answer before it is destroyed. */
-const FLUSH_MS = 1_000;
 
 /**
  * Makes the server's `upgrade` event safe for everyone who listens to it.
@@ -92,9 +90,12 @@ export class UpgradeGuard {
 
   #refuseShuttingDown(socket: Duplex): void {
     this.#options.onRefused?.(503);
-    refuseUpgrade(socket, 503, 'the server is shutting down; retry in a moment or connect elsewhere', [
-      'Retry-After: 1',
-    ]);
+    refuseUpgrade(
+      socket,
+      503,
+      { error: ErrorCode.UNAVAILABLE, message: 'the server is shutting down; retry in a moment or connect elsewhere' },
+      ['Retry-After: 1'],
+    );
   }
 
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex): void => {
@@ -165,27 +166,8 @@ export class UpgradeGuard {
 
   #refuse(socket: Duplex, status: number, message: string): void {
     this.#options.onRefused?.(status);
-    refuseUpgrade(socket, status, message);
+    refuseUpgrade(socket, status, { error: status === 404 ? ErrorCode.NOT_FOUND : ErrorCode.UNAVAILABLE, message });
   }
-}
-
-/**
- * Answers an upgrade request with an HTTP error and closes the socket once the answer is flushed (destroyed after a
- * second even if the peer never reads it).
- */
-export function refuseUpgrade(socket: Duplex, status: number, message: string, headers: string[] = []): void {
-  if (socket.destroyed) return;
-  const body = JSON.stringify({ error: STATUS_CODES[status] ?? 'Error', message });
-  const head = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
-    'Connection: close',
-    'Content-Type: application/json; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    ...headers,
-  ];
-  socket.once('finish', () => socket.destroy());
-  setTimeout(() => socket.destroy(), FLUSH_MS).unref();
-  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
 }
 
 /** `true` once someone wrote to the socket (a 101, or an error answer): the upgrade is theirs. */

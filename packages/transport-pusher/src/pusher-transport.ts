@@ -1,17 +1,18 @@
 import { randomInt } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import {
   type Admission,
   type AdmissionCheck,
   type Connection,
-  ErrorCode,
   type Hub,
-  type MaybePromise,
-  UnisocketError,
+  type UpgradeAdmission,
+  admitUpgrade,
+  ignoreSocketError,
   isUnisocketError,
+  refuseUpgradeWith,
+  shuttingDown,
 } from '@unisocket/core';
 import { WebSocketServer } from 'ws';
 import { AppNamespace } from './namespace';
@@ -138,9 +139,9 @@ export class PusherTransport {
 
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (!this.handles(request.url)) return;
-    socket.on('error', noop);
+    socket.on('error', ignoreSocketError);
     if (this.#closed || this.#hub.closed) {
-      refuse(socket, new UnisocketError(ErrorCode.UNAVAILABLE, 'the server is shutting down', { httpStatus: 503 }));
+      refuseUpgradeWith(socket, shuttingDown());
       return;
     }
     const url = new URL(request.url!, 'http://localhost');
@@ -161,72 +162,30 @@ export class PusherTransport {
       this.#reject(request, socket, head, PusherCloseCode.UNSUPPORTED_PROTOCOL, 'Unsupported protocol version: use 7');
       return;
     }
-    const admit = this.#admit;
-    if (admit === undefined) {
-      this.#accept(request, socket, head, namespace, undefined);
-      return;
-    }
-    let decision: MaybePromise<Admission | void>;
-    try {
-      decision = admit(request, ADMISSION_CONTEXT);
-    } catch (error) {
-      this.#refuse(socket, error);
-      return;
-    }
-    if (decision instanceof Promise) {
-      decision.then(
-        (admission) => this.#accept(request, socket, head, namespace, admission ?? undefined),
-        (error: unknown) => this.#refuse(socket, error),
-      );
-    } else {
-      this.#accept(request, socket, head, namespace, decision ?? undefined);
-    }
+    admitUpgrade(request, socket, head, this.#upgradeFor(namespace));
   };
 
   /** Completes the handshake only to say why in the protocol, then closes. */
   #reject(request: IncomingMessage, socket: Duplex, head: Buffer, code: number, message: string): void {
     this.wss.handleUpgrade(request, socket, head, (ws) => {
-      socket.off('error', noop);
+      socket.off('error', ignoreSocketError);
       (ws as PusherSocket).closeWith(code, message);
     });
   }
 
-  #refuse(socket: Duplex, error: unknown): void {
-    const err = isUnisocketError(error)
-      ? error
-      : new UnisocketError(ErrorCode.INTERNAL, 'connection refused', { cause: error, httpStatus: 500 });
-    const status = err.httpStatus ?? 403;
-    this.refused[status] = (this.refused[status] ?? 0) + 1;
-    refuse(socket, err);
-  }
-
-  #accept(
-    request: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    namespace: AppNamespace,
-    admission: Admission | undefined,
-  ): void {
-    const onSettled = admission?.onSettled;
-    let settled = false;
-    const settle = (conn: Connection | undefined): void => {
-      if (settled) return;
-      settled = true;
-      onSettled?.(conn);
+  /** How an upgrade for one app is admitted, opened and counted (the shared upgrade plumbing of core). */
+  #upgradeFor(namespace: AppNamespace): UpgradeAdmission<PusherSocket> {
+    return {
+      admit: this.#admit,
+      context: ADMISSION_CONTEXT,
+      closed: () => this.#closed || this.#hub.closed,
+      handshake: (request, socket, head, done) =>
+        this.wss.handleUpgrade(request, socket, head, (ws) => done(ws as PusherSocket)),
+      open: (ws, request, admission) => this.#open(ws, request, namespace, admission),
+      refused: (status) => {
+        this.refused[status] = (this.refused[status] ?? 0) + 1;
+      },
     };
-    if (socket.destroyed || this.#closed || this.#hub.closed) {
-      settle(undefined);
-      if (!socket.destroyed)
-        refuse(socket, new UnisocketError(ErrorCode.UNAVAILABLE, 'the server is shutting down', { httpStatus: 503 }));
-      return;
-    }
-    const abandoned = onSettled === undefined ? undefined : (): void => settle(undefined);
-    if (abandoned !== undefined) socket.on('close', abandoned);
-    this.wss.handleUpgrade(request, socket, head, (ws) => {
-      socket.off('error', noop);
-      if (abandoned !== undefined) socket.off('close', abandoned);
-      settle(this.#open(ws as PusherSocket, request, namespace, admission));
-    });
   }
 
   #open(
@@ -279,23 +238,4 @@ export class PusherTransport {
       }
     }
   };
-}
-
-function noop(): void {}
-
-/** Answers an upgrade request with an HTTP error and drops the socket. */
-function refuse(socket: Duplex, error: UnisocketError): void {
-  if (socket.destroyed) return;
-  const status = error.httpStatus ?? 403;
-  const body = JSON.stringify({ error: error.code, message: error.message });
-  const headers = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
-    'Connection: close',
-    'Content-Type: application/json; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-  ];
-  if (status === 503 || status === 429) headers.push('Retry-After: 5');
-  socket.once('finish', () => socket.destroy());
-  setTimeout(() => socket.destroy(), 1_000).unref();
-  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }

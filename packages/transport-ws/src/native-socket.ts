@@ -142,9 +142,6 @@ function terminate(socket: NativeSocket): void {
   socket.terminate();
 }
 
-/** @internal */
-export function noop(): void {}
-
 /** One shared error for binary frames: a flood of them allocates nothing per frame. */
 const BINARY_REFUSED = new UnisocketError(
   ErrorCode.BAD_REQUEST,

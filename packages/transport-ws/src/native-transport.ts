@@ -1,19 +1,20 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import {
   type Admission,
   type AdmissionCheck,
   type Connection,
-  ErrorCode,
   type Hub,
-  type MaybePromise,
-  UnisocketError,
+  type UpgradeAdmission,
+  admitUpgrade,
+  ignoreSocketError,
   isUnisocketError,
+  refuseUpgradeWith,
+  shuttingDown,
 } from '@unisocket/core';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { NativeSocket, type SocketOwner, noop, truncateReason } from './native-socket';
+import { NativeSocket, type SocketOwner, truncateReason } from './native-socket';
 
 export type { Admission, AdmissionCheck, AdmissionContext } from '@unisocket/core';
 
@@ -52,7 +53,6 @@ export class NativeTransport {
   /** The underlying `ws` server (noServer mode). */
   readonly wss: WebSocketServer;
   readonly #hub: Hub;
-  readonly #admit: AdmissionCheck | undefined;
   readonly #forceCloseMs: number;
   readonly #owner: SocketOwner;
   /** The sockets open when the transport closed: the Hub forgets them at once, the close handshakes take longer. */
@@ -74,7 +74,7 @@ export class NativeTransport {
     }
     this.path = path;
     this.#hub = hub;
-    this.#admit = options.admit;
+    this.#admission.admit = options.admit;
     this.#forceCloseMs = forceCloseMs;
     this.wss = new WebSocketServer({
       noServer: true,
@@ -135,32 +135,24 @@ export class NativeTransport {
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (!this.handles(request.url)) return;
     // the socket may error while admission runs; without a listener that would crash the process
-    socket.on('error', noop);
+    socket.on('error', ignoreSocketError);
     if (this.#closed || this.#hub.closed) {
-      refuse(socket, new UnisocketError(ErrorCode.UNAVAILABLE, 'the server is shutting down', { httpStatus: 503 }));
+      refuseUpgradeWith(socket, shuttingDown());
       return;
     }
-    const admit = this.#admit;
-    if (admit === undefined) {
-      this.#accept(request, socket, head, undefined);
-      return;
-    }
-    let decision: MaybePromise<Admission | void>;
-    try {
-      decision = admit(request, ADMISSION_CONTEXT);
-    } catch (error) {
-      this.#refuse(socket, error);
-      return;
-    }
-    if (decision instanceof Promise) {
-      // the client may go away while admission runs: #accept sees the destroyed socket and settles
-      decision.then(
-        (admission) => this.#accept(request, socket, head, admission ?? undefined),
-        (error: unknown) => this.#refuse(socket, error),
-      );
-    } else {
-      this.#accept(request, socket, head, decision ?? undefined);
-    }
+    admitUpgrade(request, socket, head, this.#admission);
+  };
+
+  /** How this transport's upgrades are admitted, opened and counted (the shared upgrade plumbing of core). */
+  readonly #admission: UpgradeAdmission<WebSocket> = {
+    admit: undefined, // set in the constructor
+    context: ADMISSION_CONTEXT,
+    closed: () => this.#closed || this.#hub.closed,
+    handshake: (request, socket, head, done) => this.wss.handleUpgrade(request, socket, head, done),
+    open: (ws, request, admission) => this.#open(ws, request, admission),
+    refused: (status) => {
+      this.refused[status] = (this.refused[status] ?? 0) + 1;
+    },
   };
 
   /** `true` for a request URL (or path) this transport serves: its path, with or without a trailing slash. */
@@ -169,43 +161,6 @@ export class NativeTransport {
     const q = url.indexOf('?');
     const pathname = q === -1 ? url : url.slice(0, q);
     return pathname === this.path || pathname === `${this.path}/`;
-  }
-
-  #refuse(socket: Duplex, error: unknown): void {
-    const err = isUnisocketError(error)
-      ? error
-      : new UnisocketError(ErrorCode.INTERNAL, 'connection refused', { cause: error, httpStatus: 500 });
-    const status = err.httpStatus ?? 403;
-    this.refused[status] = (this.refused[status] ?? 0) + 1;
-    refuse(socket, err);
-  }
-
-  #accept(request: IncomingMessage, socket: Duplex, head: Buffer, admission: Admission | undefined): void {
-    const onSettled = admission?.onSettled;
-    let settled = false;
-    const settle = (conn: Connection | undefined): void => {
-      if (settled) return;
-      settled = true;
-      onSettled?.(conn);
-    };
-    if (socket.destroyed) {
-      settle(undefined);
-      return;
-    }
-    if (this.#closed || this.#hub.closed) {
-      settle(undefined);
-      refuse(socket, new UnisocketError(ErrorCode.UNAVAILABLE, 'the server is shutting down', { httpStatus: 503 }));
-      return;
-    }
-    // ws answers an invalid handshake itself and never calls back: the socket's close settles it then. The listener
-    // goes once the handshake is done, or it would hold the request and its headers for the connection's lifetime.
-    const abandoned = onSettled === undefined ? undefined : (): void => settle(undefined);
-    if (abandoned !== undefined) socket.on('close', abandoned);
-    this.wss.handleUpgrade(request, socket, head, (ws) => {
-      socket.off('error', noop);
-      if (abandoned !== undefined) socket.off('close', abandoned);
-      settle(this.#open(ws, request, admission));
-    });
   }
 
   #open(ws: WebSocket, request: IncomingMessage, admission: Admission | undefined): Connection | undefined {
@@ -239,22 +194,4 @@ export class NativeTransport {
       socket.heartbeat();
     }
   };
-}
-
-/** Answers an upgrade request with an HTTP error and drops the socket. */
-function refuse(socket: Duplex, error: UnisocketError): void {
-  if (socket.destroyed) return;
-  const status = error.httpStatus ?? 403;
-  const body = JSON.stringify({ error: error.code, message: error.message });
-  const headers = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
-    'Connection: close',
-    'Content-Type: application/json; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-  ];
-  if (status === 503 || status === 429) headers.push('Retry-After: 5');
-  // closed once the answer is flushed, and after a second at most: a peer that never closes holds no descriptor
-  socket.once('finish', () => socket.destroy());
-  setTimeout(() => socket.destroy(), 1_000).unref();
-  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }
