@@ -1,0 +1,353 @@
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { BackoffOptions, BreakerOptions, BreakerState, JobContext, JobQueue } from '@unisocket/queue';
+import { eventScope, webhookBody, webhookEventOf } from './body';
+import { deliverWebhook, describeFailure } from './delivery';
+import type { LifecycleEvent, LifecycleEventName, ResolvedWebhookEndpoint } from './options';
+
+/** The job name webhook batches are queued under. */
+export const WEBHOOK_JOB = 'webhook';
+
+/** What one queued webhook job holds: everything a node needs to send it, the signing secret excepted. */
+export interface WebhookJobData {
+  /** The endpoint's index in the configured list. */
+  endpoint: number;
+  /** The endpoint's URL (a job whose index now names another URL is matched by URL). */
+  url: string;
+  /** The exact body sent on every attempt. */
+  body: string;
+  /** Events in the body. */
+  events: number;
+  /** When the batch was made (its `time_ms`). */
+  addedAt: number;
+}
+
+/** A circuit breaker as the dispatcher uses it (`Breaker` of `@unisocket/queue`). */
+export interface WebhookBreaker {
+  readonly state: BreakerState;
+  /** Runs `fn` when the breaker lets it; rejects at once, without calling it, while open. */
+  execute<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** Where the dispatcher gets one breaker per endpoint (`BreakerRegistry` of `@unisocket/queue`). */
+export interface WebhookBreakers {
+  get(name: string, options?: BreakerOptions): WebhookBreaker;
+}
+
+/** Options of {@link WebhookDispatcher}. */
+export interface WebhookDispatcherOptions {
+  /** The endpoints, from {@link resolveWebhooks}. */
+  endpoints: readonly ResolvedWebhookEndpoint[];
+  /** The queue the batches go through (BullMQ when the service has Redis: durable; else in memory). */
+  queue: JobQueue;
+  /** The breakers: one per endpoint URL, named `webhook:<url>`. */
+  breakers: WebhookBreakers;
+  /**
+   * Batches being handed to the queue at once, at most; while that many wait (a slow Redis), further batches are
+   * dropped and counted instead of piling up in memory.
+   * @default 1_000
+   */
+  maxPendingAdds?: number;
+}
+
+/** Payloads of {@link WebhookDispatcher}'s events (the names the event streamer's users know). */
+export interface WebhookDispatcherEvents {
+  /** A batch was answered 2xx. */
+  'webhook-delivered': [event: { url: string; events: number; attempt: number; status: number; durationMs: number }];
+  /**
+   * An attempt failed (status, timeout, reset, unreadable answer, breaker open). `final`: no attempt follows, the batch
+   * is in the dead-letter queue (or, for an endpoint no longer configured, dropped).
+   */
+  'webhook-failed': [event: { url: string; events: number; attempt: number; error: string; final: boolean }];
+  /** A batch never reached the queue: the queue refused it (`UNAVAILABLE`), too many were waiting, or the dispatcher was closed. */
+  'webhook-dropped': [event: { url: string; events: number; reason: string }];
+  /**
+   * A failure the dispatcher survived: the queue started refusing batches (reported once until it takes one again).
+   * Emitted only while someone listens.
+   */
+  error: [error: Error];
+}
+
+/** The dispatcher's counters, for health and metrics. */
+export interface WebhookDispatcherStats {
+  /** Batches delivered (answered 2xx). */
+  delivered: number;
+  /** Events in the delivered batches. */
+  deliveredEvents: number;
+  /** Attempts that failed (each retry counts). */
+  failed: number;
+  /** Batches that exhausted their retries (the dead-letter queue). */
+  deadLettered: number;
+  /** Batches dropped before the queue took them. */
+  dropped: number;
+  /** Events in the dropped batches (and events pushed after close). */
+  droppedEvents: number;
+  /** Events waiting in this node's batches. */
+  pendingEvents: number;
+}
+
+interface EndpointBatch {
+  readonly endpoint: ResolvedWebhookEndpoint;
+  events: LifecycleEvent[];
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Sends lifecycle events to webhook endpoints, Pusher-style. {@link push} filters each event per endpoint (event
+ * name, app, channel pattern) and batches it; a batch becomes one queue job whose handler POSTs it through the
+ * endpoint's circuit breaker, so failed requests are retried with backoff by the queue (durably on BullMQ) and end in
+ * its dead-letter queue once `retryForMs` has passed.
+ *
+ * Call {@link start} before the queue starts, {@link close} before the queue closes.
+ */
+export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
+  readonly endpoints: readonly ResolvedWebhookEndpoint[];
+  private readonly queue: JobQueue;
+  private readonly breakers: WebhookBreakers;
+  private readonly maxPendingAdds: number;
+  private readonly batches: EndpointBatch[];
+  /** The batches of the endpoints taking each event name (so push visits only those). */
+  private readonly byName = new Map<LifecycleEventName, EndpointBatch[]>();
+  private readonly adding = new Set<Promise<void>>();
+  private readonly counters = {
+    delivered: 0,
+    deliveredEvents: 0,
+    failed: 0,
+    deadLettered: 0,
+    dropped: 0,
+    droppedEvents: 0,
+  };
+  private started = false;
+  private closed = false;
+  /** The queue refused the last batch (an `error` was reported; the next one waits until it takes one again). */
+  private refusing = false;
+
+  private readonly onDeadLetter = (entry: { name: string }): void => {
+    if (entry.name === WEBHOOK_JOB) this.counters.deadLettered++;
+  };
+
+  constructor(options: WebhookDispatcherOptions) {
+    super();
+    const maxPendingAdds = options.maxPendingAdds ?? 1_000;
+    if (!Number.isInteger(maxPendingAdds) || maxPendingAdds < 1) {
+      throw new TypeError(`WebhookDispatcher maxPendingAdds must be a positive integer, got ${maxPendingAdds}`);
+    }
+    this.endpoints = options.endpoints;
+    this.queue = options.queue;
+    this.breakers = options.breakers;
+    this.maxPendingAdds = maxPendingAdds;
+    this.batches = options.endpoints.map((endpoint) => ({ endpoint, events: [], timer: undefined }));
+    for (const batch of this.batches) {
+      for (const name of batch.endpoint.events) {
+        let list = this.byName.get(name);
+        if (list === undefined) this.byName.set(name, (list = []));
+        list.push(batch);
+      }
+    }
+  }
+
+  /** `true` when some endpoint takes events named `name` (the service builds only the events someone wants). */
+  wants(name: LifecycleEventName): boolean {
+    return this.byName.has(name);
+  }
+
+  /** Registers the webhook job handler on the queue. Call it before the queue's `start()`; idempotent. */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.queue.handle<WebhookJobData>(WEBHOOK_JOB, (job) => this.deliver(job));
+    this.queue.on('entry-added', this.onDeadLetter);
+  }
+
+  /**
+   * Takes one lifecycle event (channel names and user ids as the Hub has them). Synchronous and cheap: it only
+   * filters and appends to the batches of the endpoints that want it; never throws.
+   */
+  push(event: LifecycleEvent): void {
+    try {
+      const targets = this.byName.get(event.name);
+      if (targets === undefined) return;
+      if (this.closed) {
+        this.counters.droppedEvents++;
+        return;
+      }
+      const scope = eventScope(event);
+      const local = 'channel' in event ? event.channel.slice(scope.length) : undefined;
+      let translated: LifecycleEvent | undefined;
+      for (const batch of targets) {
+        const endpoint = batch.endpoint;
+        if (endpoint.appPrefix !== scope) continue;
+        if (local !== undefined && !endpoint.matchesChannel(local)) continue;
+        translated ??= webhookEventOf(event);
+        batch.events.push(translated);
+        if (batch.events.length >= endpoint.maxBatch) this.flush(batch);
+        else batch.timer ??= setTimeout(() => this.flush(batch), endpoint.batchMs).unref();
+      }
+    } catch {
+      // a malformed event (no channel, say) must not reach the publish path that pushed it
+      this.counters.droppedEvents++;
+    }
+  }
+
+  /** The counters. */
+  stats(): WebhookDispatcherStats {
+    let pendingEvents = 0;
+    for (const batch of this.batches) pendingEvents += batch.events.length;
+    return { ...this.counters, pendingEvents };
+  }
+
+  /**
+   * Hands every pending batch to the queue and waits (up to `timeoutMs`) until the queue has them. Later pushes are
+   * dropped. Does not close the queue.
+   */
+  async close(timeoutMs = 5_000): Promise<void> {
+    if (this.closed) return;
+    for (const batch of this.batches) if (batch.events.length > 0) this.flush(batch);
+    this.closed = true;
+    this.queue.off('entry-added', this.onDeadLetter);
+    if (this.adding.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.adding]),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref())),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private flush(batch: EndpointBatch): void {
+    if (batch.timer !== undefined) {
+      clearTimeout(batch.timer);
+      batch.timer = undefined;
+    }
+    const events = batch.events;
+    if (events.length === 0) return;
+    batch.events = [];
+    const endpoint = batch.endpoint;
+    if (this.adding.size >= this.maxPendingAdds) {
+      this.drop(endpoint, events.length, `${this.adding.size} batches are already waiting for the queue`);
+      return;
+    }
+    const addedAt = Date.now();
+    const data: WebhookJobData = {
+      endpoint: endpoint.index,
+      url: endpoint.url,
+      body: webhookBody(events, addedAt),
+      events: events.length,
+      addedAt,
+    };
+    let adding: Promise<void>;
+    try {
+      adding = this.queue.add(WEBHOOK_JOB, data, { retryForMs: endpoint.retryForMs, backoff: endpoint.backoff }).then(
+        () => {
+          this.refusing = false;
+        },
+        (error: unknown) => this.refused(endpoint, events.length, error),
+      );
+    } catch (error) {
+      this.refused(endpoint, events.length, error);
+      return;
+    }
+    this.adding.add(adding);
+    void adding.finally(() => this.adding.delete(adding));
+  }
+
+  private refused(endpoint: ResolvedWebhookEndpoint, events: number, error: unknown): void {
+    const reason = `the queue refused it: ${describeFailure(error)}`;
+    this.drop(endpoint, events, reason);
+    if (this.refusing) return;
+    this.refusing = true;
+    if (this.listenerCount('error') === 0) return;
+    const report = new Error(`webhook batches are dropped while the queue refuses them (${reason})`, { cause: error });
+    this.notify('error', report);
+  }
+
+  private drop(endpoint: ResolvedWebhookEndpoint, events: number, reason: string): void {
+    this.counters.dropped++;
+    this.counters.droppedEvents += events;
+    this.notify('webhook-dropped', { url: endpoint.url, events, reason });
+  }
+
+  /** The job handler: one attempt at one batch. Throws to have the queue retry it. */
+  private async deliver(job: JobContext<WebhookJobData>): Promise<void> {
+    const data = job.data;
+    const attempt = job.attemptsMade + 1;
+    const endpoint = this.endpointOf(data);
+    if (endpoint === undefined) {
+      // configuration changed across a restart: nobody to send it to, and retrying will not change that
+      this.counters.failed++;
+      this.notify('webhook-failed', {
+        url: data.url,
+        events: data.events,
+        attempt,
+        error: `no webhook endpoint ${data.url} is configured any more; the batch is dropped`,
+        final: true,
+      });
+      return;
+    }
+    const breaker = this.breakers.get(endpoint.breakerName, endpoint.breaker);
+    const started = performance.now();
+    let requested = false;
+    try {
+      const status = await breaker.execute(() => {
+        requested = true;
+        return deliverWebhook(endpoint, data.body);
+      });
+      this.counters.delivered++;
+      this.counters.deliveredEvents += data.events;
+      this.notify('webhook-delivered', {
+        url: endpoint.url,
+        events: data.events,
+        attempt,
+        status,
+        durationMs: Math.round((performance.now() - started) * 10) / 10,
+      });
+    } catch (error) {
+      this.counters.failed++;
+      const reason = requested
+        ? describeFailure(error, endpoint.timeoutMs)
+        : `circuit breaker ${endpoint.breakerName} is ${breaker.state}: no request made (${describeFailure(error)})`;
+      this.notify('webhook-failed', {
+        url: endpoint.url,
+        events: data.events,
+        attempt,
+        error: reason,
+        final: isFinalAttempt(data.addedAt, endpoint.retryForMs, endpoint.backoff, attempt),
+      });
+      throw new Error(`webhook ${endpoint.url}: ${reason}`, { cause: error });
+    }
+  }
+
+  private endpointOf(data: WebhookJobData): ResolvedWebhookEndpoint | undefined {
+    if (data === null || typeof data !== 'object' || typeof data.body !== 'string') return undefined;
+    const byIndex = this.endpoints[data.endpoint];
+    if (byIndex !== undefined && byIndex.url === data.url) return byIndex;
+    return this.endpoints.find((e) => e.url === data.url);
+  }
+
+  /** Emits without letting a listener's exception fail a delivered job (it would be sent again). */
+  private notify<E extends keyof WebhookDispatcherEvents>(event: E, ...args: WebhookDispatcherEvents[E]): void {
+    try {
+      (this.emit as (event: E, ...args: WebhookDispatcherEvents[E]) => boolean)(event, ...args);
+    } catch {
+      // a listener's bug is not the receiver's failure
+    }
+  }
+}
+
+/** The wait after failed attempt `attempt` (1-based), as the queue computes it. */
+export function backoffDelay(backoff: BackoffOptions | number, attempt: number): number {
+  if (typeof backoff === 'number') return backoff;
+  if (backoff.type === 'fixed') return backoff.delayMs;
+  const max = backoff.maxDelayMs ?? 3_600_000;
+  return Math.min(max, backoff.delayMs * 2 ** Math.min(attempt - 1, 40));
+}
+
+/** `true` when no attempt follows this failed one: the next would start after `retryForMs` from the batch. */
+function isFinalAttempt(
+  addedAt: number,
+  retryForMs: number,
+  backoff: BackoffOptions | number,
+  attempt: number,
+): boolean {
+  return Date.now() + backoffDelay(backoff, attempt) - addedAt > retryForMs;
+}

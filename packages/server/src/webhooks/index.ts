@@ -1,0 +1,38 @@
+/**
+ * Pusher-compatible lifecycle webhooks: endpoint options and their resolver, the signed Pusher body, and the
+ * dispatcher that batches events into queue jobs delivered through a circuit breaker per endpoint.
+ * @packageDocumentation
+ */
+export {
+  DEFAULT_WEBHOOK_EVENTS,
+  DEFAULT_WEBHOOK_OPTIONS,
+  LIFECYCLE_EVENTS,
+  MAX_WEBHOOK_ENDPOINTS,
+  MIN_WEBHOOK_SECRET_LENGTH,
+  resolveWebhooks,
+  type ChannelLifecycleEvent,
+  type ClientLifecycleEvent,
+  type ConnectionLifecycleEvent,
+  type LifecycleEvent,
+  type LifecycleEventName,
+  type MemberLifecycleEvent,
+  type ResolvedWebhookEndpoint,
+  type WebhookDefaults,
+  type WebhookEndpointOptions,
+  type WebhookSigningApp,
+  type WebhooksConfig,
+  type WebhooksOption,
+} from './options';
+export { type WebhookBody, verifyWebhook, webhookBody, webhookHeaders, webhookSignature } from './body';
+export { WebhookStatusError } from './delivery';
+export {
+  WEBHOOK_JOB,
+  WebhookDispatcher,
+  backoffDelay,
+  type WebhookBreaker,
+  type WebhookBreakers,
+  type WebhookDispatcherEvents,
+  type WebhookDispatcherOptions,
+  type WebhookDispatcherStats,
+  type WebhookJobData,
+} from './dispatcher';
