@@ -16,11 +16,14 @@ import {
   type PresenceOptions,
   type PublishAck,
   type PublishOptions,
+  type ResolvedOccupancy,
   type SessionOptions,
   positiveInteger,
   resolveLimits,
   resolveNumbers,
+  resolveOccupancy,
 } from './hub/options';
+import { OccupancyTracker, channelOfOccupancyKey } from './hub/occupancy';
 import { PresenceTracker } from './hub/presence-tracker';
 import { Publisher } from './hub/publisher';
 import { RateLimiter } from './hub/rate-limiter';
@@ -45,9 +48,11 @@ export {
   type HubLimits,
   type HubOptions,
   type HubPolicy,
+  type OccupancyOptions,
   type PresenceOptions,
   type PublishAck,
   type PublishOptions,
+  type ResolvedOccupancy,
   type SessionOptions,
   type SubscribeContext,
   type SubscribeGrant,
@@ -58,7 +63,8 @@ export {
   HUB_LIMIT_MINIMUMS,
   resolveNumbers,
 } from './hub/options';
-export type { ClientPublish, HubEvents, HubStats, TransportTotals } from './hub/events';
+export type { ClientPublish, HubEvents, HubStats, OccupancyAction, TransportTotals } from './hub/events';
+export { OCCUPANCY_KEY_PREFIX, channelOfOccupancyKey, occupancyKey } from './hub/occupancy';
 
 /** An identity from a handshake or an `auth` command may not take an app-scoped user id (see {@link Hub.identify}). */
 function reservedUserId(userId: string): UnisocketError {
@@ -105,6 +111,8 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly #delivery: Delivery;
   readonly #recovery: Recovery;
   readonly #presence: PresenceTracker;
+  readonly #occupancy: OccupancyTracker;
+  #occupancyOptions: Readonly<ResolvedOccupancy>;
   readonly #subscriptions: Subscriptions;
   readonly #publisher: Publisher;
   readonly #session: SessionClock;
@@ -129,6 +137,7 @@ export class Hub extends EventEmitter<HubEvents> {
       refreshLeadMs: 0,
       refreshGraceMs: 0,
     });
+    const occupancy = (this.#occupancyOptions = resolveOccupancy(options.occupancy, this.presenceOptions.leaveGraceMs));
     const policy = options.policy ?? {};
     this.latency = new LatencyRecorder(options.latency);
     const decodeLimits: DecodeLimits = {
@@ -176,6 +185,8 @@ export class Hub extends EventEmitter<HubEvents> {
       { abort: (sub, error, reply) => this.#subscriptions.abort(sub, error, reply) },
     ));
     const presence = (this.#presence = new PresenceTracker(this.presenceOptions, this.broker, this, replies));
+    this.#occupancy = new OccupancyTracker(occupancy.graceMs, this.nodeId, this.broker, this, replies);
+    if (occupancy.enabled) channels.lifecycle = this.#occupancy;
     const subscriptions = (this.#subscriptions = new Subscriptions(
       limits.maxSubscriptionsPerConnection,
       this.presenceOptions.maxChannelsPerConnection,
@@ -218,8 +229,13 @@ export class Hub extends EventEmitter<HubEvents> {
     };
     this.broker.attach(host);
     this.broker.on('error', (error) => replies.emitError(error));
-    // presence changes the backend decided (a dead node's members swept) reach clients like the Hub's own
-    this.broker.on('presence', (channel, action, member) => presence.announce(channel, action, member));
+    // presence changes the backend decided (a dead node's members swept) reach clients like the Hub's own; those of
+    // occupancy keys (a dead node's channels swept) are no channel's members: they become `occupancy` events
+    this.broker.on('presence', (channel, action, member) => {
+      const occupied = channelOfOccupancyKey(channel);
+      if (occupied !== undefined) this.#occupancy.fromStore(occupied, action);
+      else presence.announce(channel, action, member);
+    });
   }
 
   /** Starts the broker and the `*` channel. Rejects with the broker's error when it cannot start. */
@@ -536,23 +552,59 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   // ------------------------------------------------------------------------------------------------
+  // lifecycle events
+  // ------------------------------------------------------------------------------------------------
+
+  /**
+   * The occupancy options in force (see {@link HubOptions.occupancy}): `enabled` turns `true` once
+   * {@link trackOccupancy} was called; `graceMs` is how long a channel's last local subscriber is waited for.
+   */
+  get occupancyOptions(): Readonly<ResolvedOccupancy> {
+    return this.#occupancyOptions;
+  }
+
+  /**
+   * Starts tracking cluster-wide channel occupancy (the `occupancy` event) now, as `occupancy.enabled` does from the
+   * start: the channels this node already has subscribers for are recorded at once (one that is new anywhere is
+   * `occupied`), later ones when they get their first local subscriber. Idempotent; does nothing once closed.
+   */
+  trackOccupancy(): void {
+    if (this.#occupancyOptions.enabled || this.#closed) return;
+    this.#occupancyOptions = { ...this.#occupancyOptions, enabled: true };
+    const channels = this.#channels;
+    channels.lifecycle = this.#occupancy;
+    for (const name of [...channels.channels.keys()]) this.#occupancy.acquired(name);
+  }
+
+  /**
+   * Reports that a transport told a client that a cache channel has no last event yet (the Pusher transport's
+   * `pusher:cache_miss`): emits the `cacheMiss` event. `channel` is the Hub's channel name (with its app namespace).
+   */
+  reportCacheMiss(conn: Connection, channel: ChannelName): void {
+    this.emit('cacheMiss', conn, channel);
+  }
+
+  // ------------------------------------------------------------------------------------------------
   // shutdown
   // ------------------------------------------------------------------------------------------------
 
   /**
    * Flushes pending batches and closes every connection (default 1001: reconnect elsewhere). Presence leaves,
-   * also those waiting out `leaveGraceMs`, are applied at once. Does not close the broker (its owner does). Idempotent.
+   * also those waiting out `leaveGraceMs`, and this node's occupancy (also within its grace) are removed at once.
+   * Does not close the broker (its owner does). Idempotent.
    */
   close(code: number = CloseCode.GOING_AWAY, reason = 'server shutting down'): void {
     if (this.#closed) return;
     this.#delivery.flushAll();
     this.#closed = true;
     this.#presence.closing = true;
+    this.#occupancy.closing = true;
     for (const conn of [...this.#connections.all]) {
       this.disconnect(conn, code, reason);
       this.removeConnection(conn, code, reason);
     }
     this.#presence.close();
+    this.#occupancy.close();
     this.#backpressure.close();
   }
 }

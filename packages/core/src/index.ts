@@ -98,6 +98,9 @@ export {
   type TransportTotals,
   type HubEvents,
   type ClientPublish,
+  type OccupancyAction,
+  type OccupancyOptions,
+  type ResolvedOccupancy,
   type BatchOptions,
   type PresenceOptions,
   type SessionOptions,
@@ -111,6 +114,9 @@ export {
   DEFAULT_PRESENCE_OPTIONS,
   DEFAULT_SESSION_OPTIONS,
   resolveNumbers,
+  OCCUPANCY_KEY_PREFIX,
+  occupancyKey,
+  channelOfOccupancyKey,
 } from './hub';
 export {
   LatencyRecorder,

@@ -74,6 +74,9 @@ export interface ClientPublish {
   readonly offset: number;
 }
 
+/** What happened to a channel cluster-wide: its first subscriber on any node, or its last one on every node gone. */
+export type OccupancyAction = 'occupied' | 'vacated';
+
 /** Events of the Hub. */
 export interface HubEvents {
   connection: [conn: Connection];
@@ -88,7 +91,24 @@ export interface HubEvents {
   /** An error sent to a client for one of its commands. */
   commandError: [conn: Connection, error: UnisocketError];
   slowConsumer: [conn: Connection];
+  /**
+   * A presence channel's member joined (the user's first connection in the channel anywhere in the cluster) or left
+   * (its last one, after `presence.leaveGraceMs`; a dead node's members when its lease expires). Emitted on exactly
+   * one node per change: the node whose presence store call made it, or the node that swept a dead node.
+   */
   presence: [channel: ChannelName, action: 'join' | 'leave', member: PresenceMember];
+  /**
+   * A channel got its first subscriber on any node (`occupied`), or lost its last one on every node (`vacated`,
+   * after the occupancy grace; a dead node's channels when its lease expires). Emitted on exactly one node per
+   * change: the node whose own subscriber made it — only while it tracks occupancy ({@link HubOptions.occupancy},
+   * {@link Hub.trackOccupancy}) — or the node that swept a dead node (tracking or not). Never for the `*` channel.
+   */
+  occupancy: [channel: ChannelName, action: OccupancyAction];
+  /**
+   * A transport told a client that a cache channel has no last event yet (the Pusher transport's
+   * `pusher:cache_miss`), through {@link Hub.reportCacheMiss}. `channel` is the Hub's name (with its app namespace).
+   */
+  cacheMiss: [conn: Connection, channel: ChannelName];
   /**
    * A client's publish was authorized and accepted by the broker (after its ack was sent). Emitted once per client
    * publish, never for server-side {@link Hub.publish} calls nor for a repeated idempotency key — a hook to forward

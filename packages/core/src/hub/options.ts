@@ -164,6 +164,65 @@ export interface HubPolicy {
   ): MaybePromise<boolean | SubscribeGrant>;
   /** Decides a client publish. Return `false` (or throw) to refuse. */
   authorizePublish?(conn: Connection, channel: ChannelName, event: string): MaybePromise<boolean>;
+  /**
+   * Guards reserved channels (e.g. the service's operational `sys.*` channels). Asked first for every subscription
+   * but those to personal channels — before the socket's own authorization (a Pusher socket's signature check) and
+   * before {@link authorizeSubscribe} — so no transport bypasses it. Return `undefined` when the channel is not
+   * reserved (the subscription is decided as before), `true` to allow it, `false` to refuse it with `FORBIDDEN`
+   * ("reserved"). A promise resolving to `undefined` counts as not reserved too. Keep it cheap: it runs on every
+   * subscribe.
+   */
+  authorizeReserved?: (conn: Connection, channel: ChannelName) => MaybePromise<boolean> | undefined;
+}
+
+/**
+ * Cluster-wide channel occupancy: the Hub's `occupancy` event says when a channel got its first subscriber on any
+ * node (`occupied`) and lost its last one on every node (`vacated`), on exactly one node per change. It is kept in
+ * the broker's presence store (cluster-wide on Redis, with the leases that sweep a dead node's channels; per node on
+ * Kafka and on a private MemoryBroker). Off by default; while off it costs nothing.
+ */
+export interface OccupancyOptions {
+  /**
+   * Track occupancy from the start ({@link Hub.trackOccupancy} turns it on later).
+   * @default false
+   */
+  enabled?: boolean;
+  /**
+   * How long after a channel's last local subscriber left this node stops counting as holding it, in ms: a
+   * subscriber back within it (on this node or another) makes neither `vacated` nor `occupied`. `0` leaves at once.
+   * @default the Hub's `presence.leaveGraceMs` (3_000)
+   */
+  graceMs?: number;
+}
+
+/** {@link OccupancyOptions} after validation. */
+export interface ResolvedOccupancy {
+  enabled: boolean;
+  graceMs: number;
+}
+
+/**
+ * Validates {@link HubOptions.occupancy}; `graceMs` defaults to `defaultGraceMs` (the presence leave grace).
+ * @throws {TypeError} that names the option and says what it must be
+ */
+export function resolveOccupancy(given: OccupancyOptions | undefined, defaultGraceMs: number): ResolvedOccupancy {
+  if (given === undefined) return { enabled: false, graceMs: defaultGraceMs };
+  if (typeof given !== 'object' || given === null) {
+    throw new TypeError('occupancy must be an object: { enabled?: boolean, graceMs?: number }');
+  }
+  for (const key of Object.keys(given)) {
+    if (key !== 'enabled' && key !== 'graceMs') {
+      throw new TypeError(`unknown option occupancy.${key}; known options: enabled, graceMs`);
+    }
+  }
+  const { enabled = false, graceMs = defaultGraceMs } = given;
+  if (typeof enabled !== 'boolean') {
+    throw new TypeError(`occupancy.enabled must be true or false, got ${String(enabled)}`);
+  }
+  if (typeof graceMs !== 'number' || !Number.isInteger(graceMs) || graceMs < 0) {
+    throw new TypeError(`occupancy.graceMs must be an integer >= 0 (milliseconds), got ${String(graceMs)}`);
+  }
+  return { enabled, graceMs };
 }
 
 /** Options of {@link Hub}. */
@@ -200,6 +259,11 @@ export interface HubOptions {
   backpressure?: BackpressureOptions;
   /** The publish→flush latency recorder (see {@link LatencyRecorder}). */
   latency?: LatencyRecorderOptions;
+  /**
+   * Cluster-wide channel occupancy (the `occupancy` event): `{ enabled, graceMs }`.
+   * @default { enabled: false, graceMs: presence.leaveGraceMs }
+   */
+  occupancy?: OccupancyOptions;
 }
 
 /** The result of a publish. */

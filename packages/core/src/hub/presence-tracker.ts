@@ -90,12 +90,15 @@ export class PresenceTracker {
       () => store.add(sub.name, sub.conn.id, member),
       (result) => {
         sub.member = member;
+        // announced even when the subscription ended meanwhile: the member is in the store until its leave, and a
+        // leave the store reports later must follow a join (else another node's tab of the same user would leave
+        // a member that never joined)
+        if (result.joined) this.announce(sub.name, 'join', member);
         if (sub.state === 'closed') {
           // unsubscribed while joining: undo
           this.leave(sub.name, sub.conn.id, member);
           return;
         }
-        if (result.joined) this.announce(sub.name, 'join', member);
         settle(() => store.members(sub.name), then, fail);
       },
       fail,
@@ -128,8 +131,13 @@ export class PresenceTracker {
     this.#pendingLeaves.set(key, { timer, remove });
   }
 
-  /** Tells a channel's subscribers (on every node) that a member joined or left. */
+  /**
+   * Tells a channel's subscribers (on every node) that a member joined or left, and emits the Hub's `presence` event
+   * (on this node only: exactly one node announces each change). Store keys that are no channel (occupancy keys,
+   * which the Hub routes elsewhere) are never announced.
+   */
   announce(channel: ChannelName, action: 'join' | 'leave', member: PresenceMember): void {
+    if (isReservedKey(channel)) return;
     this.#broker.publishVolatile(channel, JSON.stringify({ type: 'presence', channel, action, member }));
     this.#events.emit('presence', channel, action, member);
   }
@@ -165,6 +173,8 @@ export class PresenceTracker {
 
   /** The members of a presence channel (cluster-wide when the broker's presence is). */
   members(channel: ChannelName): MaybePromise<PresenceMember[]> {
+    // the store's own keys (occupancy) are no channel and have no members to show
+    if (isReservedKey(channel)) return [];
     return this.#broker.presence.members(channel);
   }
 
@@ -178,6 +188,11 @@ export class PresenceTracker {
       remove();
     }
   }
+}
+
+/** `true` for a presence-store key that is no channel: `#…` (outside the channel alphabet), e.g. occupancy keys. */
+function isReservedKey(key: string): boolean {
+  return key.charCodeAt(0) === 35; /* # */
 }
 
 function leaveKey(channel: ChannelName, connectionId: ConnectionId): string {

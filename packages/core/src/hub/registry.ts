@@ -74,6 +74,15 @@ export class ConnectionRegistry {
 }
 
 /**
+ * Told when a channel gets its first local subscriber and when it loses its last one (or its broker subscription
+ * failed): the occupancy tracker. Never called on the message path, nor for the `*` channel.
+ */
+export interface ChannelLifecycle {
+  acquired(name: ChannelName): void;
+  released(name: ChannelName): void;
+}
+
+/**
  * The channels with local subscribers, and the `*` channel (every connection). A channel is taken by its first
  * subscription and released by its last; in between it is subscribed at the broker, and active once the broker
  * said where its stream stands.
@@ -81,6 +90,8 @@ export class ConnectionRegistry {
 export class ChannelRegistry {
   readonly channels = new Map<ChannelName, ChannelState>();
   readonly broadcast: ChannelState;
+  /** Told of first and last local subscribers; `undefined` (nothing to call) while occupancy is not tracked. */
+  lifecycle: ChannelLifecycle | undefined = undefined;
   readonly #broker: Broker;
   readonly #backpressure: ResolvedBackpressure;
 
@@ -126,6 +137,7 @@ export class ChannelRegistry {
     ch = new ChannelState(name, channelKind(name), this.#backpressure.policyFor(name));
     ch.refs = 1;
     this.channels.set(name, ch);
+    this.lifecycle?.acquired(name);
     const state = ch;
     settle(
       () => this.#broker.subscribe(name),
@@ -135,6 +147,7 @@ export class ChannelRegistry {
       (error) => {
         if (this.channels.get(name) !== state) return;
         this.channels.delete(name);
+        this.lifecycle?.released(name);
         const waiters = state.waiters;
         state.waiters = undefined;
         if (waiters !== undefined) for (const w of waiters) w.fail(error);
@@ -151,6 +164,7 @@ export class ChannelRegistry {
     ch.pending = [];
     ch.oldestTs = 0;
     this.#broker.unsubscribe(ch.name);
+    this.lifecycle?.released(ch.name);
   }
 
   /** The number of subscriptions on this node (every connection's channels, `*` aside). */

@@ -12,7 +12,7 @@ import type {
   UnsubscribeCommand,
 } from '../protocol/types';
 import type { MaybePromise } from '../util';
-import { settle } from '../util';
+import { isPromiseLike, settle } from '../util';
 import type { Backpressure } from './backpressure';
 import type { HubEvents } from './events';
 import type { HubPolicy, SubscribeGrant } from './options';
@@ -23,8 +23,9 @@ import { type Replies, badRequest, forbidden, refOpt, withErrorContext, withRef 
 import { NO_REPLY, type Reply, type ReplyOrNone } from './reply';
 
 /**
- * `subscribe` and `unsubscribe`: limits, authorization (user channels by the Hub, the rest by
- * {@link HubPolicy.authorizeSubscribe}), presence membership, then the channel; {@link Recovery} acks and streams.
+ * `subscribe` and `unsubscribe`: limits, authorization (user channels by the Hub; reserved channels by
+ * {@link HubPolicy.authorizeReserved} first; the rest by the socket's own hook or {@link HubPolicy.authorizeSubscribe}),
+ * presence membership, then the channel; {@link Recovery} acks and streams.
  * A subscription goes `pending` (authorizing, or waiting for its channel to activate) → `syncing` → `live` →
  * `closed`; whenever it ends before its ack, the command it owes a reply is answered with an error.
  */
@@ -187,6 +188,29 @@ export class Subscriptions {
     token: string | undefined,
     channelData: string | undefined,
   ): MaybePromise<boolean | SubscribeGrant> {
+    const guard = this.#policy.authorizeReserved;
+    if (guard !== undefined) {
+      const reserved = guard(conn, channel);
+      if (reserved !== undefined) {
+        if (!isPromiseLike(reserved)) return permitReserved(reserved, channel);
+        return reserved.then((ok: boolean | undefined) =>
+          ok === undefined
+            ? this.#authorizeChannel(conn, channel, kind, token, channelData)
+            : permitReserved(ok, channel),
+        );
+      }
+    }
+    return this.#authorizeChannel(conn, channel, kind, token, channelData);
+  }
+
+  /** The subscription's own authorization: the socket's (a Pusher signature), else the policy's, else public only. */
+  #authorizeChannel(
+    conn: Connection,
+    channel: ChannelName,
+    kind: ChannelKind,
+    token: string | undefined,
+    channelData: string | undefined,
+  ): MaybePromise<boolean | SubscribeGrant> {
     const own = conn.socket.authorizeSubscribe;
     if (own !== undefined) return own.call(conn.socket, channel, { kind, token, channelData });
     const hook = this.#policy.authorizeSubscribe;
@@ -312,6 +336,19 @@ export class Subscriptions {
     this.detach(sub);
     this.#replies.fail(sub.conn, error, reply);
   }
+}
+
+/**
+ * The answer of {@link HubPolicy.authorizeReserved} for a reserved channel: `true` allows, anything else refuses with
+ * `FORBIDDEN` (thrown: the subscribe path reports it with the command's ref).
+ */
+function permitReserved(ok: boolean, channel: ChannelName): true {
+  if (ok === true) return true;
+  throw new UnisocketError(
+    ErrorCode.FORBIDDEN,
+    `"${channel}" is a reserved channel and this connection is not permitted to subscribe to it (the server's reserved-channel rule decides who may)`,
+    { channel },
+  );
 }
 
 /** A new subscription in a connection's list. */
