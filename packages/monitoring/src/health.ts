@@ -6,7 +6,15 @@ import {
   readMemorySnapshot,
   resolveMemoryThresholds,
 } from './memory';
-import { type EventLoopLag, type HealthStatus, type HubSource, type MemoryThresholds, resolveHub } from './types';
+import { QUEUE_BREAKER_PREFIX, assertSourceFunction, readOperations } from './operations';
+import {
+  type EventLoopLag,
+  type HealthStatus,
+  type HubSource,
+  type MemoryThresholds,
+  type OperationsSource,
+  resolveHub,
+} from './types';
 
 /** Event-loop delay thresholds (p99 over the monitor's window, beyond the timer resolution). */
 export interface EventLoopThresholds {
@@ -46,6 +54,11 @@ export interface HealthCheckerOptions {
   eventLoopThresholds?: Partial<EventLoopThresholds>;
   /** The node's connection limit: at it, health is `degraded` (new connections are refused); from 90 % a warning. */
   maxConnections?: number;
+  /**
+   * The service's operations (circuit breakers, webhooks, job queues), read synchronously at each check: it adds
+   * `breakers` to the status, a warning per open or isolated breaker, and `degraded` while a `queue:` breaker is open.
+   */
+  operations?: OperationsSource;
 }
 
 const RANK = { healthy: 0, degraded: 1, unhealthy: 2 } as const;
@@ -65,6 +78,9 @@ const RANK = { healthy: 0, degraded: 1, unhealthy: 2 } as const;
  * | event-loop p99 delay ≥ `warningMs` | warning only |
  * | at `maxConnections` | degraded (from 90 %: warning only) |
  * | publishes waiting for the broker | warning only (`queueHealth: false`) |
+ * | a circuit breaker whose name starts with `queue:` is `open` (the job queue cannot take jobs) | degraded |
+ * | any other circuit breaker `open` or `isolated` (an isolated `queue:` one included) | warning only |
+ * | the `operations` source throws | warning only (`breakers` left out) |
  *
  * `/health` answers 503 for `unhealthy` (take the node out of rotation) and 200 otherwise.
  */
@@ -93,6 +109,7 @@ export class HealthChecker {
     if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
       throw new TypeError(`maxConnections must be a positive integer, got ${String(max)}`);
     }
+    assertSourceFunction('operations', options.operations, '{ breakers, webhooks?, queues? }');
   }
 
   /** The memory level and heap figures now. */
@@ -154,6 +171,18 @@ export class HealthChecker {
     const pending = hub?.broker.stats.pendingPublishes ?? 0;
     if (pending > 0) warn(`${pending} publishes are waiting for the broker`);
 
+    const source = this.#options.operations;
+    const operations = source === undefined ? undefined : readOperations(source);
+    if (operations !== undefined && !operations.ok) warn(`operations source failed: ${operations.error}`);
+    if (operations?.ok === true) {
+      for (const b of operations.breakers) {
+        if (b.state !== 'open' && b.state !== 'isolated') continue;
+        if (b.state === 'open' && b.name.startsWith(QUEUE_BREAKER_PREFIX)) {
+          raise('degraded', `circuit breaker "${b.name}" is open: the queue cannot take jobs`);
+        } else warn(`circuit breaker "${b.name}" is ${b.state}`);
+      }
+    }
+
     return {
       status,
       isHealthy: status === 'healthy',
@@ -166,6 +195,7 @@ export class HealthChecker {
       eventLoopLag: lag,
       nodeId: hub?.nodeId ?? '',
       connections,
+      ...(operations?.ok === true ? { breakers: operations.breakers } : {}),
       warnings,
       errors,
       lastCheck: now,

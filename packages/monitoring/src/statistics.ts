@@ -1,6 +1,14 @@
 import { ErrorCode, type Hub } from '@unisocket/core';
 import { round, summarizeLatency } from './latency';
-import { type HubSource, type LatencySummary, type ServiceStats, type TransportStats, resolveHub } from './types';
+import { assertSourceFunction, readOperations } from './operations';
+import {
+  type HubSource,
+  type LatencySummary,
+  type OperationsSource,
+  type ServiceStats,
+  type TransportStats,
+  resolveHub,
+} from './types';
 
 /** Options of {@link StatisticsCollector}. */
 export interface StatisticsCollectorOptions {
@@ -16,6 +24,11 @@ export interface StatisticsCollectorOptions {
    * @default ['native']
    */
   transports?: readonly string[];
+  /**
+   * The service's operations (circuit breakers, webhooks, job queues), read synchronously by `getStats()`: it adds
+   * `breakers`, `webhooks` and `queues` to the stats.
+   */
+  operations?: OperationsSource;
 }
 
 /** Drop reasons the Hub and broker count; more come from {@link StatisticsCollector.recordDrop}. */
@@ -56,6 +69,7 @@ export class StatisticsCollector {
   readonly startTime: number;
   readonly #hub: HubSource;
   readonly #transports: readonly string[];
+  readonly #operations: OperationsSource | undefined;
   readonly #drops = new Map<string, number>();
   readonly #http = new Map<string, number>();
   readonly #refusedUpgrades = new Map<string, number>();
@@ -68,6 +82,8 @@ export class StatisticsCollector {
     this.#hub = options.hub;
     this.startTime = options.startTime ?? Date.now();
     this.#transports = options.transports ?? ['native'];
+    assertSourceFunction('operations', options.operations, '{ breakers, webhooks?, queues? }');
+    this.#operations = options.operations;
   }
 
   /** The Hub, once it exists. */
@@ -164,6 +180,21 @@ export class StatisticsCollector {
     return summarizeLatency(this.hub?.latency);
   }
 
+  /**
+   * The operations fields of `ServiceStats` (`breakers`, `webhooks`, `queues`), empty without an `operations` source
+   * or when it fails (stats never fail because of it; health reports the failure).
+   */
+  operations(): Pick<ServiceStats, 'breakers' | 'webhooks' | 'queues'> {
+    if (this.#operations === undefined) return {};
+    const read = readOperations(this.#operations);
+    if (!read.ok) return {};
+    return {
+      breakers: read.breakers,
+      ...(read.webhooks === undefined ? {} : { webhooks: read.webhooks }),
+      ...(read.queues === undefined ? {} : { queues: read.queues }),
+    };
+  }
+
   /** Service statistics (`ServiceStats`). */
   getStats(): ServiceStats {
     const hub = this.hub;
@@ -197,6 +228,7 @@ export class StatisticsCollector {
         latency,
         drops,
         errors: this.errors(),
+        ...this.operations(),
       };
     }
     const s = hub.stats;
@@ -236,6 +268,7 @@ export class StatisticsCollector {
       latency,
       drops,
       errors: this.errors(),
+      ...this.operations(),
     };
   }
 

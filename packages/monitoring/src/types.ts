@@ -37,6 +37,78 @@ export interface EventLoopLag {
   samples: number;
 }
 
+/** The states of a circuit breaker, in the order the metrics list them. */
+export const BREAKER_STATES = ['closed', 'open', 'half-open', 'isolated'] as const;
+
+/**
+ * A circuit breaker as the service reports it (the same shape as `BreakerSnapshot` of `@unisocket/queue`, declared
+ * here so monitoring does not depend on the queue). Names are bounded by configuration: `queue:<name>` for a job
+ * queue's Redis, `webhook:<url>` for a webhook endpoint, and so on.
+ */
+export interface BreakerStatus {
+  /** The breaker's name; one starting with `queue:` guards a job queue (health degrades while it is open). */
+  name: string;
+  /**
+   * `closed` (calls go through), `open` (calls are refused until a trial), `half-open` (one trial call is let
+   * through), `isolated` (held open by hand until released).
+   */
+  state: (typeof BREAKER_STATES)[number];
+  /** Since when it has been in `state` (epoch ms). */
+  since: number;
+  /** Calls that failed since the breaker was created. */
+  failures: number;
+  /** Calls that succeeded since the breaker was created. */
+  successes: number;
+  /** Calls refused without being tried (breaker open or isolated) since the breaker was created. */
+  rejected: number;
+}
+
+/** Webhook delivery counters since start, and what waits to be sent. */
+export interface WebhookStats {
+  /** Webhook deliveries a receiver accepted. */
+  delivered: number;
+  /** Deliveries that failed for good (retries exhausted: in the dead-letter queue). */
+  failed: number;
+  /** Events never sent (e.g. refused by a full buffer or an open endpoint breaker). */
+  dropped: number;
+  /** Events waiting to be sent now (batched, delayed or being retried). */
+  pendingEvents: number;
+}
+
+/** The job states counted per queue, in the order the metrics list them; `failed` is the dead-letter queue. */
+export const QUEUE_JOB_STATES = ['waiting', 'delayed', 'active', 'completed', 'failed'] as const;
+
+/** Jobs per state in one queue (what `JobQueue.counts()` of `@unisocket/queue` answers). */
+export type QueueJobCounts = Record<(typeof QUEUE_JOB_STATES)[number], number>;
+
+/**
+ * The service's operations — circuit breakers, webhooks, job queues — as {@link OperationsSource} reports them.
+ * Health, stats and metrics read it; monitoring never reaches into the queue package itself.
+ */
+export interface OperationsSnapshot {
+  /** Every circuit breaker (an empty array when there is none). */
+  breakers: readonly BreakerStatus[];
+  /** Webhook counters; absent when webhooks are not configured. */
+  webhooks?: WebhookStats;
+  /**
+   * Jobs per state per queue name, as last read by the service (the source is synchronous: it answers the counts it
+   * keeps, it does not ask Redis); absent when there is no queue.
+   */
+  queues?: Readonly<Record<string, QueueJobCounts>>;
+}
+
+/**
+ * Reads the service's operations. Called synchronously by every health check, `getStats()` and scrape: it must be
+ * cheap and do no I/O (answer counters and the last queue counts the service read).
+ */
+export type OperationsSource = () => OperationsSnapshot;
+
+/**
+ * Reads jobs per state per queue from the queues themselves (BullMQ asks Redis), at scrape time by `/metrics` only,
+ * bounded by a timeout so an unreachable Redis never hangs a scrape.
+ */
+export type QueueCountsSource = () => Promise<Readonly<Record<string, QueueJobCounts>>>;
+
 /** Per-transport counters (live connections plus those that have closed). */
 export interface TransportStats {
   /** Connections open now. */
@@ -103,12 +175,21 @@ export interface ServiceStats {
   drops: Record<string, number>;
   /** Errors sent to clients, by code. */
   errors: Record<string, number>;
+  /** Every circuit breaker; present when the service reports its operations (`operations` option). */
+  breakers?: BreakerStatus[];
+  /** Webhook counters; present when the service reports operations and has webhooks. */
+  webhooks?: WebhookStats;
+  /**
+   * Jobs per state per queue, as last read by the service; present when the service reports operations and has a
+   * queue.
+   */
+  queues?: Record<string, QueueJobCounts>;
 }
 
 /** Health: the status, its checks and warnings, with the broker, memory level and event loop. */
 export interface HealthStatus {
   /** `healthy`; `degraded` (works, but impaired: broker unreachable, critical memory, a stalling event loop, at the
-   * connection limit); `unhealthy` (not serving: not started, shutting down, broker closed, memory emergency). */
+   * connection limit, a job queue's circuit breaker open); `unhealthy` (not serving: not started, shutting down, broker closed, memory emergency). */
   status: 'healthy' | 'degraded' | 'unhealthy';
   /** `status === 'healthy'`. */
   isHealthy: boolean;
@@ -129,6 +210,11 @@ export interface HealthStatus {
   nodeId: string;
   /** Connections open now. */
   connections: number;
+  /**
+   * Every circuit breaker; present when the service reports its operations (`operations` option). An open or
+   * isolated breaker adds a warning; an open `queue:` breaker makes the status `degraded`.
+   */
+  breakers?: BreakerStatus[];
   warnings: string[];
   errors: string[];
   /** When this check ran (epoch ms). */
