@@ -24,6 +24,11 @@ export {
   METRIC_PREFIX,
 } from './prometheus';
 export {
+  OPERATIONS_METRIC_NAMES,
+  DEFAULT_QUEUE_COUNTS_TIMEOUT_MS,
+} from './operations-metrics';
+export { QUEUE_BREAKER_PREFIX } from './operations';
+export {
   type MemoryLevelSource,
   type MemorySnapshot,
   DEFAULT_MEMORY_THRESHOLDS,
@@ -45,5 +50,12 @@ export type {
   HealthStatus,
   ServiceMetrics,
   MemoryAnalysis,
+  BreakerStatus,
+  WebhookStats,
+  QueueJobCounts,
+  OperationsSnapshot,
+  OperationsSource,
+  QueueCountsSource,
 } from './types';
+export { BREAKER_STATES, QUEUE_JOB_STATES } from './types';
 export { parsePrometheusText, type PrometheusFamily, type PrometheusSample } from './exposition';

@@ -11,6 +11,8 @@ import type {
   HubSource,
   MemoryAnalysis,
   MemoryThresholds,
+  OperationsSource,
+  QueueCountsSource,
   ServiceMetrics,
   ServiceStats,
 } from './types';
@@ -43,6 +45,22 @@ export interface MonitorOptions {
   registry?: Registry;
   /** Also collect prom-client's default Node.js metrics, prefixed `unisocket_`. @default false */
   defaultMetrics?: boolean | { prefix?: string };
+  /**
+   * The service's operations — circuit breakers, webhook counters, the job counts it last read — answered
+   * synchronously and cheaply (no I/O: every health check, `getStats()` and scrape calls it). Adds `breakers` to
+   * health (a warning per open or isolated breaker; `degraded` while a `queue:` breaker is open), `breakers`,
+   * `webhooks` and `queues` to stats, and the `unisocket_circuit_breaker_*`, `unisocket_webhook_*` and
+   * `unisocket_queue_jobs` metrics.
+   */
+  operations?: OperationsSource;
+  /**
+   * Fresh jobs per state per queue (e.g. every queue's `counts()`), asked by `/metrics` only, at each scrape, for
+   * `unisocket_queue_jobs`. A scrape waits at most {@link queueCountsTimeoutMs}: when it does not answer in time or
+   * rejects (Redis away), that scrape leaves the queue series out. Without it the metric follows `operations().queues`.
+   */
+  queueCounts?: QueueCountsSource;
+  /** How long a scrape waits for {@link queueCounts}, ms. @default 500 */
+  queueCountsTimeoutMs?: number;
 }
 
 /** A stats sample with the memory level, event-loop lag and health (what the stats channel publishes). */
@@ -88,6 +106,7 @@ export class Monitor {
       hub: options.hub,
       startTime,
       ...(options.transports === undefined ? {} : { transports: options.transports }),
+      ...(options.operations === undefined ? {} : { operations: options.operations }),
     });
     this.health = new HealthChecker({
       hub: options.hub,
@@ -105,12 +124,16 @@ export class Monitor {
             },
           }),
       ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+      ...(options.operations === undefined ? {} : { operations: options.operations }),
     });
     this.prometheus = new PrometheusMetrics({
       collector: this.collector,
       health: this.health,
       ...(options.registry === undefined ? {} : { registry: options.registry }),
       ...(options.defaultMetrics === undefined ? {} : { defaultMetrics: options.defaultMetrics }),
+      ...(options.operations === undefined ? {} : { operations: options.operations }),
+      ...(options.queueCounts === undefined ? {} : { queueCounts: options.queueCounts }),
+      ...(options.queueCountsTimeoutMs === undefined ? {} : { queueCountsTimeoutMs: options.queueCountsTimeoutMs }),
     });
   }
 

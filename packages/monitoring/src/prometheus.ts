@@ -8,8 +8,10 @@ import {
 import { Counter, Gauge, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HealthChecker } from './health';
 import { type MemorySnapshot, memoryLevelValue } from './memory';
+import { type OperationsReading, assertSourceFunction, readOperations } from './operations';
+import { OPERATIONS_METRIC_NAMES, QueueCountsReader, registerOperationsMetrics } from './operations-metrics';
 import type { StatisticsCollector } from './statistics';
-import type { EventLoopLag, HealthStatus, TransportStats } from './types';
+import type { EventLoopLag, HealthStatus, OperationsSource, QueueCountsSource, TransportStats } from './types';
 
 /** The prefix of every metric name. */
 export const METRIC_PREFIX = 'unisocket_';
@@ -33,6 +35,21 @@ export interface PrometheusMetricsOptions {
    * @default false
    */
   defaultMetrics?: boolean | { prefix?: string };
+  /**
+   * The service's operations, read synchronously once per scrape: `unisocket_circuit_breaker_*`,
+   * `unisocket_webhook_*`, and `unisocket_queue_jobs` unless {@link queueCounts} is given. Without it those
+   * families have no samples.
+   */
+  operations?: OperationsSource;
+  /**
+   * Fresh jobs per state per queue, asked at each scrape for `unisocket_queue_jobs` (instead of the `queues` of
+   * {@link operations}). A scrape waits at most {@link queueCountsTimeoutMs} for it; when it does not answer in time
+   * (or rejects), that scrape has no `unisocket_queue_jobs` samples. One call at a time: while a call is unanswered,
+   * later scrapes wait on it rather than calling again.
+   */
+  queueCounts?: QueueCountsSource;
+  /** How long a scrape waits for {@link queueCounts}, ms. @default 500 */
+  queueCountsTimeoutMs?: number;
 }
 
 /** Every metric this package registers (without the default Node.js metrics), for docs and tests. */
@@ -66,6 +83,7 @@ export const METRIC_NAMES = [
   'unisocket_memory_heap_used_bytes',
   'unisocket_memory_heap_limit_bytes',
   'unisocket_health',
+  ...OPERATIONS_METRIC_NAMES,
 ] as const;
 
 const BROKER_STATES: readonly BrokerState[] = ['connecting', 'ready', 'degraded', 'closed'];
@@ -88,6 +106,8 @@ interface Snapshot {
   memory: MemorySnapshot | undefined;
   lag: EventLoopLag | undefined;
   health: HealthStatus | undefined;
+  /** The operations source's reading (`undefined` without a source). */
+  operations: OperationsReading | undefined;
 }
 
 /**
@@ -96,12 +116,15 @@ interface Snapshot {
  * Every value is read at scrape time in `collect()` callbacks from the counters the Hub, broker and connections
  * keep (one snapshot per scrape, shared by all metrics); nothing is observed per message. Labels are
  * low-cardinality only — `transport`, `reason`, `code`, `state`, `broker`, `result`, `direction`, `endpoint`,
- * `status`, `stat` — never a channel, user or connection id.
+ * `status`, `stat`, `breaker` (a circuit breaker's name, bounded by configuration), `queue` (a job queue's name) —
+ * never a channel, user or connection id. The one async read is `queueCounts`, bounded by a timeout.
  */
 export class PrometheusMetrics {
   readonly registry: Registry;
   readonly #collector: StatisticsCollector;
   readonly #health: HealthChecker | undefined;
+  readonly #operations: OperationsSource | undefined;
+  readonly #queueCounts: QueueCountsReader | undefined;
   #snapshot: Snapshot | undefined;
 
   constructor(options: PrometheusMetricsOptions) {
@@ -111,8 +134,14 @@ export class PrometheusMetrics {
     if (options.registry !== undefined && !(options.registry instanceof Registry)) {
       throw new TypeError('registry must be a prom-client Registry (new Registry() from prom-client)');
     }
+    assertSourceFunction('operations', options.operations, '{ breakers, webhooks?, queues? }');
     this.#collector = options.collector;
     this.#health = options.health;
+    this.#operations = options.operations;
+    this.#queueCounts =
+      options.queueCounts === undefined
+        ? undefined
+        : new QueueCountsReader(options.queueCounts, options.queueCountsTimeoutMs);
     this.registry = options.registry ?? new Registry();
     this.#register();
     const defaults = options.defaultMetrics ?? false;
@@ -129,9 +158,13 @@ export class PrometheusMetrics {
     return this.registry.contentType;
   }
 
-  /** The metrics in the Prometheus text format. */
-  metrics(): Promise<string> {
-    return this.registry.metrics();
+  /** The metrics in the Prometheus text format. The next call reads everything afresh, even in the same turn. */
+  async metrics(): Promise<string> {
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.#snapshot = undefined;
+    }
   }
 
   /** One snapshot per event-loop turn: every `collect()` of a scrape runs in the same turn and shares it. */
@@ -156,6 +189,7 @@ export class PrometheusMetrics {
       memory: this.#health?.memory(),
       lag: health?.eventLoopLag,
       health,
+      operations: this.#operations === undefined ? undefined : readOperations(this.#operations),
     };
     this.#snapshot = snapshot;
     setImmediate(() => {
@@ -346,6 +380,7 @@ export class PrometheusMetrics {
       'Seconds since the service started.',
       () => (Date.now() - this.#collector.startTime) / 1000,
     );
+    registerOperationsMetrics(r, () => snap().operations, this.#queueCounts);
 
     if (this.#health === undefined) return;
     gauge(
