@@ -122,7 +122,7 @@ function subscribe(socket: PusherSocket, conn: Connection, data: Record<string, 
     if (ack.recovered !== undefined) position.recovered = ack.recovered;
     socket.sendEvent('pusher_internal:subscription_succeeded', subscribedData(ack.members), pusherName, position);
     // a recovered subscription has the last event already (or gets it in the replay)
-    if (isCacheChannel(pusherName) && ack.recovered !== true) sendCached(socket, hubName, pusherName, ack);
+    if (isCacheChannel(pusherName) && ack.recovered !== true) sendCached(socket, conn, hubName, pusherName, ack);
   };
   socket.owner!.hub.handleCommand(
     conn,
@@ -150,9 +150,15 @@ function subscribedData(members: PresenceMember[] | undefined): string {
   return JSON.stringify({ presence: { ids, hash, count: ids.length } });
 }
 
-/** A cache channel's last event from the history (the one at the subscription's start), or `pusher:cache_miss`. */
-function sendCached(socket: PusherSocket, hubName: string, pusherName: string, ack: AckFrame): void {
-  const miss = (): void => socket.sendEvent('pusher:cache_miss', {}, pusherName);
+/**
+ * A cache channel's last event from the history (the one at the subscription's start), or `pusher:cache_miss` (also
+ * reported to the Hub: its `cacheMiss` event, with the Hub's channel name).
+ */
+function sendCached(socket: PusherSocket, conn: Connection, hubName: string, pusherName: string, ack: AckFrame): void {
+  const miss = (): void => {
+    socket.sendEvent('pusher:cache_miss', {}, pusherName);
+    socket.owner!.hub.reportCacheMiss(conn, hubName);
+  };
   if (ack.epoch === undefined || ack.offset === undefined || ack.offset === 0) {
     miss();
     return;
