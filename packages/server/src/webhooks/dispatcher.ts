@@ -68,21 +68,24 @@ export interface WebhookDispatcherEvents {
   error: [error: Error];
 }
 
-/** The dispatcher's counters, for health and metrics. */
+/**
+ * The dispatcher's counters on this node, for health and metrics (the `WebhookStats` of `@unisocket/monitoring` and
+ * more). A batch is counted where its last attempt ran.
+ */
 export interface WebhookDispatcherStats {
-  /** Batches delivered (answered 2xx). */
+  /** Batches a receiver accepted (2xx). */
   delivered: number;
-  /** Events in the delivered batches. */
+  /** Events in those batches. */
   deliveredEvents: number;
-  /** Attempts that failed (each retry counts). */
+  /** Batches that failed for good: retries exhausted (the dead-letter queue), or their endpoint no longer configured. */
   failed: number;
-  /** Batches that exhausted their retries (the dead-letter queue). */
-  deadLettered: number;
-  /** Batches dropped before the queue took them. */
+  /** Attempts that failed, each retry counted. */
+  failedAttempts: number;
+  /** Events never handed to the queue (it refused them, too many batches waited for it, or pushed after close). */
   dropped: number;
-  /** Events in the dropped batches (and events pushed after close). */
-  droppedEvents: number;
-  /** Events waiting in this node's batches. */
+  /** Batches never handed to the queue. */
+  droppedBatches: number;
+  /** Events waiting in this node's batches for `batchMs` (those being retried are jobs in the queue: see its counts). */
   pendingEvents: number;
 }
 
@@ -113,18 +116,14 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
     delivered: 0,
     deliveredEvents: 0,
     failed: 0,
-    deadLettered: 0,
+    failedAttempts: 0,
     dropped: 0,
-    droppedEvents: 0,
+    droppedBatches: 0,
   };
   private started = false;
   private closed = false;
   /** The queue refused the last batch (an `error` was reported; the next one waits until it takes one again). */
   private refusing = false;
-
-  private readonly onDeadLetter = (entry: { name: string }): void => {
-    if (entry.name === WEBHOOK_JOB) this.counters.deadLettered++;
-  };
 
   constructor(options: WebhookDispatcherOptions) {
     super();
@@ -156,7 +155,6 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
     if (this.started || this.closed) return;
     this.started = true;
     this.queue.handle<WebhookJobData>(WEBHOOK_JOB, (job) => this.deliver(job));
-    this.queue.on('entry-added', this.onDeadLetter);
   }
 
   /**
@@ -168,7 +166,7 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
       const targets = this.byName.get(event.name);
       if (targets === undefined) return;
       if (this.closed) {
-        this.counters.droppedEvents++;
+        this.counters.dropped++;
         return;
       }
       const scope = eventScope(event);
@@ -185,7 +183,7 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
       }
     } catch {
       // a malformed event (no channel, say) must not reach the publish path that pushed it
-      this.counters.droppedEvents++;
+      this.counters.dropped++;
     }
   }
 
@@ -204,7 +202,6 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
     if (this.closed) return;
     for (const batch of this.batches) if (batch.events.length > 0) this.flush(batch);
     this.closed = true;
-    this.queue.off('entry-added', this.onDeadLetter);
     if (this.adding.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -262,8 +259,8 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
   }
 
   private drop(endpoint: ResolvedWebhookEndpoint, events: number, reason: string): void {
-    this.counters.dropped++;
-    this.counters.droppedEvents += events;
+    this.counters.droppedBatches++;
+    this.counters.dropped += events;
     this.notify('webhook-dropped', { url: endpoint.url, events, reason });
   }
 
@@ -274,6 +271,7 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
     const endpoint = this.endpointOf(data);
     if (endpoint === undefined) {
       // configuration changed across a restart: nobody to send it to, and retrying will not change that
+      this.counters.failedAttempts++;
       this.counters.failed++;
       this.notify('webhook-failed', {
         url: data.url,
@@ -302,7 +300,9 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
         durationMs: Math.round((performance.now() - started) * 10) / 10,
       });
     } catch (error) {
-      this.counters.failed++;
+      this.counters.failedAttempts++;
+      const final = isFinalAttempt(data.addedAt, endpoint.retryForMs, endpoint.backoff, attempt);
+      if (final) this.counters.failed++;
       const reason = requested
         ? describeFailure(error, endpoint.timeoutMs)
         : `circuit breaker ${endpoint.breakerName} is ${breaker.state}: no request made (${describeFailure(error)})`;
@@ -311,7 +311,7 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
         events: data.events,
         attempt,
         error: reason,
-        final: isFinalAttempt(data.addedAt, endpoint.retryForMs, endpoint.backoff, attempt),
+        final,
       });
       throw new Error(`webhook ${endpoint.url}: ${reason}`, { cause: error });
     }
