@@ -8,6 +8,12 @@ import type {
   ServiceLimits,
   UnifiedWebSocketServiceOptions,
 } from './options';
+import {
+  LIFECYCLE_EVENTS,
+  type LifecycleEventName,
+  MIN_WEBHOOK_SECRET_LENGTH,
+  type WebhookEndpointOptions,
+} from './webhooks';
 
 /** What {@link optionsFromEnv} read, for a standalone server or the demo app. */
 export interface EnvConfig {
@@ -47,6 +53,9 @@ export interface EnvConfig {
  * | `DEDUPE_WINDOW` | `dedupe.idempotencyWindowMs` | how long a publish idempotency key is remembered, ms |
  * | `MEMORY_WARNING_THRESHOLD`, `MEMORY_CRITICAL_THRESHOLD`, `MEMORY_EMERGENCY_THRESHOLD` | `memory.thresholds.*` | percent of the heap limit (70 / 85 / 95) |
  * | `MEMORY_CHECK_INTERVAL` | `memory.sampleIntervalMs` | default 5000 |
+ * | `WEBHOOK_URL` | `webhooks[].url` | one http(s) URL or a comma-separated list: one endpoint each |
+ * | `WEBHOOK_EVENTS` | `webhooks[].events` | comma-separated lifecycle event names; default occupied, vacated, member added/removed, cache miss |
+ * | `WEBHOOK_SECRET`, `WEBHOOK_KEY` | `webhooks[].secret`, `webhooks[].key` | default: the first Pusher app's; required without the Pusher transport |
  */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
   const used: Record<string, string> = {};
@@ -190,5 +199,62 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig 
       ...(historyTtl === undefined ? {} : { ttlMs: historyTtl }),
     };
   }
+  const webhooks = webhooksFromEnv(read);
+  if (webhooks !== undefined) options.webhooks = webhooks;
   return { port, options, used };
+}
+
+/** `WEBHOOK_*`: one endpoint per URL of `WEBHOOK_URL`, sharing the events and signing credentials. */
+function webhooksFromEnv(read: (name: string) => string | undefined): WebhookEndpointOptions[] | undefined {
+  const list = (value: string): string[] =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0);
+  const urlValue = read('WEBHOOK_URL');
+  const eventsValue = read('WEBHOOK_EVENTS');
+  const secret = read('WEBHOOK_SECRET');
+  const key = read('WEBHOOK_KEY');
+  if (urlValue === undefined) {
+    const orphan = [
+      ['WEBHOOK_EVENTS', eventsValue],
+      ['WEBHOOK_SECRET', secret],
+      ['WEBHOOK_KEY', key],
+    ].find(([, value]) => value !== undefined);
+    if (orphan !== undefined) throw new TypeError(`environment variable ${orphan[0]} needs WEBHOOK_URL (the endpoint)`);
+    return undefined;
+  }
+  const urls = list(urlValue);
+  if (urls.length === 0) throw new TypeError('environment variable WEBHOOK_URL must hold at least one http(s) URL');
+  for (const url of urls) {
+    let protocol: string | undefined;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {}
+    if (protocol !== 'http:' && protocol !== 'https:') {
+      throw new TypeError(
+        `environment variable WEBHOOK_URL must be http(s) URLs separated by commas, got ${JSON.stringify(url)}`,
+      );
+    }
+  }
+  let events: LifecycleEventName[] | undefined;
+  if (eventsValue !== undefined) {
+    const names = list(eventsValue);
+    const unknown = names.find((name) => !(LIFECYCLE_EVENTS as readonly string[]).includes(name));
+    if (names.length === 0 || unknown !== undefined) {
+      throw new TypeError(
+        `environment variable WEBHOOK_EVENTS must be a comma-separated list of ${LIFECYCLE_EVENTS.join(', ')}${unknown === undefined ? '' : `; ${JSON.stringify(unknown)} is not one`}`,
+      );
+    }
+    events = names as LifecycleEventName[];
+  }
+  if (secret !== undefined && secret.length < MIN_WEBHOOK_SECRET_LENGTH) {
+    throw new TypeError(`environment variable WEBHOOK_SECRET must be at least ${MIN_WEBHOOK_SECRET_LENGTH} characters`);
+  }
+  return urls.map((url) => ({
+    url,
+    ...(events === undefined ? {} : { events: [...events] }),
+    ...(secret === undefined ? {} : { secret }),
+    ...(key === undefined ? {} : { key }),
+  }));
 }
