@@ -10,6 +10,20 @@ export interface NodeOptions {
   redisUrl?: string;
   historySize?: number;
   presenceRefreshMs?: number;
+  /** The presence lease (default 3 × `presenceRefreshMs`). */
+  presenceLeaseMs?: number;
+  /** The Hub's `presence.leaveGraceMs` (default 0). */
+  leaveGraceMs?: number;
+  /** Track occupancy with this grace, in ms (default: not tracked). */
+  occupancyGraceMs?: number;
+  /** The broker's `idempotencyWindowMs` (default the broker's). */
+  idempotencyWindowMs?: number;
+}
+
+/** The Hub events a node recorded (see {@link NodeProcess.events}). */
+export interface NodeEvents {
+  occupancy: { channel: string; action: 'occupied' | 'vacated'; at: number }[];
+  presence: { channel: string; action: 'join' | 'leave'; userId: string; at: number }[];
 }
 
 type Reply = Record<string, unknown> & { rid: number };
@@ -51,6 +65,12 @@ export class NodeProcess {
         PORT: '0',
         HISTORY_SIZE: String(options.historySize ?? 1000),
         PRESENCE_REFRESH_MS: String(options.presenceRefreshMs ?? 5000),
+        ...optionalEnv({
+          PRESENCE_LEASE_MS: options.presenceLeaseMs,
+          LEAVE_GRACE_MS: options.leaveGraceMs,
+          OCCUPANCY_GRACE_MS: options.occupancyGraceMs,
+          IDEMPOTENCY_WINDOW_MS: options.idempotencyWindowMs,
+        }),
       },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
@@ -126,6 +146,11 @@ export class NodeProcess {
     return this.request({ type: 'loopStop' });
   }
 
+  /** The Hub's `occupancy` and `presence` events on this node since it started. */
+  events(): Promise<NodeEvents> {
+    return this.request<NodeEvents>({ type: 'events' });
+  }
+
   async health(): Promise<{ status: string; broker: { state: string; detail?: string } }> {
     const response = await fetch(`http://127.0.0.1:${this.port}/health`);
     return (await response.json()) as { status: string; broker: { state: string } };
@@ -144,4 +169,11 @@ export class NodeProcess {
     await this.exited;
     clearTimeout(timer);
   }
+}
+
+/** The environment variables of the options that were given (the fixture's defaults apply to the others). */
+function optionalEnv(values: Record<string, number | undefined>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values)) if (value !== undefined) env[name] = String(value);
+  return env;
 }
