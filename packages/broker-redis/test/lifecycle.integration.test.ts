@@ -1,7 +1,10 @@
+import { Hub, type TransportSocket } from '@unisocket/core';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { RedisBroker } from '../src/index';
 import { TestClient } from './client';
 import { type NodeEvents, NodeProcess, type NodeOptions } from './nodes';
-import { deleteTestKeys, redisAvailable, uniquePrefix, waitFor } from './redis';
+import { REDIS_URL, deleteTestKeys, redisAvailable, uniquePrefix, waitFor } from './redis';
 
 // Channel lifecycle across nodes in separate processes on the real Redis: the Hub's `occupancy` event (occupied /
 // vacated, kept in the presence store with per-node leases) and its `presence` event (a member's join / leave), each
@@ -9,9 +12,14 @@ import { deleteTestKeys, redisAvailable, uniquePrefix, waitFor } from './redis';
 
 const nodes: NodeProcess[] = [];
 const clients: TestClient[] = [];
+const hubs: Hub[] = [];
 afterEach(async () => {
   for (const c of clients.splice(0)) c.terminate();
   await Promise.all(nodes.splice(0).map((n) => n.kill('SIGKILL')));
+  for (const hub of hubs.splice(0)) {
+    hub.close();
+    await hub.broker.close();
+  }
 });
 afterAll(() => deleteTestKeys());
 
@@ -181,5 +189,61 @@ describe.skipIf(!redisAvailable)('channel lifecycle across two nodes on Redis', 
     survivor.close();
     await waitFor(async () => (await eventsOf([b!], 'shared')).occupancy.length === 1, 5000, 'shared vacated');
     expect((await eventsOf([b!], 'shared')).occupancy).toEqual(['kb:vacated']);
+  });
+});
+
+/** A socket that writes nowhere: in-process Hubs only need their connections to exist. */
+const silentSocket = (): TransportSocket => ({
+  bufferedBytes: 0,
+  sendFrame: () => {},
+  sendBatch: () => {},
+  close: () => {},
+});
+
+describe.skipIf(!redisAvailable)('channel lifecycle when a node loses its lease (two in-process Hubs on Redis)', () => {
+  it('the sweeping node reports vacated; the node back restores its channels and reports occupied', async () => {
+    const keyPrefix = uniquePrefix('lifecycle-lease');
+    const presence = { refreshMs: 50, leaseMs: 150 };
+    const [a, b] = await Promise.all(
+      ['ra', 'rb'].map(async (nodeId) => {
+        const broker = new RedisBroker({ url: REDIS_URL, keyPrefix, nodeId, presence });
+        const hub = new Hub({ broker, occupancy: { enabled: true, graceMs: 0 } });
+        hub.on('error', () => {});
+        await hub.start();
+        hubs.push(hub);
+        return { hub, broker };
+      }),
+    );
+    const events: string[] = [];
+    for (const [name, x] of [
+      ['a', a!],
+      ['b', b!],
+    ] as const) {
+      x.hub.on('occupancy', (channel, action) => events.push(`${name}:${action}:${channel}`));
+      x.hub.on('presence', (channel) => events.push(`${name}:presence:${channel}`));
+    }
+    const conn = a!.hub.addConnection({ socket: silentSocket(), transport: 'native', ip: '127.0.0.1' });
+    a!.hub.handleText(conn, JSON.stringify({ type: 'subscribe', channel: 'room' }));
+    await waitFor(() => events.includes('a:occupied:room'), 5000, 'occupied');
+    // as if A was cut off past its lease: the lease expires and B sweeps A's channels
+    const store = a!.broker.presence;
+    const owner = store.owner;
+    const refresh = store.refresh;
+    store.refresh = async () => {};
+    const redis = new Redis(REDIS_URL);
+    try {
+      await redis.del(`${keyPrefix}lease:${owner}`);
+    } finally {
+      redis.disconnect();
+    }
+    await waitFor(() => events.includes('b:vacated:room'), 5000, 'the sweep');
+    // A is back: it finds its lease gone and restores its entries, the channel's occupancy among them
+    store.refresh = refresh;
+    await waitFor(() => events.length === 3, 5000, 'the restore');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // B keeps sweeping: the restored entry stays
+    expect(events).toEqual(['a:occupied:room', 'b:vacated:room', 'a:occupied:room']);
+    a!.hub.removeConnection(conn);
+    await waitFor(() => events.length === 4, 5000, 'vacated');
+    expect(events[3]).toBe('a:vacated:room');
   });
 });
