@@ -170,9 +170,9 @@ export interface HubPolicy {
    * before {@link authorizeSubscribe} — so no transport bypasses it. Return `undefined` when the channel is not
    * reserved (the subscription is decided as before), `true` to allow it, `false` to refuse it with `FORBIDDEN`
    * ("reserved"). A promise resolving to `undefined` counts as not reserved too. Keep it cheap: it runs on every
-   * subscribe.
+   * subscribe. May be given as `undefined` (no reserved channels).
    */
-  authorizeReserved?: (conn: Connection, channel: ChannelName) => MaybePromise<boolean> | undefined;
+  authorizeReserved?: ((conn: Connection, channel: ChannelName) => MaybePromise<boolean> | undefined) | undefined;
 }
 
 /**
