@@ -26,16 +26,24 @@ export interface JobOptions {
   delayMs?: number;
   /** Tries in total, the first one included (1 = no retry). @default the queue's `defaultAttempts` */
   attempts?: number;
-  /** Retry until this many ms have passed since the job was added, however many attempts that takes (instead of `attempts`). */
+  /**
+   * Retry until this many ms have passed since the job was added (or resubmitted from the dead-letter queue), however
+   * many attempts that takes (instead of `attempts`): a retry is scheduled only when it would start within that time,
+   * otherwise the job fails for good (dead-letter queue).
+   */
   retryForMs?: number;
   /** The wait between attempts: a number is a fixed delay in ms. @default the queue's `defaultBackoff` */
   backoff?: BackoffOptions | number;
   /**
-   * Lower runs first among waiting jobs: 1 (highest) … 2_097_152; jobs without a priority run before every job with one
-   * (BullMQ's rule, kept by the memory queue too).
+   * Lower runs first among waiting jobs: an integer from 1 (highest) to 2_097_151 (BullMQ's limit); jobs without a
+   * priority run before every job with one, first in first out (BullMQ's rule, kept by the memory queue too).
    */
   priority?: number;
-  /** A job id of your own: adding a job whose id is still known (waiting, delayed, active, failed) adds nothing and answers the existing job. */
+  /**
+   * A job id of your own (not an integer, no `:`, at most 256 characters): adding a job whose id is still known
+   * (waiting, delayed, active, failed, or among the completed jobs kept, see `keepCompleted`) adds nothing and answers
+   * the existing job.
+   */
   jobId?: string;
 }
 
@@ -103,13 +111,18 @@ export interface ScheduleInfo {
 
 /** Payloads of the queue's operational events (their names are the ones the event streamer's users know). */
 export interface QueueEvents {
-  /** An attempt failed and another one is scheduled. */
-  'retry-started': [event: { queue: string; id: string; name: string; attempt: number; delayMs: number; error: string }];
-  /** A job that had failed before succeeded. */
+  /**
+   * An attempt failed and another one is scheduled: `attempt` is the number of that next attempt (2 = the first retry),
+   * `delayMs` the wait before it, `error` the failed attempt's message.
+   */
+  'retry-started': [
+    event: { queue: string; id: string; name: string; attempt: number; delayMs: number; error: string },
+  ];
+  /** A job that had failed before succeeded: `attempts` made in total, the successful one included. */
   'retry-completed': [event: { queue: string; id: string; name: string; attempts: number }];
-  /** A recurring job's tick ran (on exactly one node). */
+  /** A recurring job's tick started running (on exactly one node; once per tick, not per retry). */
   'schedule-executed': [event: { queue: string; key: string; name: string; id: string; scheduledFor: number }];
-  /** A recurring job's run finished. */
+  /** A run (attempt) of a recurring job's tick finished, well (`ok`) or not (`error`). */
   'execution-completed': [
     event: { queue: string; key: string; name: string; id: string; durationMs: number; ok: boolean; error?: string },
   ];
@@ -119,9 +132,12 @@ export interface QueueEvents {
   'entry-resubmitted': [event: { queue: string; id: string; name: string }];
   /** A dead-letter entry is gone: removed, or its resubmitted job succeeded. */
   'entry-resolved': [event: { queue: string; id: string; name: string; how: 'removed' | 'completed' }];
-  /** A job completed (every job, first try or not). */
+  /** A job completed (every job, first try or not): `durationMs` of the successful run, `attempts` made in total. */
   completed: [event: { queue: string; id: string; name: string; durationMs: number; attempts: number }];
-  /** A failure the queue survived (its Redis away, a handler missing). */
+  /**
+   * A failure the queue survived (its Redis away, a handler missing, a listener that threw). Emitted only when there is
+   * a listener (never thrown); the same message is reported at most once every 10 s.
+   */
   error: [error: Error];
 }
 
@@ -145,6 +161,12 @@ export interface JobQueueOptions {
    * @default 100_000
    */
   maxJobs?: number;
+  /**
+   * Completed jobs kept for {@link JobQueue.job}, counts and `jobId` deduplication; beyond it the oldest are dropped
+   * (BullMQ: `removeOnComplete: { count }`).
+   * @default 1_000
+   */
+  keepCompleted?: number;
 }
 
 /**
@@ -167,8 +189,19 @@ export interface JobQueue {
   start(): Promise<void>;
   /** Adds a job. Resolves once the backend has it. */
   add<T>(name: string, data: T, options?: JobOptions): Promise<JobInfo<T>>;
-  /** Creates or replaces the recurring job `key`: one job named `name` with `data` per tick, on one node only. */
-  schedule(key: string, schedule: ScheduleOptions, name: string, data?: unknown, options?: JobOptions): Promise<ScheduleInfo>;
+  /**
+   * Creates or replaces the recurring job `key`: one job named `name` with `data` per tick, on one node only. An
+   * `everyMs` schedule runs its first tick at once, then every `everyMs` after the previous tick; a `pattern` runs at
+   * the pattern's times. `options` may set `attempts`, `retryForMs`, `backoff` and `priority` (not `delayMs`, `jobId`).
+   * Replacing a schedule with the same `everyMs` keeps its next tick.
+   */
+  schedule(
+    key: string,
+    schedule: ScheduleOptions,
+    name: string,
+    data?: unknown,
+    options?: JobOptions,
+  ): Promise<ScheduleInfo>;
   /** Removes a recurring job. @returns `false` when there was none */
   unschedule(key: string): Promise<boolean>;
   /** The recurring jobs. */
@@ -183,7 +216,10 @@ export interface JobQueue {
   removeDeadLetter(id: string): Promise<void>;
   /** Jobs per state. */
   counts(): Promise<Record<'waiting' | 'delayed' | 'active' | 'completed' | 'failed', number>>;
-  /** Stops working; lets active jobs finish (up to `timeoutMs`, default 5 s). Idempotent. */
+  /**
+   * Stops working and scheduling on this node; lets active jobs finish (up to `timeoutMs`, default 5 s). Idempotent;
+   * later calls of the other methods reject with `UNAVAILABLE` ("queue closed").
+   */
   close(timeoutMs?: number): Promise<void>;
   on<E extends keyof QueueEvents>(event: E, listener: (...args: QueueEvents[E]) => void): this;
   off<E extends keyof QueueEvents>(event: E, listener: (...args: QueueEvents[E]) => void): this;
@@ -202,6 +238,11 @@ export interface BreakerSnapshot {
   readonly failures: number;
   readonly successes: number;
   readonly rejected: number;
+  /** Its thresholds. */
+  readonly failureThreshold?: number;
+  readonly halfOpenAfterMs?: number;
+  /** When open: when its next call will be let through as the trial (epoch ms). */
+  readonly nextTrialAt?: number;
 }
 
 /** Thresholds of a breaker. */
