@@ -109,6 +109,13 @@ describe('resolveWebhooks: defaults', () => {
     expect(a!.matchesChannel('private-room')).toBe(false);
   });
 
+  it('credentials, query and fragment stay out of safeUrl and the breaker name', () => {
+    const endpoint = one({ url: 'https://user:pw@hooks.example.com:8443/in/pusher?token=s3cret#x' });
+    expect(endpoint.url).toBe('https://user:pw@hooks.example.com:8443/in/pusher?token=s3cret#x');
+    expect(endpoint.safeUrl).toBe('https://hooks.example.com:8443/in/pusher');
+    expect(endpoint.breakerName).toBe('webhook:https://hooks.example.com:8443/in/pusher');
+  });
+
   it('channelPattern takes kind keywords', () => {
     const endpoint = one({ channelPattern: 'private' });
     expect(endpoint.matchesChannel('private-x')).toBe(true);
@@ -214,6 +221,7 @@ describe('resolveWebhooks: every bad value is a TypeError naming the field', () 
     ['maxBatch huge', () => one({ maxBatch: 5_000 }), /maxBatch must be an integer from 1 to 1000, got 5000/],
     ['timeoutMs zero', () => one({ timeoutMs: 0 }), /webhooks\[0\]\.timeoutMs must be an integer from 1/],
     ['timeoutMs NaN', () => one({ timeoutMs: Number.NaN }), /timeoutMs must be an integer from 1 to 300000, got NaN/],
+    ['retryForMs zero', () => one({ retryForMs: 0 }), /webhooks\[0\]\.retryForMs must be an integer from 1/],
     ['retryForMs string', () => one({ retryForMs: '1h' }), /webhooks\[0\]\.retryForMs must be an integer.*got "1h"/],
     ['backoff negative', () => one({ backoff: -5 }), /webhooks\[0\]\.backoff must be an integer/],
     ['backoff no delay', () => one({ backoff: { type: 'fixed' } }), /webhooks\[0\]\.backoff\.delayMs is required/],

@@ -1,9 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { BackoffOptions, BreakerOptions, BreakerState, JobContext, JobQueue } from '@unisocket/queue';
+import type { BreakerOptions, BreakerState, JobContext, JobQueue } from '@unisocket/queue';
 import { eventScope, webhookBody, webhookEventOf } from './body';
 import { deliverWebhook, describeFailure } from './delivery';
 import type { LifecycleEvent, LifecycleEventName, ResolvedWebhookEndpoint } from './options';
+
+/** Failed attempts remembered while the queue decides (it answers at once; the bound is for a queue that never does). */
+const MAX_FAILING = 10_000;
 
 /** The job name webhook batches are queued under. */
 export const WEBHOOK_JOB = 'webhook';
@@ -12,7 +15,7 @@ export const WEBHOOK_JOB = 'webhook';
 export interface WebhookJobData {
   /** The endpoint's index in the configured list. */
   endpoint: number;
-  /** The endpoint's URL (a job whose index now names another URL is matched by URL). */
+  /** The endpoint's URL without credentials or query (a job whose index now names another URL is matched by it). */
   url: string;
   /** The exact body sent on every attempt. */
   body: string;
@@ -124,6 +127,13 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
   private closed = false;
   /** The queue refused the last batch (an `error` was reported; the next one waits until it takes one again). */
   private refusing = false;
+  /**
+   * Failed attempts waiting for the queue's verdict, by job id: `retry-started` (another attempt follows) or
+   * `entry-added` (the dead-letter queue), both emitted on the node that ran the attempt.
+   */
+  private readonly failing = new Map<string, WebhookDispatcherEvents['webhook-failed'][0]>();
+  private readonly onRetry = (entry: { id: string; name: string }): void => this.settle(entry, false);
+  private readonly onDeadLetter = (entry: { id: string; name: string }): void => this.settle(entry, true);
 
   constructor(options: WebhookDispatcherOptions) {
     super();
@@ -155,6 +165,8 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
     if (this.started || this.closed) return;
     this.started = true;
     this.queue.handle<WebhookJobData>(WEBHOOK_JOB, (job) => this.deliver(job));
+    this.queue.on('retry-started', this.onRetry);
+    this.queue.on('entry-added', this.onDeadLetter);
   }
 
   /**
@@ -227,7 +239,7 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
     const addedAt = Date.now();
     const data: WebhookJobData = {
       endpoint: endpoint.index,
-      url: endpoint.url,
+      url: endpoint.safeUrl,
       body: webhookBody(events, addedAt),
       events: events.length,
       addedAt,
@@ -261,7 +273,7 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
   private drop(endpoint: ResolvedWebhookEndpoint, events: number, reason: string): void {
     this.counters.droppedBatches++;
     this.counters.dropped += events;
-    this.notify('webhook-dropped', { url: endpoint.url, events, reason });
+    this.notify('webhook-dropped', { url: endpoint.safeUrl, events, reason });
   }
 
   /** The job handler: one attempt at one batch. Throws to have the queue retry it. */
@@ -282,10 +294,11 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
       });
       return;
     }
-    const breaker = this.breakers.get(endpoint.breakerName, endpoint.breaker);
     const started = performance.now();
     let requested = false;
+    let breaker: WebhookBreaker | undefined;
     try {
+      breaker = this.breakers.get(endpoint.breakerName, endpoint.breaker);
       const status = await breaker.execute(() => {
         requested = true;
         return deliverWebhook(endpoint, data.body);
@@ -293,7 +306,7 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
       this.counters.delivered++;
       this.counters.deliveredEvents += data.events;
       this.notify('webhook-delivered', {
-        url: endpoint.url,
+        url: endpoint.safeUrl,
         events: data.events,
         attempt,
         status,
@@ -301,27 +314,31 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
       });
     } catch (error) {
       this.counters.failedAttempts++;
-      const final = isFinalAttempt(data.addedAt, endpoint.retryForMs, endpoint.backoff, attempt);
-      if (final) this.counters.failed++;
       const reason = requested
         ? describeFailure(error, endpoint.timeoutMs)
-        : `circuit breaker ${endpoint.breakerName} is ${breaker.state}: no request made (${describeFailure(error)})`;
-      this.notify('webhook-failed', {
-        url: endpoint.url,
-        events: data.events,
-        attempt,
-        error: reason,
-        final,
-      });
-      throw new Error(`webhook ${endpoint.url}: ${reason}`, { cause: error });
+        : `no request made: ${error instanceof Error ? error.message : String(error)}`;
+      // reported once the queue says whether another attempt follows (see settle)
+      if (this.failing.size >= MAX_FAILING) this.failing.delete(this.failing.keys().next().value!);
+      this.failing.set(job.id, { url: endpoint.safeUrl, events: data.events, attempt, error: reason, final: false });
+      throw new Error(`webhook ${endpoint.safeUrl}: ${reason}`, { cause: error });
     }
+  }
+
+  /** The queue's verdict on a failed attempt of a webhook job this node ran: `webhook-failed`, final or not. */
+  private settle(entry: { id: string; name: string }, final: boolean): void {
+    if (entry.name !== WEBHOOK_JOB) return;
+    const failure = this.failing.get(entry.id);
+    if (failure === undefined) return;
+    this.failing.delete(entry.id);
+    if (final) this.counters.failed++;
+    this.notify('webhook-failed', { ...failure, final });
   }
 
   private endpointOf(data: WebhookJobData): ResolvedWebhookEndpoint | undefined {
     if (data === null || typeof data !== 'object' || typeof data.body !== 'string') return undefined;
     const byIndex = this.endpoints[data.endpoint];
-    if (byIndex !== undefined && byIndex.url === data.url) return byIndex;
-    return this.endpoints.find((e) => e.url === data.url);
+    if (byIndex !== undefined && byIndex.safeUrl === data.url) return byIndex;
+    return this.endpoints.find((e) => e.safeUrl === data.url);
   }
 
   /** Emits without letting a listener's exception fail a delivered job (it would be sent again). */
@@ -332,22 +349,4 @@ export class WebhookDispatcher extends EventEmitter<WebhookDispatcherEvents> {
       // a listener's bug is not the receiver's failure
     }
   }
-}
-
-/** The wait after failed attempt `attempt` (1-based), as the queue computes it. */
-export function backoffDelay(backoff: BackoffOptions | number, attempt: number): number {
-  if (typeof backoff === 'number') return backoff;
-  if (backoff.type === 'fixed') return backoff.delayMs;
-  const max = backoff.maxDelayMs ?? 3_600_000;
-  return Math.min(max, backoff.delayMs * 2 ** Math.min(attempt - 1, 40));
-}
-
-/** `true` when no attempt follows this failed one: the next would start after `retryForMs` from the batch. */
-function isFinalAttempt(
-  addedAt: number,
-  retryForMs: number,
-  backoff: BackoffOptions | number,
-  attempt: number,
-): boolean {
-  return Date.now() + backoffDelay(backoff, attempt) - addedAt > retryForMs;
 }

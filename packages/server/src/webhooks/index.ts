@@ -28,7 +28,6 @@ export { WebhookStatusError } from './delivery';
 export {
   WEBHOOK_JOB,
   WebhookDispatcher,
-  backoffDelay,
   type WebhookBreaker,
   type WebhookBreakers,
   type WebhookDispatcherEvents,

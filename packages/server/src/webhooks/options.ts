@@ -151,6 +151,11 @@ export interface ResolvedWebhookEndpoint {
   /** Its position in the endpoint list. */
   readonly index: number;
   readonly url: string;
+  /**
+   * The URL without credentials, query or fragment (`https://host/path`): what events, breaker names, metrics and
+   * queued jobs show, so a token in the URL stays out of them.
+   */
+  readonly safeUrl: string;
   readonly events: ReadonlySet<LifecycleEventName>;
   readonly channelPattern: string | undefined;
   /** `true` when the channel (without its app namespace) passes `channelPattern`. */
@@ -168,7 +173,7 @@ export interface ResolvedWebhookEndpoint {
   readonly retryForMs: number;
   readonly backoff: BackoffOptions | number;
   readonly breaker: BreakerOptions;
-  /** The name of its breaker in the registry: `webhook:<url>` (endpoints with one URL share it). */
+  /** The name of its breaker in the registry: `webhook:<safeUrl>` (endpoints with one URL share it). */
   readonly breakerName: string;
 }
 
@@ -264,7 +269,7 @@ function resolveEndpoint(
   for (const [key, value] of Object.entries(input)) if (value !== undefined) merged[key] = value;
   if (isRecord(defaults.headers) && isRecord(input.headers)) merged.headers = { ...defaults.headers, ...input.headers };
 
-  const url = resolveUrl(merged.url, `${at}.url`);
+  const { url, safeUrl } = resolveUrl(merged.url, `${at}.url`);
   const events = resolveEvents(merged.events, `${at}.events`);
   let channelPattern: string | undefined;
   let matchesChannel: (channel: ChannelName) => boolean = () => true;
@@ -307,12 +312,13 @@ function resolveEndpoint(
   const maxBatch = integer(merged.maxBatch, `${at}.maxBatch`, 1, 1_000) ?? DEFAULT_WEBHOOK_OPTIONS.maxBatch;
   const timeoutMs = integer(merged.timeoutMs, `${at}.timeoutMs`, 1, 300_000) ?? DEFAULT_WEBHOOK_OPTIONS.timeoutMs;
   const retryForMs =
-    integer(merged.retryForMs, `${at}.retryForMs`, 0, 30 * 86_400_000) ?? DEFAULT_WEBHOOK_OPTIONS.retryForMs;
+    integer(merged.retryForMs, `${at}.retryForMs`, 1, 30 * 86_400_000) ?? DEFAULT_WEBHOOK_OPTIONS.retryForMs;
   const backoff = resolveBackoff(merged.backoff, `${at}.backoff`);
   const breaker = resolveBreaker(merged.breaker, `${at}.breaker`);
   return {
     index,
     url,
+    safeUrl,
     events,
     channelPattern,
     matchesChannel,
@@ -327,11 +333,11 @@ function resolveEndpoint(
     retryForMs,
     backoff,
     breaker,
-    breakerName: `webhook:${url}`,
+    breakerName: `webhook:${safeUrl}`,
   };
 }
 
-function resolveUrl(value: unknown, at: string): string {
+function resolveUrl(value: unknown, at: string): { url: string; safeUrl: string } {
   if (typeof value !== 'string' || value.length === 0) {
     throw new TypeError(`${at} must be an http(s) URL such as 'https://example.com/pusher/webhook'`);
   }
@@ -346,7 +352,7 @@ function resolveUrl(value: unknown, at: string): string {
       `${at} must use http: or https:, got ${JSON.stringify(url.protocol)} in ${JSON.stringify(value)}`,
     );
   }
-  return value;
+  return { url: value, safeUrl: `${url.protocol}//${url.host}${url.pathname}` };
 }
 
 function resolveEvents(value: unknown, at: string): ReadonlySet<LifecycleEventName> {
