@@ -1,0 +1,607 @@
+import type { Job, Queue, Worker } from 'bullmq';
+import { isUnisocketError } from '@unisocket/core';
+import { retryDelay } from './backoff';
+import { type Breaker, BreakerRegistry } from './breaker';
+import {
+  type BullConnection,
+  type BullModules,
+  createClient,
+  describeConnection,
+  loadBullModules,
+  type OwnedClient,
+  validateConnection,
+} from './bull-connection';
+import { bullJobOptions, retryPolicyOf, tickOf, toJobInfo, toJobState, unwrapData, wrapData } from './bull-jobs';
+import { QueueEventEmitter } from './events';
+import {
+  nextCronTick,
+  type ResolvedJobQueueOptions,
+  resolveJobOptions,
+  resolvePage,
+  resolveQueueOptions,
+  resolveSchedule,
+  validateJobName,
+  validateScheduleKey,
+} from './options';
+import type {
+  BreakerOptions,
+  JobHandler,
+  JobInfo,
+  JobOptions,
+  JobQueue,
+  JobQueueOptions,
+  ScheduleInfo,
+  ScheduleOptions,
+} from './types';
+import { asError, messageOf, notFound, unavailable, withTimeout } from './util';
+
+/** The default BullMQ key prefix of a {@link BullJobQueue}. */
+export const DEFAULT_BULL_PREFIX = 'unisocket:bull';
+/** Recurring jobs {@link BullJobQueue.schedules} lists at most. */
+export const MAX_LISTED_SCHEDULES = 10_000;
+/** Due times a node watches at most to promote delayed jobs on time (beyond it, BullMQ's own timing applies). */
+export const MAX_WAKE_TIMERS = 10_000;
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Options of {@link BullJobQueue}. */
+export interface BullJobQueueOptions extends JobQueueOptions {
+  /** Where Redis is: `{ url }` or an ioredis client (duplicated, never used itself). */
+  connection: BullConnection;
+  /** BullMQ's key prefix (every key is `<prefix>:<name>:…`). @default 'unisocket:bull' */
+  prefix?: string;
+  /**
+   * The longest a Redis call (and connecting, at `start` or at the first call) may take before it is refused with
+   * `UNAVAILABLE`. @default 5_000
+   */
+  timeoutMs?: number;
+  /** The registry the queue's breaker (`queue:<name>`) lives in, so it shows in health and stats. @default a new one */
+  breakers?: BreakerRegistry;
+  /** Thresholds of the queue's breaker. @default the registry's defaults (5 failures, 10 s) */
+  breaker?: BreakerOptions;
+}
+
+interface Producer {
+  readonly queue: Queue;
+  readonly client: OwnedClient;
+}
+
+const OWN_KEYS = ['connection', 'prefix', 'timeoutMs', 'breakers', 'breaker'];
+
+/**
+ * A {@link JobQueue} on BullMQ (Redis): one BullMQ `Queue` (the producer) and, once started, one `Worker`. Jobs,
+ * delays, schedules and dead letters live in Redis (`durable: true`): a restarted node picks up where it left off and
+ * any node's worker may run a job, each tick of a recurring job once across all nodes (`upsertJobScheduler`). The
+ * dead-letter queue is BullMQ's `failed` set. Events are emitted by the node whose worker ran the job (once
+ * cluster-wide); `entry-resubmitted` and `entry-resolved` (`removed`) by the node that was asked.
+ *
+ * BullMQ and ioredis are optional peers, loaded at the first call that needs Redis. Calls that reach Redis are bounded
+ * by `timeoutMs`; `add`, `schedule` and `unschedule` go through the breaker `queue:<name>`, so an outage fails fast.
+ */
+export class BullJobQueue extends QueueEventEmitter implements JobQueue {
+  /** The queue's name (the BullMQ queue name). */
+  readonly name: string;
+  /** Always `'bullmq'`. */
+  readonly kind = 'bullmq' as const;
+  /** Always `true`: jobs, delays, schedules and dead letters live in Redis. */
+  readonly durable = true;
+  /** BullMQ's key prefix. */
+  readonly prefix: string;
+  /** The breaker around the producer's Redis calls (`queue:<name>`). */
+  readonly breaker: Breaker;
+  readonly #options: ResolvedJobQueueOptions;
+  readonly #connection: BullConnection;
+  readonly #where: string;
+  readonly #timeoutMs: number;
+  readonly #handlers = new Map<string, JobHandler<unknown>>();
+  /** Handler durations and retry delays of the jobs this worker ran, for its events. */
+  readonly #durations = new WeakMap<Job, number>();
+  readonly #retryDelays = new WeakMap<Job, number>();
+  #producer: Promise<Producer> | undefined;
+  /** The producer once connected (for the promotions of due jobs, which never connect by themselves). */
+  #connected: Producer | undefined;
+  /** Timers promoting delayed jobs at their due time, by job id. */
+  readonly #wakeTimers = new Map<string, NodeJS.Timeout>();
+  #starting: Promise<void> | undefined;
+  #worker: { worker: Worker; client: OwnedClient } | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** @throws {TypeError} for bad options, saying what to change */
+  constructor(options: BullJobQueueOptions) {
+    super();
+    this.#options = resolveQueueOptions(options, OWN_KEYS);
+    this.name = this.#options.name;
+    this.#connection = validateConnection(options.connection);
+    this.#where = describeConnection(this.#connection);
+    const prefix = options.prefix ?? DEFAULT_BULL_PREFIX;
+    if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 128) {
+      throw new TypeError(`prefix must be a non-empty string of at most 128 characters, got ${JSON.stringify(prefix)}`);
+    }
+    this.prefix = prefix;
+    const timeoutMs = options.timeoutMs ?? 5_000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 600_000) {
+      throw new TypeError(`timeoutMs must be an integer from 100 to 600000, got ${String(timeoutMs)}`);
+    }
+    this.#timeoutMs = timeoutMs;
+    this.breaker = (options.breakers ?? new BreakerRegistry()).get(`queue:${this.name}`, options.breaker);
+  }
+
+  /** Registers the handler of jobs named `name` on this node (replacing any previous one). */
+  handle<T>(name: string, handler: JobHandler<T>): void {
+    this.#assertOpen();
+    validateJobName(name);
+    if (typeof handler !== 'function') throw new TypeError(`the handler of "${name}" must be a function`);
+    this.#handlers.set(name, handler as JobHandler<unknown>);
+  }
+
+  /**
+   * Connects (within `timeoutMs`) and starts this node's worker. Idempotent; after a failure, the next call tries again.
+   * @throws {UnisocketError} `UNAVAILABLE` naming the Redis URL when it cannot be reached, or when bullmq/ioredis are
+   * not installed
+   */
+  start(): Promise<void> {
+    this.#assertOpen();
+    this.#starting ??= this.#start().catch((error: unknown) => {
+      this.#starting = undefined;
+      throw error;
+    });
+    return this.#starting;
+  }
+
+  /**
+   * Adds a job (through the breaker). With a `jobId` still known, answers the existing job.
+   * @throws {TypeError} for a bad name or options
+   * @throws {UnisocketError} `UNAVAILABLE` when Redis does not take it within `timeoutMs`, the breaker is open, or the
+   * queue is closed
+   */
+  async add<T>(name: string, data: T, options?: JobOptions): Promise<JobInfo<T>> {
+    this.#assertOpen();
+    validateJobName(name);
+    const resolved = resolveJobOptions(options, this.#options);
+    const opts = bullJobOptions(resolved, this.#options);
+    return this.#guarded('add a job', async ({ queue }) => {
+      const job = await queue.add(name, wrapData(data), opts);
+      if (resolved.jobId !== undefined) {
+        // BullMQ adds nothing for a known id but answers with the new data: read what is stored
+        const stored = await queue.getJob(resolved.jobId);
+        if (stored !== undefined) return toJobInfo(stored, toJobState(await stored.getState())) as JobInfo<T>;
+      }
+      const state = resolved.delayMs > 0 ? 'delayed' : resolved.priority === undefined ? 'waiting' : 'prioritized';
+      const runAt = state === 'delayed' ? job.timestamp + resolved.delayMs : undefined;
+      if (runAt !== undefined) this.#wakeAt(String(job.id), runAt);
+      return toJobInfo(job, state, runAt) as JobInfo<T>;
+    });
+  }
+
+  /**
+   * Creates or replaces the recurring job `key` with BullMQ's `upsertJobScheduler` (through the breaker): each tick
+   * runs once across all nodes.
+   * @throws {TypeError} for a bad key, schedule (a malformed cron pattern: naming it and cron-parser's reason), name
+   * or options
+   * @throws {UnisocketError} `UNAVAILABLE` as {@link add}
+   */
+  async schedule(
+    key: string,
+    schedule: ScheduleOptions,
+    name: string,
+    data?: unknown,
+    options?: JobOptions,
+  ): Promise<ScheduleInfo> {
+    this.#assertOpen();
+    validateScheduleKey(key);
+    const spec = resolveSchedule(schedule);
+    validateJobName(name);
+    const opts = bullJobOptions(resolveJobOptions(options, this.#options, true), this.#options);
+    const repeat = spec.kind === 'every' ? { every: spec.everyMs } : { pattern: spec.pattern, tz: spec.tz };
+    return this.#guarded('schedule a recurring job', async ({ queue }) => {
+      const next = await queue.upsertJobScheduler(key, repeat, { name, data: wrapData(data), opts });
+      const tick = next === undefined ? undefined : tickOf(next);
+      if (next !== undefined && tick !== undefined) this.#wakeAt(String(next.id), tick);
+      return {
+        key,
+        name,
+        ...(spec.kind === 'every' ? { everyMs: spec.everyMs } : { pattern: spec.pattern, tz: spec.tz }),
+        ...(tick === undefined ? {} : { next: tick }),
+      };
+    });
+  }
+
+  /** Removes a recurring job (through the breaker). @returns `false` when there was none */
+  async unschedule(key: string): Promise<boolean> {
+    this.#assertOpen();
+    validateScheduleKey(key);
+    return this.#guarded('remove a recurring job', ({ queue }) => queue.removeJobScheduler(key));
+  }
+
+  /** The recurring jobs (at most 10 000). */
+  async schedules(): Promise<ScheduleInfo[]> {
+    this.#assertOpen();
+    return this.#bounded('list the recurring jobs', async ({ queue }) => {
+      const schedulers = await queue.getJobSchedulers(0, MAX_LISTED_SCHEDULES - 1, true);
+      return schedulers.map((s) => ({
+        key: s.key,
+        name: s.name,
+        ...(s.pattern === undefined ? {} : { pattern: s.pattern }),
+        ...(s.every === undefined ? {} : { everyMs: s.every }),
+        ...(s.tz === undefined ? {} : { tz: s.tz }),
+        ...(s.next === undefined || s.next === null ? {} : { next: s.next }),
+      }));
+    });
+  }
+
+  /** A job by id (completed ones only while kept), or `undefined`. */
+  async job(id: string): Promise<JobInfo | undefined> {
+    this.#assertOpen();
+    if (typeof id !== 'string' || id.length === 0) throw new TypeError('a job id must be a non-empty string');
+    return this.#bounded('read a job', async ({ queue, client }) => {
+      const job = await queue.getJob(id);
+      if (job === undefined) return undefined;
+      const state = toJobState(await job.getState());
+      let runAt: number | undefined;
+      if (state === 'delayed') {
+        // BullMQ's delayed score is the due time × 4096 plus a counter
+        const score = await client.zscore(queue.keys.delayed!, id);
+        if (score !== null) runAt = Math.floor(Number(score) / 0x1000);
+      }
+      return toJobInfo(job, state, runAt);
+    });
+  }
+
+  /** The dead-letter queue (BullMQ's `failed` set), newest first (`limit` defaults to 100, at most 1 000). */
+  async deadLetters(options: { offset?: number; limit?: number } = {}): Promise<{ total: number; entries: JobInfo[] }> {
+    this.#assertOpen();
+    const { offset, limit } = resolvePage(options);
+    return this.#bounded('list the dead letters', async ({ queue }) => {
+      const [total, jobs] = await Promise.all([queue.getFailedCount(), queue.getFailed(offset, offset + limit - 1)]);
+      return { total, entries: jobs.filter((job) => job !== undefined).map((job) => toJobInfo(job, 'failed')) };
+    });
+  }
+
+  /**
+   * Sends a dead-letter entry back to run again (`job.retry('failed')`), its attempts (and `retryForMs` time)
+   * starting over.
+   * @throws {UnisocketError} `NOT_FOUND` when `id` is not in the dead-letter queue; `UNAVAILABLE` as {@link add}
+   */
+  async retryDeadLetter(id: string): Promise<JobInfo> {
+    this.#assertOpen();
+    return this.#bounded('retry a dead letter', async ({ queue }) => {
+      const job = await this.#deadLetter(queue, id);
+      const { data } = unwrapData(job.data);
+      await job.updateData(wrapData(data, Date.now()));
+      try {
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      } catch (error) {
+        throw notFound(`queue ${this.name} could not retry dead letter "${id}": ${messageOf(error)}`);
+      }
+      this.emitEvent('entry-resubmitted', { queue: this.name, id, name: job.name });
+      return toJobInfo(job, job.priority ? 'prioritized' : 'waiting');
+    });
+  }
+
+  /**
+   * Removes a dead-letter entry (`job.remove()`).
+   * @throws {UnisocketError} `NOT_FOUND` when `id` is not in the dead-letter queue; `UNAVAILABLE` as {@link add}
+   */
+  async removeDeadLetter(id: string): Promise<void> {
+    this.#assertOpen();
+    return this.#bounded('remove a dead letter', async ({ queue }) => {
+      const job = await this.#deadLetter(queue, id);
+      await job.remove();
+      this.emitEvent('entry-resolved', { queue: this.name, id, name: job.name, how: 'removed' });
+    });
+  }
+
+  /** Jobs per state (`waiting` includes the prioritized ones; `completed` counts those kept). */
+  async counts(): Promise<Record<'waiting' | 'delayed' | 'active' | 'completed' | 'failed', number>> {
+    this.#assertOpen();
+    return this.#bounded('count the jobs', async ({ queue }) => {
+      const c = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed');
+      return {
+        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+        delayed: c.delayed ?? 0,
+        active: c.active ?? 0,
+        completed: c.completed ?? 0,
+        failed: c.failed ?? 0,
+      };
+    });
+  }
+
+  /**
+   * Stops this node's worker, letting its active jobs finish up to `timeoutMs` (a job still running then is left to
+   * BullMQ's stalled-job check, which runs it again on a live node), and closes every connection. Jobs, delays,
+   * schedules and dead letters stay in Redis. Idempotent.
+   */
+  close(timeoutMs = 5_000): Promise<void> {
+    this.#closing ??= this.#close(timeoutMs);
+    return this.#closing;
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
+    for (const timer of this.#wakeTimers.values()) clearTimeout(timer);
+    this.#wakeTimers.clear();
+    await this.#starting?.catch(() => undefined);
+    const running = this.#worker;
+    this.#worker = undefined;
+    if (running !== undefined) {
+      const { worker, client } = running;
+      try {
+        await withTimeout(worker.close(), Math.max(0, timeoutMs), () => new Error('active jobs still running'));
+      } catch {
+        await withTimeout(worker.disconnect(), this.#timeoutMs, () => new Error('disconnect timed out')).catch(
+          () => {},
+        );
+      }
+      client.disconnect();
+    }
+    const producer = await this.#producer?.catch(() => undefined);
+    this.#producer = undefined;
+    this.#connected = undefined;
+    if (producer !== undefined) await this.#dispose(producer);
+  }
+
+  #assertOpen(): void {
+    if (this.#closing !== undefined) {
+      throw unavailable(`queue ${this.name} is closed: create a new queue to add or run jobs`);
+    }
+  }
+
+  /** Runs `fn` on the producer within `timeoutMs`; failures other than `NOT_FOUND` become `UNAVAILABLE`. */
+  async #bounded<T>(what: string, fn: (producer: Producer) => Promise<T>): Promise<T> {
+    try {
+      const producer = await this.#ready();
+      return await withTimeout(
+        fn(producer),
+        this.#timeoutMs,
+        () => new Error(`Redis at ${this.#where} did not answer within ${this.#timeoutMs} ms`),
+      );
+    } catch (error) {
+      if (isUnisocketError(error) || error instanceof TypeError) throw error;
+      throw unavailable(`queue ${this.name} could not ${what}: ${messageOf(error)}`, error);
+    }
+  }
+
+  /** {@link #bounded} through the breaker. */
+  #guarded<T>(what: string, fn: (producer: Producer) => Promise<T>): Promise<T> {
+    return this.breaker.execute(() => this.#bounded(what, fn));
+  }
+
+  /** The producer, connecting it (within `timeoutMs`) on first use or after a failed attempt. */
+  #ready(): Promise<Producer> {
+    this.#producer ??= this.#connect().catch((error: unknown) => {
+      this.#producer = undefined;
+      throw error;
+    });
+    return this.#producer;
+  }
+
+  async #connect(): Promise<Producer> {
+    const modules = await loadBullModules();
+    const client = createClient(modules, this.#connection, 'producer', this.#timeoutMs, (error) =>
+      this.reportError(new Error(`queue ${this.name}: Redis at ${this.#where}: ${error.message}`, { cause: error })),
+    );
+    const queue = new modules.bullmq.Queue(this.name, { connection: client as never, prefix: this.prefix });
+    queue.on('error', (error) => this.reportError(new Error(`queue ${this.name}: ${error.message}`, { cause: error })));
+    const producer = { queue, client };
+    try {
+      await withTimeout(queue.waitUntilReady(), this.#timeoutMs, () => new Error(`no answer in ${this.#timeoutMs} ms`));
+    } catch (error) {
+      await this.#dispose(producer);
+      throw this.#unreachable(error);
+    }
+    if (this.#closing !== undefined) {
+      await this.#dispose(producer);
+      throw unavailable(`queue ${this.name} is closed: create a new queue to add or run jobs`);
+    }
+    this.#connected = producer;
+    return producer;
+  }
+
+  async #dispose({ queue, client }: Producer): Promise<void> {
+    await withTimeout(queue.close(), this.#timeoutMs, () => new Error('close timed out')).catch(() => {});
+    client.disconnect();
+  }
+
+  #unreachable(error: unknown): Error {
+    return unavailable(
+      `queue ${this.name} cannot reach Redis at ${this.#where}: ${messageOf(error)}; check that Redis runs there ` +
+        'and the connection option points to it',
+      error,
+    );
+  }
+
+  async #start(): Promise<void> {
+    await this.#ready();
+    const modules = await loadBullModules();
+    if (this.#closing !== undefined) throw unavailable(`queue ${this.name} is closed`);
+    const client = createClient(modules, this.#connection, 'worker', this.#timeoutMs, (error) =>
+      this.reportError(new Error(`worker ${this.name}: Redis at ${this.#where}: ${error.message}`, { cause: error })),
+    );
+    const worker = this.#createWorker(modules, client);
+    try {
+      await withTimeout(
+        worker.waitUntilReady(),
+        this.#timeoutMs,
+        () => new Error(`no answer in ${this.#timeoutMs} ms`),
+      );
+    } catch (error) {
+      await withTimeout(worker.close(true), this.#timeoutMs, () => new Error('close timed out')).catch(() => {});
+      client.disconnect();
+      throw this.#unreachable(error);
+    }
+    this.#worker = { worker, client };
+  }
+
+  #createWorker(modules: BullModules, client: OwnedClient): Worker {
+    const { concurrency, keepCompleted, maxDeadLetters } = this.#options;
+    const worker = new modules.bullmq.Worker(this.name, (job: Job) => this.#process(job), {
+      connection: client as never,
+      prefix: this.prefix,
+      concurrency,
+      removeOnComplete: { count: keepCompleted },
+      removeOnFail: { count: maxDeadLetters },
+      settings: {
+        backoffStrategy: (attemptsMade: number, _type?: string, _error?: Error, job?: unknown) =>
+          this.#backoff(attemptsMade, job as Job),
+      },
+    });
+    worker.on('error', (error) =>
+      this.reportError(new Error(`worker ${this.name}: ${error.message}`, { cause: error })),
+    );
+    worker.on('completed', (job) => this.#completed(job));
+    worker.on('failed', (job, error) => {
+      if (job !== undefined) this.#failed(job, error);
+    });
+    return worker;
+  }
+
+  /** The worker's processor: runs the handler of the job's name. */
+  async #process(job: Job): Promise<null> {
+    const scheduleKey = job.repeatJobKey;
+    const scheduledFor = tickOf(job);
+    if (scheduleKey !== undefined && scheduledFor !== undefined) this.#wakeNextTick(job, scheduleKey, scheduledFor);
+    if (scheduleKey !== undefined && job.attemptsMade === 0) {
+      this.emitEvent('schedule-executed', {
+        queue: this.name,
+        key: scheduleKey,
+        name: job.name,
+        id: String(job.id),
+        scheduledFor: scheduledFor ?? job.timestamp,
+      });
+    }
+    const started = Date.now();
+    try {
+      const handler = this.#handlers.get(job.name);
+      if (handler === undefined) {
+        const error = new Error(
+          `no handler for job "${job.name}" on queue ${this.name}: call handle('${job.name}', fn) on every node before start()`,
+        );
+        this.reportError(error);
+        throw error;
+      }
+      await handler({
+        id: String(job.id),
+        name: job.name,
+        data: unwrapData(job.data).data,
+        attemptsMade: job.attemptsMade,
+        ...(scheduleKey === undefined ? {} : { scheduleKey }),
+        ...(scheduledFor === undefined ? {} : { scheduledFor }),
+      });
+      return null;
+    } catch (error) {
+      throw asError(error);
+    } finally {
+      this.#durations.set(job, Date.now() - started);
+    }
+  }
+
+  /** The worker's backoff strategy: the shared {@link retryDelay}; -1 tells BullMQ to fail the job for good. */
+  #backoff(failures: number, job: Job | undefined): number {
+    const policy = job === undefined ? undefined : retryPolicyOf(job);
+    if (job === undefined || policy === undefined) return -1;
+    const delay = retryDelay(policy, failures);
+    if (delay === undefined) return -1;
+    this.#retryDelays.set(job, delay);
+    return delay;
+  }
+
+  #completed(job: Job): void {
+    const id = String(job.id);
+    const attempts = job.attemptsMade;
+    const durationMs = this.#durations.get(job) ?? 0;
+    this.emitEvent('completed', { queue: this.name, id, name: job.name, durationMs, attempts });
+    if (attempts > 1) this.emitEvent('retry-completed', { queue: this.name, id, name: job.name, attempts });
+    if (unwrapData(job.data).resubmittedAt !== undefined) {
+      this.emitEvent('entry-resolved', { queue: this.name, id, name: job.name, how: 'completed' });
+    }
+    if (job.repeatJobKey !== undefined) {
+      const key = job.repeatJobKey;
+      this.emitEvent('execution-completed', { queue: this.name, key, name: job.name, id, durationMs, ok: true });
+    }
+  }
+
+  #failed(job: Job, failure: Error): void {
+    const id = String(job.id);
+    const error = failure.message;
+    if (job.repeatJobKey !== undefined) {
+      this.emitEvent('execution-completed', {
+        queue: this.name,
+        key: job.repeatJobKey,
+        name: job.name,
+        id,
+        durationMs: this.#durations.get(job) ?? 0,
+        ok: false,
+        error,
+      });
+    }
+    if (job.finishedOn) {
+      this.emitEvent('entry-added', { queue: this.name, id, name: job.name, attempts: job.attemptsMade, error });
+      return;
+    }
+    const delayMs = this.#retryDelays.get(job) ?? 0;
+    // the retry is due delayMs after BullMQ moved it to the delayed set, which happened before this event
+    if (delayMs > 0) this.#wakeAt(id, Date.now() + delayMs);
+    this.emitEvent('retry-started', {
+      queue: this.name,
+      id,
+      name: job.name,
+      attempt: job.attemptsMade + 1,
+      delayMs,
+      error,
+    });
+  }
+
+  /**
+   * Promotes the delayed job `id` at `at` (BullMQ's `promote`, atomic: a job no longer delayed is left alone). A worker
+   * blocked on Redis wakes for a due job only at Redis's timer resolution (100 ms at the default `hz` 10); the node
+   * that knows a due time promotes the job then, so it starts within a few ms. Bounded; cleared at close.
+   */
+  #wakeAt(id: string, at: number): void {
+    if (this.#closing !== undefined) return;
+    const existing = this.#wakeTimers.get(id);
+    if (existing === undefined && this.#wakeTimers.size >= MAX_WAKE_TIMERS) return;
+    clearTimeout(existing);
+    const timer = setTimeout(
+      () => {
+        this.#wakeTimers.delete(id);
+        if (Date.now() < at) return this.#wakeAt(id, at); // a timer fired early, or a delay longer than one timer
+        const producer = this.#connected;
+        if (producer === undefined || this.#closing !== undefined) return;
+        // not delayed any more (already run, removed, promoted by another node): nothing to do
+        withTimeout(producer.queue.getBackend().promote(id), this.#timeoutMs, () => new Error('timeout')).catch(
+          () => {},
+        );
+      },
+      Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS),
+    );
+    timer.unref();
+    this.#wakeTimers.set(id, timer);
+  }
+
+  /** Watches the due time of the tick after `tick`, which BullMQ created when this job became active. */
+  #wakeNextTick(job: Job, key: string, tick: number): void {
+    const { repeat } = job.opts as { repeat?: { every?: number; pattern?: string; tz?: string } };
+    try {
+      const next =
+        repeat?.every !== undefined
+          ? tick + repeat.every
+          : repeat?.pattern !== undefined
+            ? nextCronTick(repeat.pattern, repeat.tz ?? 'UTC', tick)
+            : undefined;
+      if (next !== undefined && next > Date.now()) this.#wakeAt(`repeat:${key}:${next}`, next);
+    } catch {
+      // a pattern this node cannot read: BullMQ's own timing applies
+    }
+  }
+
+  async #deadLetter(queue: Queue, id: string): Promise<Job> {
+    if (typeof id !== 'string' || id.length === 0) throw new TypeError('a dead-letter id must be a non-empty string');
+    const job = await queue.getJob(id);
+    const state = job === undefined ? 'unknown' : await job.getState();
+    if (job === undefined || state !== 'failed') {
+      throw notFound(
+        `queue ${this.name} has no dead-letter entry "${id}" (the job is ${job === undefined ? 'gone' : state}): ` +
+          'it was removed or retried already, or never failed (list them with deadLetters())',
+      );
+    }
+    return job;
+  }
+}
