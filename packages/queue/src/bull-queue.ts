@@ -376,10 +376,10 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
   async #connect(): Promise<Producer> {
     const modules = await loadBullModules();
     const client = createClient(modules, this.#connection, 'producer', this.#timeoutMs, (error) =>
-      this.reportError(new Error(`queue ${this.name}: Redis at ${this.#where}: ${error.message}`, { cause: error })),
+      this.#clientError(error),
     );
     const queue = new modules.bullmq.Queue(this.name, { connection: client as never, prefix: this.prefix });
-    queue.on('error', (error) => this.reportError(new Error(`queue ${this.name}: ${error.message}`, { cause: error })));
+    queue.on('error', (error) => this.#clientError(error));
     const producer = { queue, client };
     try {
       await withTimeout(queue.waitUntilReady(), this.#timeoutMs, () => new Error(`no answer in ${this.#timeoutMs} ms`));
@@ -400,6 +400,14 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
     client.disconnect();
   }
 
+  /**
+   * An error of a BullMQ client or of one of the queue's Redis connections (the same failure often comes from both: one
+   * message, so it is reported once per 10 s).
+   */
+  #clientError(error: Error): void {
+    this.reportError(new Error(`queue ${this.name} (Redis at ${this.#where}): ${error.message}`, { cause: error }));
+  }
+
   #unreachable(error: unknown): Error {
     return unavailable(
       `queue ${this.name} cannot reach Redis at ${this.#where}: ${messageOf(error)}; check that Redis runs there ` +
@@ -413,7 +421,7 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
     const modules = await loadBullModules();
     if (this.#closing !== undefined) throw unavailable(`queue ${this.name} is closed`);
     const client = createClient(modules, this.#connection, 'worker', this.#timeoutMs, (error) =>
-      this.reportError(new Error(`worker ${this.name}: Redis at ${this.#where}: ${error.message}`, { cause: error })),
+      this.#clientError(error),
     );
     const worker = this.#createWorker(modules, client);
     try {
@@ -443,9 +451,7 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
           this.#backoff(attemptsMade, job as Job),
       },
     });
-    worker.on('error', (error) =>
-      this.reportError(new Error(`worker ${this.name}: ${error.message}`, { cause: error })),
-    );
+    worker.on('error', (error) => this.#clientError(error));
     worker.on('completed', (job) => this.#completed(job));
     worker.on('failed', (job, error) => {
       if (job !== undefined) this.#failed(job, error);
