@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { appScopeLength } from '@unisocket/core';
 import { pusherChannelOf, pusherUserOf } from '@unisocket/transport-pusher';
-import type { LifecycleEvent } from './options';
+import type { LifecycleEvent } from './events';
 
 /** The Pusher webhook body: `{ time_ms, events }`. */
 export interface WebhookBody {

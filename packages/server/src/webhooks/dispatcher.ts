@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import type { BreakerOptions, BreakerState, JobContext, JobQueue } from '@unisocket/queue';
 import { eventScope, webhookBody, webhookEventOf } from './body';
 import { deliverWebhook, describeFailure } from './delivery';
-import type { LifecycleEvent, LifecycleEventName, ResolvedWebhookEndpoint } from './options';
+import type { LifecycleEvent, LifecycleEventName } from './events';
+import type { ResolvedWebhookEndpoint } from './options';
 
 /** Failed attempts remembered while the queue decides (it answers at once; the bound is for a queue that never does). */
 const MAX_FAILING = 10_000;

@@ -5,17 +5,19 @@
  */
 export {
   DEFAULT_WEBHOOK_EVENTS,
-  DEFAULT_WEBHOOK_OPTIONS,
   LIFECYCLE_EVENTS,
-  MAX_WEBHOOK_ENDPOINTS,
-  MIN_WEBHOOK_SECRET_LENGTH,
-  resolveWebhooks,
   type ChannelLifecycleEvent,
   type ClientLifecycleEvent,
   type ConnectionLifecycleEvent,
   type LifecycleEvent,
   type LifecycleEventName,
   type MemberLifecycleEvent,
+} from './events';
+export {
+  DEFAULT_WEBHOOK_OPTIONS,
+  MAX_WEBHOOK_ENDPOINTS,
+  MIN_WEBHOOK_SECRET_LENGTH,
+  resolveWebhooks,
   type ResolvedWebhookEndpoint,
   type WebhookDefaults,
   type WebhookEndpointOptions,
