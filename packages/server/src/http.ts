@@ -29,6 +29,7 @@ export const HTTP_METHODS: Readonly<Record<HttpEndpoint, readonly string[]>> = {
   metrics: ['GET', 'HEAD'],
   status: ['GET', 'HEAD'],
   broadcast: ['POST'],
+  queue: ['GET', 'POST', 'DELETE'],
 };
 
 /** The most messages one `POST /broadcast` batch may hold. */
@@ -47,6 +48,13 @@ export interface HttpApi {
 export interface HttpApiHost {
   /** `POST /broadcast`: publishes one message. */
   broadcast(channel: ChannelName, event: string, data?: unknown, options?: PublishOptions): Promise<PublishAck>;
+  /** `POST /broadcast` with `delayMs` (or `attempts`, `priority`, `jobId`): queues it (`service.queue.broadcast`). */
+  enqueue?(channel: ChannelName, event: string, data: unknown, options: QueuedItemOptions): Promise<QueuedItem>;
+  /**
+   * The job queue API under `paths.queue` (API key checked before): answers the request, `path` being what follows
+   * `paths.queue` (`''`, `/dead-letters`, `/dead-letters/<queue>/<id>/retry`, …).
+   */
+  queueRequest?(req: IncomingMessage, res: ServerResponse, path: string, body: () => Promise<unknown>): void;
   /** `GET /health` (503 when `unhealthy`). */
   health(): HealthStatus;
   /** `GET /stats`. */
@@ -63,6 +71,21 @@ export interface HttpApiHost {
    * Pusher apps), created once with the API's bounded body reading.
    */
   routes?(bodies: HttpRouteBodies): HttpRoute | undefined;
+}
+
+/** The queue options a `POST /broadcast` message may carry. */
+export interface QueuedItemOptions {
+  delayMs?: number;
+  attempts?: number;
+  priority?: number;
+  jobId?: string;
+}
+
+/** What a queued `POST /broadcast` message answers. */
+export interface QueuedItem {
+  jobId: string;
+  /** When it will be published (epoch ms). */
+  runAt: number;
 }
 
 /** A route of the HTTP API: `true` when it answers the request, `false` to pass it on. */
@@ -165,50 +188,66 @@ export function createHttpApi(host: HttpApiHost, options: ResolvedHttpOptions, o
         );
         return;
       case 'broadcast': {
-        if (apiKeyHash === undefined) {
-          json(res, 403, {
-            error: ErrorCode.FORBIDDEN,
-            message: `POST ${paths.broadcast} is disabled: set http.apiKey (API_KEY) to enable it`,
-          });
-          bodies.discard(req, res);
-          return;
-        }
-        const header = req.headers.authorization ?? '';
-        const match = /^Bearer\s+(.+)$/i.exec(header);
-        if (match === null || !timingSafeEqual(sha256(match[1]!.trim()), apiKeyHash)) {
-          res.setHeader('WWW-Authenticate', 'Bearer');
-          json(res, 401, {
-            error: ErrorCode.UNAUTHORIZED,
-            message: 'a valid API key is required: send "Authorization: Bearer <api key>"',
-          });
-          bodies.discard(req, res);
-          return;
-        }
+        if (!authorized(req, res, paths.broadcast)) return;
         readJson(req, res, bodies).then(
           (body) => publishBody(host, body, res),
-          (error: unknown) => {
-            if (!(error instanceof HttpError)) {
-              json(res, 500, {
-                error: ErrorCode.INTERNAL,
-                message: `reading the body failed: ${error instanceof Error ? error.message : String(error)}`,
-              });
-              return;
-            }
-            if (error.close) closeAfterAnswer(req, res);
-            if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
-            json(res, error.status, { error: error.code, message: error.message });
-          },
+          (error: unknown) => answerBodyError(req, res, error),
         );
         return;
       }
+      case 'queue': {
+        if (!authorized(req, res, paths.queue)) return;
+        if (host.queueRequest === undefined) {
+          json(res, 404, { error: ErrorCode.NOT_FOUND, message: 'this service has no job queue' });
+          bodies.discard(req, res);
+          return;
+        }
+        const url = req.url ?? '/';
+        const q = url.indexOf('?');
+        const path = (q === -1 ? url : url.slice(0, q)).slice(paths.queue.length);
+        let read: Promise<unknown> | undefined;
+        const body = (): Promise<unknown> => {
+          read ??= readJson(req, res, bodies).catch((error: unknown) => {
+            answerBodyError(req, res, error);
+            throw error;
+          });
+          return read;
+        };
+        host.queueRequest(req, res, path, body);
+        return;
+      }
     }
+  };
+
+  /** `true` when the request carries the API key; otherwise answers 403 (no key configured) or 401. */
+  const authorized = (req: IncomingMessage, res: ServerResponse, path: string): boolean => {
+    if (apiKeyHash === undefined) {
+      json(res, 403, {
+        error: ErrorCode.FORBIDDEN,
+        message: `${path} is disabled: set http.apiKey (API_KEY) to enable it`,
+      });
+      bodies.discard(req, res);
+      return false;
+    }
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    if (match === null || !timingSafeEqual(sha256(match[1]!.trim()), apiKeyHash)) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      json(res, 401, {
+        error: ErrorCode.UNAUTHORIZED,
+        message: 'a valid API key is required: send "Authorization: Bearer <api key>"',
+      });
+      bodies.discard(req, res);
+      return false;
+    }
+    return true;
   };
 
   const handler: HttpHandler = (req, res, next) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const endpoint = byPath.get(path);
+    const endpoint = byPath.get(path) ?? (path.startsWith(`${paths.queue}/`) ? 'queue' : undefined);
     if (endpoint !== undefined) {
       handle(endpoint, req, res);
       return;
@@ -224,11 +263,25 @@ export function createHttpApi(host: HttpApiHost, options: ResolvedHttpOptions, o
   return { paths, handler, handle, bodyUsage: () => bodies.usage() };
 }
 
-interface BroadcastItem {
+interface BroadcastItem extends QueuedItemOptions {
   channel: string;
   event: string;
   data?: unknown;
   id?: string;
+}
+
+const QUEUE_FIELDS = ['delayMs', 'attempts', 'priority', 'jobId'] as const;
+
+/** `true` when a message asks to be queued (any of {@link QUEUE_FIELDS}). */
+function isQueued(item: BroadcastItem): boolean {
+  return QUEUE_FIELDS.some((field) => item[field] !== undefined);
+}
+
+function queueOptions(item: BroadcastItem): QueuedItemOptions {
+  const out: QueuedItemOptions = {};
+  for (const field of QUEUE_FIELDS)
+    if (item[field] !== undefined) (out as Record<string, unknown>)[field] = item[field];
+  return out;
 }
 
 function publishBody(host: HttpApiHost, body: unknown, res: ServerResponse): void {
@@ -254,35 +307,66 @@ function publishBody(host: HttpApiHost, body: unknown, res: ServerResponse): voi
   // each message is validated by the Hub as it is published: a bad one fails with its index
   const acks = (items as BroadcastItem[]).map((m, i) =>
     Promise.resolve()
-      .then(() => host.broadcast(m.channel, m.event, m.data, m.id === undefined ? {} : { id: m.id }))
+      .then((): Promise<PublishAck | QueuedItem> => {
+        if (!isQueued(m)) return host.broadcast(m.channel, m.event, m.data, m.id === undefined ? {} : { id: m.id });
+        if (host.enqueue === undefined) throw new TypeError('this service has no job queue: delayMs is not available');
+        return host.enqueue(m.channel, m.event, m.data, queueOptions(m));
+      })
       .catch((error: unknown) => {
         throw Object.assign(error instanceof Error ? error : new Error(String(error)), { batchIndex: i });
       }),
   );
   Promise.all(acks).then(
     (results) => {
-      const out = results.map((a) => ({
-        id: a.id,
-        channel: a.channel,
-        offset: a.offset,
-        ...(a.duplicate === true ? { duplicate: true } : {}),
-      }));
-      json(
-        res,
-        202,
-        batch === undefined
-          ? { id: out[0]!.id, offset: out[0]!.offset, ...(out[0]!.duplicate === true ? { duplicate: true } : {}) }
-          : { results: out },
+      const out = results.map((a) =>
+        'jobId' in a
+          ? { jobId: a.jobId, runAt: a.runAt }
+          : {
+              id: a.id,
+              channel: a.channel,
+              offset: a.offset,
+              ...(a.duplicate === true ? { duplicate: true } : {}),
+            },
       );
+      if (batch !== undefined) {
+        json(res, 202, { results: out });
+        return;
+      }
+      const { channel: _channel, ...single } = out[0]! as Record<string, unknown>;
+      json(res, 202, single);
     },
     (error: Error & { batchIndex?: number }) => {
-      const code = isUnisocketError(error) ? error.code : ErrorCode.INTERNAL;
+      const code = isUnisocketError(error)
+        ? error.code
+        : error instanceof TypeError
+          ? ErrorCode.BAD_REQUEST
+          : ErrorCode.INTERNAL;
       const status = code === ErrorCode.BAD_REQUEST ? 400 : code === ErrorCode.UNAVAILABLE ? 503 : 500;
       const prefix = batch === undefined || error.batchIndex === undefined ? '' : `messages[${error.batchIndex}]: `;
       if (status === 503) res.setHeader('Retry-After', '1');
       json(res, status, { error: code, message: prefix + error.message });
     },
   );
+}
+
+/** Answers a body that could not be read (413, 408, 415, 400, 503…). */
+function answerBodyError(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+  if (res.headersSent) return;
+  if (!(error instanceof HttpError)) {
+    json(res, 500, {
+      error: ErrorCode.INTERNAL,
+      message: `reading the body failed: ${error instanceof Error ? error.message : String(error)}`,
+    });
+    return;
+  }
+  if (error.close) closeAfterAnswer(req, res);
+  if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+  json(res, error.status, { error: error.code, message: error.message });
+}
+
+/** @internal Writes a JSON answer (no-store). */
+export function answerJson(res: ServerResponse, status: number, body: unknown): void {
+  json(res, status, body);
 }
 
 function validateItem(item: unknown): string | undefined {

@@ -133,3 +133,20 @@ export {
   type DropReason,
   compilePattern,
 } from '@unisocket/core';
+export {
+  BroadcastQueue,
+  type QueuedBroadcastOptions,
+  type BroadcastProducer,
+  type BroadcastTick,
+  type DeadLetter,
+  type QueueName,
+} from './operations/broadcast-queue';
+export {
+  type QueueServiceOptions,
+  type OperationsOptions,
+  type OperationCategory,
+  OPERATION_CATEGORIES,
+} from './operations/options';
+export { operationChannels } from './operations/ops-channels';
+export type { QueuedItem, QueuedItemOptions } from './http';
+export * from './webhooks';

@@ -10,6 +10,8 @@ import type {
 import type { AuthOptions, PermissionOptions, SecurityOptions } from './auth-options';
 import type { LeakDetectorOptions, MemoryThresholds } from '@unisocket/memory';
 import type { PusherOptions } from '@unisocket/transport-pusher';
+import type { OperationsOptions, QueueServiceOptions } from './operations/options';
+import type { WebhooksOption } from './webhooks';
 import type { SocketIoServerOptions } from '@unisocket/transport-socketio';
 
 /** A transport a service can run. */
@@ -162,6 +164,12 @@ export interface HttpPaths {
   status: string;
   /** @default '/broadcast' */
   broadcast: string;
+  /**
+   * The job queue API (API key required): `GET` counts, schedules and breakers; `GET …/dead-letters`; `POST
+   * …/dead-letters/<queue>/<id>/retry`; `DELETE …/dead-letters/<queue>/<id>`.
+   * @default '/queue'
+   */
+  queue: string;
 }
 
 /**
@@ -362,6 +370,37 @@ export interface UnifiedWebSocketServiceOptions {
    * @default 10_000
    */
   upgradeTimeoutMs?: number;
+  /**
+   * Webhooks: POST the lifecycle events (`channel_occupied`, `channel_vacated`, `member_added`, `member_removed`,
+   * `cache_miss`; `client_event`, `connection_opened`, `connection_closed` when listed) to your endpoints with the
+   * Pusher webhook body and signature headers, batched, retried with backoff, behind a circuit breaker per endpoint;
+   * durable with a Redis queue. `[{ url, events?, channelPattern? }]` or `{ endpoints, ...defaults }` (see
+   * docs/webhooks.md). Maps `WEBHOOK_URL`, `WEBHOOK_EVENTS`, `WEBHOOK_SECRET`, `WEBHOOK_KEY`.
+   * @default undefined (none)
+   */
+  webhooks?: WebhooksOption;
+  /**
+   * The job queues behind `service.queue` (queued, delayed and recurring broadcasts) and the webhooks: on BullMQ with
+   * a Redis (durable), in memory otherwise.
+   * @default the broker's Redis with `broker: { type: 'redis' }`, else in memory
+   */
+  queue?: QueueServiceOptions;
+  /**
+   * Operational events (retries, breaker changes, scheduler runs, webhook deliveries, dead-letter entries) on the
+   * channels `sys.error-recovery`, `sys.scheduler`, `sys.webhook` and `sys.dlq`, which only connections that
+   * `operations.authorize` permits may subscribe to.
+   * @default { channels: { prefix: 'sys.' } } and nobody permitted
+   */
+  operations?: OperationsOptions;
+  /** Lifecycle events. */
+  lifecycle?: {
+    /**
+     * How long `channel_vacated` waits after a channel's last subscriber left (on every node); a subscriber back in
+     * time cancels it (and the `channel_occupied` that would follow). `member_removed` waits `presence.leaveGraceMs`.
+     * @default presence.leaveGraceMs (3_000)
+     */
+    vacateGraceMs?: number;
+  };
 }
 
 /** Defaults of the admission limits. */
@@ -377,4 +416,5 @@ export const DEFAULT_HTTP_PATHS: Readonly<HttpPaths> = {
   metrics: '/metrics',
   status: '/api/websocket/status',
   broadcast: '/broadcast',
+  queue: '/queue',
 };

@@ -25,7 +25,14 @@ import {
   type TransportName,
   type UnifiedWebSocketServiceOptions,
 } from './options';
+import {
+  type ResolvedOperationsOptions,
+  type ResolvedQueueOptions,
+  resolveOperationsOptions,
+  resolveQueueOptions,
+} from './operations/options';
 import { TRANSPORT_NAMES, type TransportPlan, resolveTransportPlans } from './transports';
+import { type ResolvedWebhookEndpoint, type WebhookSigningApp, resolveWebhooks } from './webhooks';
 
 /** Every option of a service, validated once, with its defaults: what the service runs on. */
 export interface ResolvedServiceOptions {
@@ -55,6 +62,14 @@ export interface ResolvedServiceOptions {
   http: ResolvedHttpOptions;
   shutdownTimeoutMs: number;
   upgradeTimeoutMs: number;
+  /** The job queues (broadcasts, webhooks): Redis or memory. */
+  queue: ResolvedQueueOptions;
+  /** The operational channels and who may subscribe to them. */
+  operations: ResolvedOperationsOptions;
+  /** The webhook endpoints, with every default applied. */
+  webhooks: ResolvedWebhookEndpoint[];
+  /** How long after the last subscriber leaves everywhere `channel_vacated` waits, in ms. */
+  vacateGraceMs: number | undefined;
 }
 
 const KNOWN_OPTIONS: readonly (keyof UnifiedWebSocketServiceOptions)[] = [
@@ -80,6 +95,10 @@ const KNOWN_OPTIONS: readonly (keyof UnifiedWebSocketServiceOptions)[] = [
   'monitoring',
   'shutdownTimeoutMs',
   'upgradeTimeoutMs',
+  'webhooks',
+  'queue',
+  'operations',
+  'lifecycle',
 ];
 
 /**
@@ -137,6 +156,19 @@ export function resolveServiceOptions(options: UnifiedWebSocketServiceOptions = 
     );
   }
   const http = resolveHttpOptions(options.http);
+  const pusherPlan = transportPlans.find((p) => p.factory.name === 'pusher');
+  const pusherApps =
+    (pusherPlan?.settings as { pusher?: { apps: readonly WebhookSigningApp[] } } | undefined)?.pusher?.apps ?? [];
+  const webhooks = resolveWebhooks(options.webhooks, pusherApps);
+  const lifecycle = options.lifecycle ?? {};
+  if (typeof lifecycle !== 'object' || lifecycle === null) throw new TypeError('lifecycle must be { vacateGraceMs? }');
+  for (const key of Object.keys(lifecycle)) {
+    if (key !== 'vacateGraceMs') throw new TypeError(`unknown option lifecycle.${key}; known options: vacateGraceMs`);
+  }
+  const { vacateGraceMs } = lifecycle;
+  if (vacateGraceMs !== undefined && (!Number.isInteger(vacateGraceMs) || vacateGraceMs < 0)) {
+    throw new TypeError(`lifecycle.vacateGraceMs must be an integer number of ms >= 0, got ${String(vacateGraceMs)}`);
+  }
   const o = options;
   return {
     transports,
@@ -166,6 +198,10 @@ export function resolveServiceOptions(options: UnifiedWebSocketServiceOptions = 
     http,
     shutdownTimeoutMs,
     upgradeTimeoutMs,
+    queue: resolveQueueOptions(options.queue, broker),
+    operations: resolveOperationsOptions(options.operations),
+    webhooks,
+    vacateGraceMs,
   };
 }
 

@@ -36,9 +36,23 @@ import { type ConnectEmitterOptions, type DisconnectEmitter, type EmitterLike, c
 import { type HttpApi, type HttpEndpoint, type HttpHandler, createHttpApi } from './http';
 import { MemorySupervisor, type ServiceMemoryAnalysis, extendMemoryAnalysis } from './memory';
 import type { HttpPaths, ServiceLimits, TransportName, UnifiedWebSocketServiceOptions } from './options';
+import type { BroadcastQueue } from './operations/broadcast-queue';
+import { queueRequestHandler } from './operations/http-queue';
+import { Operations } from './operations/operations';
+import { operationsGuard } from './operations/ops-channels';
 import { type ResolvedServiceOptions, resolveServiceOptions } from './resolve-options';
 import type { AnyHttpServer, ServerTransport, TransportContext } from './transports';
 import { UpgradeGuard } from './upgrade-guard';
+import {
+  type ChannelLifecycleEvent,
+  type ClientLifecycleEvent,
+  type ConnectionLifecycleEvent,
+  LIFECYCLE_EVENTS,
+  type LifecycleEvent,
+  type MemberLifecycleEvent,
+  type WebhookDispatcher,
+} from './webhooks';
+import type { BreakerRegistry } from '@unisocket/queue';
 
 export type { ChannelSubscriber, WebSocketDiagnostics } from './diagnostics';
 
@@ -56,6 +70,22 @@ export interface ServiceEvents {
   memoryLeak: [analysis: LeakAnalysis];
   /** A suspected leak is no longer suspected. */
   memoryLeakCleared: [analysis: LeakAnalysis];
+  /** A channel got its first subscriber on any node (emitted on one node). */
+  channel_occupied: [event: ChannelLifecycleEvent];
+  /** A channel's last subscriber left on every node, and none came back within the grace (emitted on one node). */
+  channel_vacated: [event: ChannelLifecycleEvent];
+  /** A user's first connection joined a presence channel anywhere in the cluster (emitted on one node). */
+  member_added: [event: MemberLifecycleEvent];
+  /** A user's last connection left a presence channel everywhere, after `presence.leaveGraceMs` (one node). */
+  member_removed: [event: MemberLifecycleEvent];
+  /** A client published (a Pusher client event, an Echo whisper, a native client publish), on its node. */
+  client_event: [event: ClientLifecycleEvent];
+  /** A Pusher client subscribed to a cache channel that has no last event yet. */
+  cache_miss: [event: ChannelLifecycleEvent];
+  /** A connection opened on this node. */
+  connection_opened: [event: ConnectionLifecycleEvent];
+  /** A connection closed on this node. */
+  connection_closed: [event: ConnectionLifecycleEvent];
 }
 
 /**
@@ -96,6 +126,7 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
   readonly #http: HttpApi;
   readonly #memory: MemorySupervisor | undefined;
   readonly #emitters = new Set<DisconnectEmitter>();
+  readonly #operations: Operations;
   #hub: Hub | undefined;
   #transports: ServerTransport[] = [];
   #server: AnyHttpServer | undefined;
@@ -128,7 +159,22 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
     });
     if (o.memory !== undefined) this.#memory = new MemorySupervisor(o.memory);
     const memorySource = o.monitor.memory ?? this.#memory?.manager;
+    let lastQueueCounts: Awaited<ReturnType<BroadcastQueue['counts']>> | undefined;
     this.monitor = new Monitor({
+      // breakers, webhook counters and the queue counts last read (the scrape reads them afresh, bounded)
+      operations: () => {
+        const webhooks = this.#operations.webhooks?.stats();
+        return {
+          breakers: this.#operations.breakers.list(),
+          ...(webhooks === undefined ? {} : { webhooks }),
+          ...(lastQueueCounts === undefined ? {} : { queues: lastQueueCounts }),
+        };
+      },
+      queueCounts: () =>
+        this.#operations.queue.counts().then((counts) => {
+          lastQueueCounts = counts;
+          return counts;
+        }),
       hub: () => this.#hub,
       startTime: this.startTime,
       shuttingDown: () => this.#shuttingDown !== undefined,
@@ -149,6 +195,12 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
           return monitor.contentType;
         },
         recordRequest: (endpoint, status) => this.monitor.collector.recordHttpRequest(endpoint, status),
+        enqueue: (channel, event, data, queued) =>
+          this.queue.broadcast(channel, event, data, queued).then((job) => ({
+            jobId: job.id,
+            runAt: job.runAt ?? job.createdAt,
+          })),
+        queueRequest: (req, res, path) => queueRequestHandler(this.queue, this.breakers)(req, res, path),
         // the Pusher REST API under {restPath}/{app id}/… when the service runs Pusher apps
         routes: (bodies) => {
           const pusher = this.pusher;
@@ -168,6 +220,21 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
     );
     this.httpHandler = this.#http.handler;
     this.httpPaths = this.#http.paths;
+    this.#operations = new Operations(o.queue, o.operations, o.webhooks, {
+      publish: (channel, event, data, publish) => this.broadcast(channel, event, data, publish),
+      recordDrop: (reason) => this.monitor.collector.recordDrop(reason),
+      listens: (name) => this.listenerCount(name) > 0,
+      emitLifecycle: (event) => (this.emit as (name: string, event: LifecycleEvent) => boolean)(event.name, event),
+      error: (error) => this.#emitError(error),
+    });
+    // a lifecycle listener added or removed changes which Hub events are bound (nothing is bound for none)
+    const lifecycleNames: ReadonlySet<string | symbol> = new Set(LIFECYCLE_EVENTS);
+    const changed = (name: string | symbol): void => {
+      if (lifecycleNames.has(name)) queueMicrotask(() => this.#operations.refresh(this.#hub));
+    };
+    const emitter = this as unknown as EventEmitter;
+    emitter.on('newListener', changed);
+    emitter.on('removeListener', changed);
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -206,12 +273,25 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
       limits: hubLimits,
       session: { refreshLeadMs: o.auth.refreshLeadMs, refreshGraceMs: o.auth.refreshGraceMs },
       ...(latencySamples === undefined ? {} : { latency: { samples: latencySamples } }),
-      policy: o.auth.policy,
+      // channel_occupied / channel_vacated need the cluster-wide occupancy; it is turned on later if a listener comes
+      occupancy: {
+        enabled: this.#operations.wantsOccupancy,
+        ...(o.vacateGraceMs === undefined ? {} : { graceMs: o.vacateGraceMs }),
+      },
+      policy: { ...o.auth.policy, authorizeReserved: operationsGuard(o.operations) },
     });
     hub.on('error', (error) => this.#emitError(error));
     hub.on('disconnect', (conn) => this.#admission.release(conn));
     this.#hub = hub;
     await hub.start();
+    try {
+      await this.#operations.start(hub, hub.nodeId);
+    } catch (error) {
+      await this.#operations.stop();
+      hub.close();
+      await hub.broker.close();
+      throw error;
+    }
     this.#memory?.start(hub, {
       level: (change) => this.emit('memoryLevel', change),
       action: (event) => this.emit('degradation', event),
@@ -236,6 +316,7 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
     } catch (error) {
       this.#upgradeGuard.detach();
       this.#memory?.stop();
+      await this.#operations.stop();
       hub.close();
       await hub.broker.close();
       throw error;
@@ -280,6 +361,8 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
       await transport.dispose?.();
     }
     this.#upgradeGuard.detach();
+    // the webhook batches of the last leaves go into their queue; active jobs finish
+    await this.#operations.stop();
     await hub.broker.close();
   }
 
@@ -295,6 +378,30 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
    */
   async broadcast(channel: ChannelName, event: string, data?: unknown, options?: PublishOptions): Promise<PublishAck> {
     return this.#requireHub().publish(channel, event, data, options);
+  }
+
+  /**
+   * Queued, delayed, prioritized and recurring broadcasts, and the dead-letter queue (of broadcasts and webhooks):
+   * on BullMQ when the service has a Redis (`queue.redis`, or a Redis broker), in memory otherwise. Jobs run once
+   * the service is initialized.
+   * @example
+   * ```ts
+   * await service.queue.broadcast('news', 'digest', data, { delayMs: 60_000, attempts: 5, priority: 1 });
+   * await service.queue.recurring('clock', { pattern: '* * * * *' }, 'clock', 'minute', () => ({ now: Date.now() }));
+   * ```
+   */
+  get queue(): BroadcastQueue {
+    return this.#operations.queue;
+  }
+
+  /** The circuit breakers (webhook endpoints, the queue's Redis): `breakers.list()`, `'circuit-breaker-state-changed'`. */
+  get breakers(): BreakerRegistry {
+    return this.#operations.breakers;
+  }
+
+  /** The webhook dispatcher (its `stats()` and `webhook-delivered` / `webhook-failed` events), when webhooks are configured. */
+  get webhooks(): WebhookDispatcher | undefined {
+    return this.#operations.webhooks;
   }
 
   /** Publishes on `user:<userId>`: every connection of that user receives it. Event defaults to `notification`. */
