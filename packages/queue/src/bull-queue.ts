@@ -96,6 +96,8 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
   /** Handler durations and retry delays of the jobs this worker ran, for its events. */
   readonly #durations = new WeakMap<Job, number>();
   readonly #retryDelays = new WeakMap<Job, number>();
+  /** The jobs this node's worker is running. */
+  readonly #active = new Set<Promise<null>>();
   #producer: Promise<Producer> | undefined;
   /** The producer once connected (for the promotions of due jobs, which never connect by themselves). */
   #connected: Producer | undefined;
@@ -195,7 +197,7 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
     return this.#guarded('schedule a recurring job', async ({ queue }) => {
       const next = await queue.upsertJobScheduler(key, repeat, { name, data: wrapData(data), opts });
       const tick = next === undefined ? undefined : tickOf(next);
-      if (next !== undefined && tick !== undefined) this.#wakeAt(String(next.id), tick);
+      if (next !== undefined && tick !== undefined && tick > Date.now()) this.#wakeAt(String(next.id), tick);
       return {
         key,
         name,
@@ -323,13 +325,18 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
     this.#worker = undefined;
     if (running !== undefined) {
       const { worker, client } = running;
-      try {
-        await withTimeout(worker.close(), Math.max(0, timeoutMs), () => new Error('active jobs still running'));
-      } catch {
-        await withTimeout(worker.disconnect(), this.#timeoutMs, () => new Error('disconnect timed out')).catch(
-          () => {},
+      const bound = <T>(promise: Promise<T>) =>
+        withTimeout(promise, this.#timeoutMs, () => new Error('timed out')).catch(() => undefined);
+      // take no more jobs, let the active ones finish (up to timeoutMs), then close: forced when some still run, so
+      // BullMQ's lock and stalled-check timers stop too (the stalled check of a live node runs such a job again)
+      await bound(worker.pause(true));
+      const deadline = Date.now() + Math.max(0, timeoutMs);
+      while (this.#active.size > 0 && Date.now() < deadline) {
+        await withTimeout(Promise.allSettled([...this.#active]), deadline - Date.now(), () => new Error()).catch(
+          () => undefined,
         );
       }
+      await bound(worker.close(this.#active.size > 0));
       client.disconnect();
     }
     const producer = await this.#producer?.catch(() => undefined);
@@ -459,8 +466,19 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
     return worker;
   }
 
-  /** The worker's processor: runs the handler of the job's name. */
-  async #process(job: Job): Promise<null> {
+  /** The worker's processor: runs the job, tracked so that close can wait for it. */
+  #process(job: Job): Promise<null> {
+    const running = this.#run(job);
+    this.#active.add(running);
+    const untrack = () => {
+      this.#active.delete(running);
+    };
+    running.then(untrack, untrack);
+    return running;
+  }
+
+  /** Runs the handler of the job's name. */
+  async #run(job: Job): Promise<null> {
     const scheduleKey = job.repeatJobKey;
     const scheduledFor = tickOf(job);
     if (scheduleKey !== undefined && scheduledFor !== undefined) this.#wakeNextTick(job, scheduleKey, scheduledFor);

@@ -209,6 +209,56 @@ describe.skipIf(!redisAvailable)('BullJobQueue on Redis', () => {
     expect(await q.schedules()).toEqual([]);
   });
 
+  it('runs at most `concurrency` jobs at once, keeps keepCompleted, and close lets active jobs finish', async () => {
+    const q = queue({ prefix: uniquePrefix(), concurrency: 2, keepCompleted: 2 });
+    let running = 0;
+    let most = 0;
+    const done: number[] = [];
+    q.handle('slow', async (job: JobContext<number>) => {
+      most = Math.max(most, ++running);
+      await sleep(150);
+      running--;
+      done.push(job.data);
+    });
+    await q.start();
+    for (let i = 0; i < 4; i++) await q.add('slow', i);
+    await waitFor(() => done.length === 4, 3_000, 'four jobs');
+    expect(most).toBe(2);
+    await waitFor(async () => (await q.counts()).completed === 2, 1_000, 'completed bound');
+    await q.add('slow', 4);
+    await q.add('slow', 5);
+    await waitFor(() => running === 2, 1_000, 'two active jobs');
+    const t0 = Date.now();
+    await q.close(2_000);
+    const took = Date.now() - t0;
+    console.log(`bullmq: close with two active jobs took ${took} ms`);
+    expect(done).toEqual(expect.arrayContaining([4, 5]));
+    expect(took).toBeLessThan(1_000);
+    const error = await q.add('slow', 6).catch((e: unknown) => e);
+    expect(codeOf(error)).toBe('UNAVAILABLE');
+    expect((error as Error).message).toMatch(/queue jobs is closed/);
+    expect(() => q.handle('x', () => {})).toThrow(/is closed/);
+    await q.close(); // idempotent
+  });
+
+  it('close gives up on a job that never ends after its timeout', async () => {
+    const q = queue({ prefix: uniquePrefix() });
+    let started = false;
+    q.handle('stuck', () => {
+      started = true;
+      return new Promise(() => {});
+    });
+    await q.start();
+    await q.add('stuck', null);
+    await waitFor(() => started, 2_000, 'the stuck job');
+    const t0 = Date.now();
+    await q.close(300);
+    const took = Date.now() - t0;
+    console.log(`bullmq: close with a job that never ends took ${took} ms (timeout 300 ms)`);
+    expect(took).toBeGreaterThanOrEqual(290);
+    expect(took).toBeLessThan(1_500);
+  });
+
   it('is durable: a job mid-retry survives its node, and a new node completes it', async () => {
     const prefix = uniquePrefix();
     const first = queue({ prefix });
