@@ -1,6 +1,5 @@
 import type { Job, Queue, Worker } from 'bullmq';
 import { isUnisocketError } from '@unisocket/core';
-import { retryDelay } from './backoff';
 import { type Breaker, BreakerRegistry } from './breaker';
 import {
   type BullConnection,
@@ -11,10 +10,11 @@ import {
   type OwnedClient,
   validateConnection,
 } from './bull-connection';
-import { bullJobOptions, retryPolicyOf, tickOf, toJobInfo, toJobState, unwrapData, wrapData } from './bull-jobs';
+import { DueJobPromoter } from './bull-promoter';
+import { JobRunner } from './bull-runner';
+import { bullJobOptions, tickOf, toJobInfo, toJobState, unwrapData, wrapData } from './bull-jobs';
 import { QueueEventEmitter } from './events';
 import {
-  nextCronTick,
   type ResolvedJobQueueOptions,
   resolveJobOptions,
   resolvePage,
@@ -33,15 +33,12 @@ import type {
   ScheduleInfo,
   ScheduleOptions,
 } from './types';
-import { asError, messageOf, notFound, unavailable, withTimeout } from './util';
+import { messageOf, notFound, unavailable, withTimeout } from './util';
 
 /** The default BullMQ key prefix of a {@link BullJobQueue}. */
 export const DEFAULT_BULL_PREFIX = 'unisocket:bull';
 /** Recurring jobs {@link BullJobQueue.schedules} lists at most. */
 export const MAX_LISTED_SCHEDULES = 10_000;
-/** Due times a node watches at most to promote delayed jobs on time (beyond it, BullMQ's own timing applies). */
-export const MAX_WAKE_TIMERS = 10_000;
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** Options of {@link BullJobQueue}. */
 export interface BullJobQueueOptions extends JobQueueOptions {
@@ -93,16 +90,13 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
   readonly #where: string;
   readonly #timeoutMs: number;
   readonly #handlers = new Map<string, JobHandler<unknown>>();
-  /** Handler durations and retry delays of the jobs this worker ran, for its events. */
-  readonly #durations = new WeakMap<Job, number>();
-  readonly #retryDelays = new WeakMap<Job, number>();
-  /** The jobs this node's worker is running. */
-  readonly #active = new Set<Promise<null>>();
+  /** The worker side: processor, backoff strategy, the events of the jobs it runs. */
+  readonly #runner: JobRunner;
   #producer: Promise<Producer> | undefined;
   /** The producer once connected (for the promotions of due jobs, which never connect by themselves). */
   #connected: Producer | undefined;
-  /** Timers promoting delayed jobs at their due time, by job id. */
-  readonly #wakeTimers = new Map<string, NodeJS.Timeout>();
+  /** Promotes delayed jobs at their due time (see {@link DueJobPromoter}). */
+  readonly #promoter: DueJobPromoter;
   #starting: Promise<void> | undefined;
   #worker: { worker: Worker; client: OwnedClient } | undefined;
   #closing: Promise<void> | undefined;
@@ -125,6 +119,18 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
     }
     this.#timeoutMs = timeoutMs;
     this.breaker = (options.breakers ?? new BreakerRegistry()).get(`queue:${this.name}`, options.breaker);
+    this.#promoter = new DueJobPromoter(async (id) => {
+      const producer = this.#connected;
+      if (producer === undefined) return;
+      await withTimeout(producer.queue.getBackend().promote(id), this.#timeoutMs, () => new Error('timed out'));
+    });
+    this.#runner = new JobRunner({
+      name: this.name,
+      handler: (name) => this.#handlers.get(name),
+      emit: (event, ...args) => this.emitEvent(event, ...args),
+      reportError: (error) => this.reportError(error),
+      promoter: this.#promoter,
+    });
   }
 
   /** Registers the handler of jobs named `name` on this node (replacing any previous one). */
@@ -169,7 +175,7 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
       }
       const state = resolved.delayMs > 0 ? 'delayed' : resolved.priority === undefined ? 'waiting' : 'prioritized';
       const runAt = state === 'delayed' ? job.timestamp + resolved.delayMs : undefined;
-      if (runAt !== undefined) this.#wakeAt(String(job.id), runAt);
+      if (runAt !== undefined) this.#promoter.at(String(job.id), runAt);
       return toJobInfo(job, state, runAt) as JobInfo<T>;
     });
   }
@@ -197,7 +203,7 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
     return this.#guarded('schedule a recurring job', async ({ queue }) => {
       const next = await queue.upsertJobScheduler(key, repeat, { name, data: wrapData(data), opts });
       const tick = next === undefined ? undefined : tickOf(next);
-      if (next !== undefined && tick !== undefined && tick > Date.now()) this.#wakeAt(String(next.id), tick);
+      if (next !== undefined && tick !== undefined && tick > Date.now()) this.#promoter.at(String(next.id), tick);
       return {
         key,
         name,
@@ -318,8 +324,7 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
   }
 
   async #close(timeoutMs: number): Promise<void> {
-    for (const timer of this.#wakeTimers.values()) clearTimeout(timer);
-    this.#wakeTimers.clear();
+    this.#promoter.stop();
     await this.#starting?.catch(() => undefined);
     const running = this.#worker;
     this.#worker = undefined;
@@ -331,12 +336,13 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
       // BullMQ's lock and stalled-check timers stop too (the stalled check of a live node runs such a job again)
       await bound(worker.pause(true));
       const deadline = Date.now() + Math.max(0, timeoutMs);
-      while (this.#active.size > 0 && Date.now() < deadline) {
-        await withTimeout(Promise.allSettled([...this.#active]), deadline - Date.now(), () => new Error()).catch(
+      const active = this.#runner.active;
+      while (active.size > 0 && Date.now() < deadline) {
+        await withTimeout(Promise.allSettled([...active]), deadline - Date.now(), () => new Error()).catch(
           () => undefined,
         );
       }
-      await bound(worker.close(this.#active.size > 0));
+      await bound(worker.close(active.size > 0));
       client.disconnect();
     }
     const producer = await this.#producer?.catch(() => undefined);
@@ -447,7 +453,8 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
 
   #createWorker(modules: BullModules, client: OwnedClient): Worker {
     const { concurrency, keepCompleted, maxDeadLetters } = this.#options;
-    const worker = new modules.bullmq.Worker(this.name, (job: Job) => this.#process(job), {
+    const runner = this.#runner;
+    const worker = new modules.bullmq.Worker(this.name, (job: Job) => runner.process(job), {
       connection: client as never,
       prefix: this.prefix,
       concurrency,
@@ -455,165 +462,15 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
       removeOnFail: { count: maxDeadLetters },
       settings: {
         backoffStrategy: (attemptsMade: number, _type?: string, _error?: Error, job?: unknown) =>
-          this.#backoff(attemptsMade, job as Job),
+          runner.backoff(attemptsMade, job as Job),
       },
     });
     worker.on('error', (error) => this.#clientError(error));
-    worker.on('completed', (job) => this.#completed(job));
+    worker.on('completed', (job) => runner.completed(job));
     worker.on('failed', (job, error) => {
-      if (job !== undefined) this.#failed(job, error);
+      if (job !== undefined) runner.failed(job, error);
     });
     return worker;
-  }
-
-  /** The worker's processor: runs the job, tracked so that close can wait for it. */
-  #process(job: Job): Promise<null> {
-    const running = this.#run(job);
-    this.#active.add(running);
-    const untrack = () => {
-      this.#active.delete(running);
-    };
-    running.then(untrack, untrack);
-    return running;
-  }
-
-  /** Runs the handler of the job's name. */
-  async #run(job: Job): Promise<null> {
-    const scheduleKey = job.repeatJobKey;
-    const scheduledFor = tickOf(job);
-    if (scheduleKey !== undefined && scheduledFor !== undefined) this.#wakeNextTick(job, scheduleKey, scheduledFor);
-    if (scheduleKey !== undefined && job.attemptsMade === 0) {
-      this.emitEvent('schedule-executed', {
-        queue: this.name,
-        key: scheduleKey,
-        name: job.name,
-        id: String(job.id),
-        scheduledFor: scheduledFor ?? job.timestamp,
-      });
-    }
-    const started = Date.now();
-    try {
-      const handler = this.#handlers.get(job.name);
-      if (handler === undefined) {
-        const error = new Error(
-          `no handler for job "${job.name}" on queue ${this.name}: call handle('${job.name}', fn) on every node before start()`,
-        );
-        this.reportError(error);
-        throw error;
-      }
-      await handler({
-        id: String(job.id),
-        name: job.name,
-        data: unwrapData(job.data).data,
-        attemptsMade: job.attemptsMade,
-        ...(scheduleKey === undefined ? {} : { scheduleKey }),
-        ...(scheduledFor === undefined ? {} : { scheduledFor }),
-      });
-      return null;
-    } catch (error) {
-      throw asError(error);
-    } finally {
-      this.#durations.set(job, Date.now() - started);
-    }
-  }
-
-  /** The worker's backoff strategy: the shared {@link retryDelay}; -1 tells BullMQ to fail the job for good. */
-  #backoff(failures: number, job: Job | undefined): number {
-    const policy = job === undefined ? undefined : retryPolicyOf(job);
-    if (job === undefined || policy === undefined) return -1;
-    const delay = retryDelay(policy, failures);
-    if (delay === undefined) return -1;
-    this.#retryDelays.set(job, delay);
-    return delay;
-  }
-
-  #completed(job: Job): void {
-    const id = String(job.id);
-    const attempts = job.attemptsMade;
-    const durationMs = this.#durations.get(job) ?? 0;
-    this.emitEvent('completed', { queue: this.name, id, name: job.name, durationMs, attempts });
-    if (attempts > 1) this.emitEvent('retry-completed', { queue: this.name, id, name: job.name, attempts });
-    if (unwrapData(job.data).resubmittedAt !== undefined) {
-      this.emitEvent('entry-resolved', { queue: this.name, id, name: job.name, how: 'completed' });
-    }
-    if (job.repeatJobKey !== undefined) {
-      const key = job.repeatJobKey;
-      this.emitEvent('execution-completed', { queue: this.name, key, name: job.name, id, durationMs, ok: true });
-    }
-  }
-
-  #failed(job: Job, failure: Error): void {
-    const id = String(job.id);
-    const error = failure.message;
-    if (job.repeatJobKey !== undefined) {
-      this.emitEvent('execution-completed', {
-        queue: this.name,
-        key: job.repeatJobKey,
-        name: job.name,
-        id,
-        durationMs: this.#durations.get(job) ?? 0,
-        ok: false,
-        error,
-      });
-    }
-    if (job.finishedOn) {
-      this.emitEvent('entry-added', { queue: this.name, id, name: job.name, attempts: job.attemptsMade, error });
-      return;
-    }
-    const delayMs = this.#retryDelays.get(job) ?? 0;
-    // the retry is due delayMs after BullMQ moved it to the delayed set, which happened before this event
-    if (delayMs > 0) this.#wakeAt(id, Date.now() + delayMs);
-    this.emitEvent('retry-started', {
-      queue: this.name,
-      id,
-      name: job.name,
-      attempt: job.attemptsMade + 1,
-      delayMs,
-      error,
-    });
-  }
-
-  /**
-   * Promotes the delayed job `id` at `at` (BullMQ's `promote`, atomic: a job no longer delayed is left alone). A worker
-   * blocked on Redis wakes for a due job only at Redis's timer resolution (100 ms at the default `hz` 10); the node
-   * that knows a due time promotes the job then, so it starts within a few ms. Bounded; cleared at close.
-   */
-  #wakeAt(id: string, at: number): void {
-    if (this.#closing !== undefined) return;
-    const existing = this.#wakeTimers.get(id);
-    if (existing === undefined && this.#wakeTimers.size >= MAX_WAKE_TIMERS) return;
-    clearTimeout(existing);
-    const timer = setTimeout(
-      () => {
-        this.#wakeTimers.delete(id);
-        if (Date.now() < at) return this.#wakeAt(id, at); // a timer fired early, or a delay longer than one timer
-        const producer = this.#connected;
-        if (producer === undefined || this.#closing !== undefined) return;
-        // not delayed any more (already run, removed, promoted by another node): nothing to do
-        withTimeout(producer.queue.getBackend().promote(id), this.#timeoutMs, () => new Error('timeout')).catch(
-          () => {},
-        );
-      },
-      Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS),
-    );
-    timer.unref();
-    this.#wakeTimers.set(id, timer);
-  }
-
-  /** Watches the due time of the tick after `tick`, which BullMQ created when this job became active. */
-  #wakeNextTick(job: Job, key: string, tick: number): void {
-    const { repeat } = job.opts as { repeat?: { every?: number; pattern?: string; tz?: string } };
-    try {
-      const next =
-        repeat?.every !== undefined
-          ? tick + repeat.every
-          : repeat?.pattern !== undefined
-            ? nextCronTick(repeat.pattern, repeat.tz ?? 'UTC', tick)
-            : undefined;
-      if (next !== undefined && next > Date.now()) this.#wakeAt(`repeat:${key}:${next}`, next);
-    } catch {
-      // a pattern this node cannot read: BullMQ's own timing applies
-    }
   }
 
   async #deadLetter(queue: Queue, id: string): Promise<Job> {

@@ -1,11 +1,10 @@
 import { PriorityQueue } from '@unisocket/memory';
 import { retryDelay } from './backoff';
 import { QueueEventEmitter } from './events';
+import { MAX_TIMER_MS, type MemorySchedule, MemorySchedules } from './memory-schedules';
 import {
-  nextCronTick,
   type ResolvedJobOptions,
   type ResolvedJobQueueOptions,
-  type ResolvedSchedule,
   resolveJobOptions,
   resolvePage,
   resolveQueueOptions,
@@ -24,11 +23,6 @@ import type {
   ScheduleOptions,
 } from './types';
 import { asError, messageOf, notFound, unavailable } from './util';
-
-/** Recurring jobs a memory queue holds at most. */
-export const MAX_MEMORY_SCHEDULES = 10_000;
-/** The longest a Node timer can wait; longer delays are waited in steps. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** Options of {@link MemoryJobQueue}: those of every queue ({@link JobQueueOptions}). */
 export type MemoryJobQueueOptions = JobQueueOptions;
@@ -59,24 +53,9 @@ interface Waiting {
   readonly seq: number;
 }
 
-interface MemorySchedule {
-  readonly key: string;
-  readonly name: string;
-  readonly data: unknown;
-  readonly options: ResolvedJobOptions;
-  readonly spec: ResolvedSchedule;
-  next: number;
-  timer: NodeJS.Timeout | undefined;
-}
-
 /** BullMQ's order: no priority (0) first, then lower numbers; first in first out within a priority. */
 function compareWaiting(a: Waiting, b: Waiting): number {
   return (a.job.options.priority ?? 0) - (b.job.options.priority ?? 0) || a.seq - b.seq;
-}
-
-function sameSpec(a: ResolvedSchedule, b: ResolvedSchedule): boolean {
-  if (a.kind === 'every') return b.kind === 'every' && a.everyMs === b.everyMs;
-  return b.kind === 'cron' && a.pattern === b.pattern && a.tz === b.tz;
 }
 
 /**
@@ -100,7 +79,7 @@ export class MemoryJobQueue extends QueueEventEmitter implements JobQueue {
   /** Oldest first (insertion order): the newest are at the end. */
   readonly #deadLetters = new Map<string, MemoryJob>();
   readonly #completed = new Map<string, MemoryJob>();
-  readonly #schedules = new Map<string, MemorySchedule>();
+  readonly #schedules: MemorySchedules;
   readonly #activeJobs = new Set<Promise<void>>();
   #delayed = 0;
   #nextId = 0;
@@ -114,6 +93,7 @@ export class MemoryJobQueue extends QueueEventEmitter implements JobQueue {
     super();
     this.#options = resolveQueueOptions(options);
     this.name = this.#options.name;
+    this.#schedules = new MemorySchedules(this.name, (entry, tick) => this.#tick(entry, tick));
   }
 
   /** Registers the handler of jobs named `name` (replacing any previous one). */
@@ -168,38 +148,19 @@ export class MemoryJobQueue extends QueueEventEmitter implements JobQueue {
     const spec = resolveSchedule(schedule);
     validateJobName(name);
     const resolved = resolveJobOptions(options, this.#options, true);
-    const existing = this.#schedules.get(key);
-    if (existing === undefined && this.#schedules.size >= MAX_MEMORY_SCHEDULES) {
-      throw unavailable(`queue ${this.name} holds ${MAX_MEMORY_SCHEDULES} schedules: unschedule some first`);
-    }
-    if (existing !== undefined) clearTimeout(existing.timer);
-    const now = Date.now();
-    const next =
-      existing !== undefined && sameSpec(existing.spec, spec)
-        ? existing.next
-        : spec.kind === 'every'
-          ? now
-          : nextCronTick(spec.pattern, spec.tz, now);
-    const entry: MemorySchedule = { key, name, data, options: resolved, spec, next, timer: undefined };
-    this.#schedules.set(key, entry);
-    this.#armSchedule(entry);
-    return this.#scheduleInfo(entry);
+    return this.#schedules.set({ key, name, data, options: resolved, spec });
   }
 
   /** Removes a recurring job (jobs of past ticks still run). @returns `false` when there was none */
   async unschedule(key: string): Promise<boolean> {
     this.#assertOpen();
-    const entry = this.#schedules.get(key);
-    if (entry === undefined) return false;
-    clearTimeout(entry.timer);
-    this.#schedules.delete(key);
-    return true;
+    return this.#schedules.delete(key);
   }
 
   /** The recurring jobs, by key. */
   async schedules(): Promise<ScheduleInfo[]> {
     this.#assertOpen();
-    return [...this.#schedules.values()].map((entry) => this.#scheduleInfo(entry));
+    return this.#schedules.list();
   }
 
   /** A job by id (completed ones only while kept), or `undefined`. */
@@ -273,7 +234,7 @@ export class MemoryJobQueue extends QueueEventEmitter implements JobQueue {
   }
 
   async #close(timeoutMs: number): Promise<void> {
-    for (const entry of this.#schedules.values()) clearTimeout(entry.timer);
+    this.#schedules.stop();
     for (const job of this.#jobs.values()) clearTimeout(job.timer);
     this.#waiting.clear();
     if (this.#activeJobs.size === 0) return;
@@ -522,32 +483,9 @@ export class MemoryJobQueue extends QueueEventEmitter implements JobQueue {
     }
   }
 
-  #armSchedule(entry: MemorySchedule): void {
-    const wait = entry.next - Date.now();
-    entry.timer = setTimeout(
-      () => {
-        entry.timer = undefined;
-        if (this.#closing !== undefined || this.#schedules.get(entry.key) !== entry) return;
-        if (entry.next > Date.now()) return this.#armSchedule(entry); // a period longer than one timer
-        this.#tick(entry);
-      },
-      Math.min(Math.max(wait, 0), MAX_TIMER_MS),
-    );
-    entry.timer.unref();
-  }
-
-  /** Runs tick `entry.next` (one job) and arms the following one. */
-  #tick(entry: MemorySchedule): void {
-    const tick = entry.next;
-    const now = Date.now();
-    if (entry.spec.kind === 'every') {
-      const { everyMs } = entry.spec;
-      // the next tick on the same grid; ticks missed (an event loop stalled for longer than a period) are skipped
-      entry.next = tick + everyMs >= now ? tick + everyMs : now + everyMs - ((now - tick) % everyMs);
-    } else {
-      entry.next = nextCronTick(entry.spec.pattern, entry.spec.tz, Math.max(tick, now - 1));
-    }
-    this.#armSchedule(entry);
+  /** Adds the job of a schedule's tick (unless that tick has one already, or the queue is full). */
+  #tick(entry: MemorySchedule, tick: number): void {
+    if (this.#closing !== undefined) return;
     const id = `repeat:${entry.key}:${tick}`;
     if (this.#jobs.has(id)) return;
     try {
@@ -558,16 +496,6 @@ export class MemoryJobQueue extends QueueEventEmitter implements JobQueue {
     }
     const job = this.#create(id, entry.name, entry.data, entry.options, { key: entry.key, tick });
     this.#enqueue(job, 0);
-  }
-
-  #scheduleInfo(entry: MemorySchedule): ScheduleInfo {
-    const { spec } = entry;
-    return {
-      key: entry.key,
-      name: entry.name,
-      ...(spec.kind === 'every' ? { everyMs: spec.everyMs } : { pattern: spec.pattern, tz: spec.tz }),
-      next: entry.next,
-    };
   }
 
   #info(job: MemoryJob): JobInfo {
