@@ -1,8 +1,12 @@
 // The live dashboard: a plain browser WebSocket speaking unisocket protocol v1 (no client library, no chart
 // library). It subscribes to `sys.stats`, where the server publishes a stats sample every second, and draws the
-// last few minutes as SVG line charts.
+// last few minutes as SVG line charts; and to the operational channels (retries, circuit breakers, scheduler runs,
+// webhook deliveries, dead-letter entries), listed as they come.
 (() => {
   var CHANNEL = 'sys.stats';
+  var OPS_CHANNELS = ['sys.error-recovery', 'sys.scheduler', 'sys.webhook', 'sys.dlq'];
+  var MAX_OPS = 50;
+  var ops = [];
   var MAX_POINTS = 180; // three minutes at one sample per second
   var $ = (id) => document.getElementById(id);
   var samples = [];
@@ -26,6 +30,9 @@
       var cmd = { type: 'subscribe', channel: CHANNEL, ref: ++ref };
       if (epoch !== null) cmd.since = { epoch: epoch, offset: offset };
       socket.send(JSON.stringify(cmd));
+      OPS_CHANNELS.forEach((channel) => {
+        socket.send(JSON.stringify({ type: 'subscribe', channel: channel, ref: ++ref }));
+      });
     };
     socket.onmessage = (event) => {
       // one frame may carry several JSON objects, one per line
@@ -56,6 +63,10 @@
         $('node').textContent = `node ${frame.nodeId || ''} · connection ${frame.connectionId}`;
         return;
       case 'message':
+        if (OPS_CHANNELS.indexOf(frame.channel) !== -1) {
+          addOp(frame);
+          return;
+        }
         if (frame.channel !== CHANNEL || frame.event !== 'stats') return;
         offset = frame.offset;
         add(frame.data);
@@ -67,9 +78,33 @@
         }
         return;
       case 'error':
+        if (OPS_CHANNELS.indexOf(frame.channel) !== -1) {
+          $('ops-note').textContent = `operational events: ${frame.message}`;
+          return;
+        }
         $('footer').textContent = `error: ${frame.code} ${frame.message}`;
         return;
     }
+  }
+
+  /** One operational event: newest first, at most MAX_OPS kept. */
+  function addOp(frame) {
+    ops.unshift(frame);
+    if (ops.length > MAX_OPS) ops.pop();
+    var list = $('ops');
+    var item = document.createElement('li');
+    item.dataset.channel = frame.channel;
+    var time = document.createElement('span');
+    time.className = 'muted';
+    time.textContent = new Date(frame.ts || Date.now()).toLocaleTimeString();
+    var name = document.createElement('strong');
+    name.textContent = ` ${frame.channel.slice(4)} · ${frame.event} `;
+    var detail = document.createElement('code');
+    detail.textContent = JSON.stringify(frame.data);
+    item.append(time, name, detail);
+    list.insertBefore(item, list.firstChild);
+    while (list.children.length > MAX_OPS) list.removeChild(list.lastChild);
+    $('ops-note').textContent = `${ops.length} recent operational events`;
   }
 
   function add(sample) {
@@ -238,6 +273,7 @@
   window.dashboard = {
     points: () => samples.length,
     samples: samples,
+    ops: ops,
   };
   ['c-connections', 'c-messages', 'c-latency', 'c-memory'].forEach((id) => {
     $(id).appendChild(

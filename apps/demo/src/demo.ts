@@ -95,6 +95,9 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
     },
     // a stats sample every second on sys.stats for the dashboard; Node.js default metrics for Prometheus/Grafana
     monitoring: { statsChannel: { channel: STATS_CHANNEL, intervalMs: 1000 }, defaultMetrics: true },
+    // the operational channels (sys.error-recovery, sys.scheduler, sys.webhook, sys.dlq) feed the dashboard; outside
+    // production anyone may watch them, in production nobody (a real app checks a role here)
+    operations: { authorize: () => !production },
     ...(apiKey === undefined ? {} : { http: { ...config.options.http, apiKey } }),
     ...options.overrides,
   };
@@ -125,6 +128,11 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
       );
   });
   await service.initialize(server);
+  // a recurring broadcast through the job queue (once per tick across all nodes with Redis): its scheduler runs show
+  // on the dashboard's operations list
+  await service.queue.recurring('demo-clock', { everyMs: 5_000 }, 'clock', 'tick', ({ scheduledFor }) => ({
+    at: new Date(scheduledFor).toISOString(),
+  }));
   const kafka = await startKafkaExample(service, serviceOptions, env, log).catch(async (error: unknown) => {
     await service.shutdown();
     throw error;

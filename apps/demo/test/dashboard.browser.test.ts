@@ -90,6 +90,11 @@ describe.skipIf(!available && !ci)('live dashboard in headless Chromium', () => 
     expect(Number(await page.textContent('#t-connections'))).toBeGreaterThanOrEqual(9); // 8 clients + the page
     expect(Number(await page.textContent('#t-delivered'))).toBeGreaterThan(0);
     expect(await page.textContent('#health')).toBe('healthy');
+
+    // the operational channels: the demo's recurring clock broadcast (every 5 s) reports its runs on sys.scheduler
+    await page.waitForSelector('#ops li[data-channel="sys.scheduler"]', { timeout: 8_000 });
+    expect(await page.textContent('#ops')).toMatch(/scheduler · (schedule-executed|execution-completed)/);
+    expect(await page.textContent('#ops-note')).not.toMatch(/FORBIDDEN|not permitted/);
     expect(errors).toEqual([]);
 
     await page.waitForTimeout(2_000); // a few more points for the picture

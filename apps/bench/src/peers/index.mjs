@@ -14,6 +14,7 @@ export const PEERS = {
   'unisocket-native': () => import('./unisocket-native.mjs'),
   'unisocket-socketio': () => import('./unisocket-socketio.mjs'),
   'unisocket-pusher': () => import('./unisocket-pusher.mjs'),
+  'unisocket-webhooks': () => import('./unisocket-webhooks.mjs'),
 };
 
 /** Every registered key, in report order. */

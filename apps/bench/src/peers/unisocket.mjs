@@ -20,8 +20,9 @@ export const PUSHER_APP = {
 /**
  * @param {import('./types.mjs').PeerStartOptions} options
  * @param {'native' | 'socketio' | 'pusher'} transport
+ * @param {import('@unisocket/server').UnifiedWebSocketServiceOptions} [extra] more service options (a variant peer's)
  */
-export async function startUnisocket({ host, port, broker }, transport) {
+export async function startUnisocket({ host, port, broker }, transport, extra = {}) {
   const http = createServer((_req, res) => {
     res.writeHead(404).end();
   });
@@ -31,6 +32,7 @@ export async function startUnisocket({ host, port, broker }, transport) {
     limits: { maxConnections: 100_000, maxConnectionsPerIp: 100_000 },
     ...(transport === 'pusher' ? { pusher: { apps: [PUSHER_APP] } } : {}),
     ...(broker ? { broker: brokerConfig(broker) } : {}),
+    ...extra,
   });
   await service.initialize(http);
   await new Promise((resolve, reject) => {

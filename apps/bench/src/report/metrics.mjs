@@ -167,6 +167,23 @@ export const TARGETS = [
     op: '<=',
     bound: 1.25,
   },
+  // Webhooks on for every lifecycle event with a dead receiver: the publish path does not notice (issue 16)
+  {
+    workload: 'W1',
+    field: 'deliveriesPerSec',
+    subject: 'unisocket-webhooks',
+    reference: 'unisocket-native',
+    op: '>=',
+    bound: 0.95,
+  },
+  {
+    workload: 'W1',
+    field: 'cpuSecPerMillion',
+    subject: 'unisocket-webhooks',
+    reference: 'unisocket-native',
+    op: '<=',
+    bound: 1.05,
+  },
   { workload: 'W4', field: 'addedP50Ms', subject: 'unisocket-native', op: '<=', bound: 1 },
   { workload: 'W4', field: 'addedP99Ms', subject: 'unisocket-native', op: '<=', bound: 5 },
   { workload: 'W5', field: 'p99VsW2', subject: 'unisocket-native', op: '<=', bound: 2 },
