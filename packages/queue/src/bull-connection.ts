@@ -6,8 +6,18 @@ import { redactUrl, unavailable } from './util';
  * `maxRetriesPerRequest: null`, as BullMQ needs) and closes them; the given client stays yours.
  */
 export interface RedisClientLike {
-  duplicate(overrides?: Record<string, unknown>): unknown;
-  readonly options?: { readonly host?: string; readonly port?: number; readonly keyPrefix?: string } | undefined;
+  // a Redis takes (options), a Cluster (startupNodes, options)
+  duplicate(...args: never[]): unknown;
+  readonly options?:
+    | {
+        readonly host?: string | undefined;
+        readonly port?: number | undefined;
+        readonly keyPrefix?: string | undefined;
+        readonly redisOptions?: object | undefined;
+      }
+    | undefined;
+  /** `true` for an ioredis `Cluster`. */
+  readonly isCluster?: boolean | undefined;
 }
 
 /** Where {@link BullJobQueue} finds Redis: a URL (`redis://…`, `rediss://…`) or an ioredis client to duplicate. */
@@ -118,10 +128,24 @@ export function createClient(
           commandTimeout: timeoutMs,
         }
       : { lazyConnect: true, maxRetriesPerRequest: null, connectTimeout: timeoutMs };
-  const client =
-    'url' in connection && typeof connection.url === 'string'
-      ? new modules.Redis(connection.url, overrides)
-      : ((connection as RedisClientLike).duplicate(overrides) as OwnedClient);
+  let client: OwnedClient;
+  if ('url' in connection && typeof connection.url === 'string') {
+    client = new modules.Redis(connection.url, overrides);
+  } else {
+    const given = connection as RedisClientLike;
+    const duplicate = given.duplicate as (...args: unknown[]) => OwnedClient;
+    if (given.isCluster === true) {
+      // a Cluster: the per-node settings go in redisOptions
+      const { lazyConnect, enableOfflineQueue, ...perNode } = overrides;
+      client = duplicate.call(given, [], {
+        lazyConnect,
+        ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+        redisOptions: { ...given.options?.redisOptions, ...perNode },
+      });
+    } else {
+      client = duplicate.call(given, overrides);
+    }
+  }
   client.on('error', onError);
   return client;
 }

@@ -408,10 +408,27 @@ describe.skipIf(!redisAvailable)('BullJobQueue on Redis', () => {
     }
   });
 
-  it('createJobQueue: BullMQ with redis, memory without', async () => {
+  it('createJobQueue: BullMQ with redis (a URL or an ioredis client, left as it was), memory without', async () => {
     const bull = createJobQueue({ name: 'jobs', redis: { url: REDIS_URL }, prefix: uniquePrefix() });
     expect(bull).toBeInstanceOf(BullJobQueue);
     await bull.close();
+
+    const { Redis } = await import('ioredis');
+    const mine = new Redis(REDIS_URL, { lazyConnect: true });
+    const viaClient = createJobQueue({ name: 'jobs', redis: mine, prefix: uniquePrefix() });
+    const ran: unknown[] = [];
+    viaClient.handle('x', (job: JobContext) => {
+      ran.push(job.data);
+    });
+    await viaClient.start();
+    await viaClient.add('x', { via: 'client' });
+    await waitFor(() => ran.length === 1, 2_000, 'the job');
+    await viaClient.close();
+    expect(mine.status).toBe('wait'); // duplicated, never used nor connected
+    expect(() => createJobQueue({ name: 'jobs', redis: new Redis({ lazyConnect: true, keyPrefix: 'p:' }) })).toThrow(
+      /keyPrefix, which BullMQ does not support: give the queue a prefix option instead/,
+    );
+
     const memory = createJobQueue({ name: 'jobs' });
     expect([memory.kind, memory.durable]).toEqual(['memory', false]);
     await memory.close();
