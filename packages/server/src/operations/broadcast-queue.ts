@@ -9,7 +9,15 @@ import {
   checkEventName,
   isValidMessageId,
 } from '@unisocket/core';
-import type { JobContext, JobInfo, JobOptions, JobQueue, ScheduleInfo, ScheduleOptions } from '@unisocket/queue';
+import {
+  type JobContext,
+  type JobInfo,
+  type JobOptions,
+  type JobQueue,
+  MAX_DEAD_LETTER_PAGE,
+  type ScheduleInfo,
+  type ScheduleOptions,
+} from '@unisocket/queue';
 
 /** Options of {@link BroadcastQueue.broadcast}: when, how often and in which order the broadcast is tried. */
 export interface QueuedBroadcastOptions
@@ -190,10 +198,18 @@ export class BroadcastQueue {
     let total = 0;
     const entries: DeadLetter[] = [];
     for (const name of names) {
-      // enough of each queue to page through their union by time
-      const page = await this.#queues.get(name)!.deadLetters({ offset: 0, limit: offset + limit });
-      total += page.total;
-      for (const entry of page.entries) entries.push({ ...entry, queue: name });
+      // enough of each queue to page through their union by time, read in pages the queue accepts
+      const queue = this.#queues.get(name)!;
+      for (let read = 0; read < offset + limit; ) {
+        const page = await queue.deadLetters({
+          offset: read,
+          limit: Math.min(MAX_DEAD_LETTER_PAGE, offset + limit - read),
+        });
+        if (read === 0) total += page.total;
+        for (const entry of page.entries) entries.push({ ...entry, queue: name });
+        read += page.entries.length;
+        if (page.entries.length === 0 || read >= page.total) break;
+      }
     }
     entries.sort((a, b) => (b.finishedAt ?? b.createdAt) - (a.finishedAt ?? a.createdAt));
     return { total, entries: entries.slice(offset, offset + limit) };

@@ -66,7 +66,16 @@ export function queueRequestHandler(
       return;
     }
     const name = match[1] as QueueName;
-    const id = decodeURIComponent(match[2]!);
+    let id: string;
+    try {
+      id = decodeURIComponent(match[2]!);
+    } catch {
+      answerJson(res, 400, {
+        error: ErrorCode.BAD_REQUEST,
+        message: `the dead-letter id ${JSON.stringify(match[2])} is not valid percent-encoding`,
+      });
+      return;
+    }
     if (match[3] !== undefined) {
       if (method !== 'POST') return methodNotAllowed(res, method, ['POST']);
       answer(
