@@ -24,9 +24,20 @@ export async function deliverWebhook(
 ): Promise<number> {
   // the signature covers exactly these bytes
   const bytes = Buffer.from(body, 'utf8');
-  const response = await fetch(endpoint.url, {
+  const url = new URL(endpoint.url);
+  const headers = webhookHeaders(endpoint, bytes);
+  if (url.username !== '' || url.password !== '') {
+    // fetch refuses a URL with credentials: they go as HTTP Basic auth (unless the endpoint sets its own Authorization)
+    if (!Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) {
+      const user = `${decodeUserInfo(url.username)}:${decodeUserInfo(url.password)}`;
+      headers.Authorization = `Basic ${Buffer.from(user, 'utf8').toString('base64')}`;
+    }
+    url.username = '';
+    url.password = '';
+  }
+  const response = await fetch(url, {
     method: 'POST',
-    headers: webhookHeaders(endpoint, bytes),
+    headers,
     body: bytes,
     redirect: 'manual',
     signal: AbortSignal.timeout(endpoint.timeoutMs),
@@ -35,6 +46,14 @@ export async function deliverWebhook(
   response.body?.cancel().catch(() => {});
   if (response.status < 200 || response.status > 299) throw new WebhookStatusError(endpoint.url, response.status);
   return response.status;
+}
+
+function decodeUserInfo(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 /** A failure in a few words for `webhook-failed` and the dead-letter queue: `HTTP 500`, `no answer within 5000 ms`, `ECONNREFUSED …`. */

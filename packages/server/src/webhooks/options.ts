@@ -137,6 +137,14 @@ const RESERVED_HEADERS: ReadonlySet<string> = new Set([
   'x-pusher-key',
   'x-pusher-signature',
 ]);
+/** Hop-by-hop headers: the HTTP client's own (fetch refuses a request that sets them). */
+const CLIENT_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+]);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
@@ -340,8 +348,14 @@ function resolveHeaders(value: unknown, at: string): Readonly<Record<string, str
     if (RESERVED_HEADERS.has(name.toLowerCase())) {
       throw new TypeError(`${at}.${name} cannot be set: the dispatcher writes Content-Type and the X-Pusher headers`);
     }
-    if (typeof header !== 'string' || /[\r\n\0]/.test(header) || header.length > 8_192) {
-      throw new TypeError(`${at}.${name} must be a string without line breaks, at most 8192 characters`);
+    if (CLIENT_HEADERS.has(name.toLowerCase())) {
+      throw new TypeError(`${at}.${name} cannot be set: it is a hop-by-hop header the HTTP client manages`);
+    }
+    // an HTTP header value is Latin-1 text: fetch refuses anything else on every request
+    if (typeof header !== 'string' || /[^\t\x20-\x7e\x80-\xff]/.test(header) || header.length > 8_192) {
+      throw new TypeError(
+        `${at}.${name} must be a string without line breaks, of Latin-1 characters, at most 8192 characters`,
+      );
     }
     headers[name] = header;
   }
