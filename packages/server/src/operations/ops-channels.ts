@@ -1,4 +1,4 @@
-import type { ChannelName, Connection, MaybePromise } from '@unisocket/core';
+import { type ChannelName, type Connection, type MaybePromise, isPromiseLike } from '@unisocket/core';
 import { type DisconnectEmitter, type EmitterLike, type EventSink, connectEmitter } from '../event-source';
 import { OPERATION_CATEGORIES, type OperationCategory, type ResolvedOperationsOptions } from './options';
 
@@ -21,7 +21,10 @@ export function operationsGuard(
   const reserved = new Set(Object.values(operationChannels(prefix)));
   return (conn, channel) => {
     if (!reserved.has(channel)) return undefined;
-    return authorize === undefined ? false : authorize(conn, channel);
+    if (authorize === undefined) return false;
+    // only `true` permits: an `undefined` would tell the Hub the channel is not reserved (public: anyone may)
+    const ok = authorize(conn, channel);
+    return isPromiseLike(ok) ? Promise.resolve(ok).then((value) => value === true) : ok === true;
   };
 }
 
