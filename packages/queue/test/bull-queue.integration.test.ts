@@ -323,7 +323,9 @@ describe.skipIf(!redisAvailable)('BullJobQueue on Redis', () => {
     expect(runs.length).toBeLessThanOrEqual(31);
     expect(new Set(ticks).size).toBe(runs.length); // no double fire
     expect(spacing.every((s) => s === 1_000)).toBe(true); // no gap
-    expect(Math.max(...lateness)).toBeLessThan(100);
+    // each tick runs near its time (typically 3–15 ms late; a loaded CI machine once measured 116 ms): well under
+    // the interval, so a late run is never mistaken for the next tick
+    expect(Math.max(...lateness)).toBeLessThan(500);
     expect(executed).toHaveLength(runs.length); // the event once per tick, on the node that ran it
   }, 60_000);
 
