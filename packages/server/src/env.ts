@@ -14,6 +14,7 @@ import {
   MIN_WEBHOOK_SECRET_LENGTH,
   type WebhookEndpointOptions,
 } from './webhooks';
+import { MIN_ADMIN_TOKEN_LENGTH } from './admin/options';
 
 /** What {@link optionsFromEnv} read, for a standalone server or the demo app. */
 export interface EnvConfig {
@@ -56,6 +57,7 @@ export interface EnvConfig {
  * | `WEBHOOK_URL` | `webhooks[].url` | one http(s) URL or a comma-separated list: one endpoint each |
  * | `WEBHOOK_EVENTS` | `webhooks[].events` | comma-separated lifecycle event names; default occupied, vacated, member added/removed, cache miss |
  * | `WEBHOOK_SECRET`, `WEBHOOK_KEY` | `webhooks[].secret`, `webhooks[].key` | default: the first Pusher app's; required without the Pusher transport |
+ * | `ADMIN_TOKEN` | `admin.token` | at least 16 characters; turns the admin inspector on at `/admin` |
  */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
   const used: Record<string, string> = {};
@@ -198,6 +200,13 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig 
       ...(historySize === undefined ? {} : { size: historySize }),
       ...(historyTtl === undefined ? {} : { ttlMs: historyTtl }),
     };
+  }
+  const adminToken = read('ADMIN_TOKEN');
+  if (adminToken !== undefined) {
+    if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+      throw new TypeError(`environment variable ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
+    }
+    options.admin = { token: adminToken };
   }
   const webhooks = webhooksFromEnv(read);
   if (webhooks !== undefined) options.webhooks = webhooks;

@@ -95,6 +95,9 @@ export {
   type ClusterWorkerHandle,
 } from './cluster';
 export { optionsFromEnv, type EnvConfig } from './env';
+export { type AdminOptions, MIN_ADMIN_TOKEN_LENGTH } from './admin/options';
+export { ADMIN_CSP } from './admin/route';
+export { type AdminService, MAX_ADMIN_PAGE, MAX_HISTORY_PAGE, ADMIN_CLOSE_REASON } from './admin/api';
 export type {
   ServiceStats,
   HealthStatus,

@@ -12,6 +12,7 @@ import type { LeakDetectorOptions, MemoryThresholds } from '@unisocket/memory';
 import type { PusherOptions } from '@unisocket/transport-pusher';
 import type { OperationsOptions, QueueServiceOptions } from './operations/options';
 import type { WebhooksOption } from './webhooks';
+import type { AdminOptions } from './admin/options';
 import type { SocketIoServerOptions } from '@unisocket/transport-socketio';
 
 /** A transport a service can run. */
@@ -401,6 +402,13 @@ export interface UnifiedWebSocketServiceOptions {
      */
     vacateGraceMs?: number;
   };
+  /**
+   * The admin inspector at `path` (`'/admin'`): a page and a JSON API under `<path>/api/…` listing this node's
+   * connections, channels, presence and history, publishing and disconnecting (see docs/admin.md). Off unless given;
+   * `token` (at least 16 characters) is required on every API request as `Authorization: Bearer`. Maps `ADMIN_TOKEN`.
+   * @default undefined (off: the path is not served)
+   */
+  admin?: AdminOptions;
 }
 
 /** Defaults of the admission limits. */

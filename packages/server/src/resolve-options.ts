@@ -17,6 +17,7 @@ import { type BrokerPlan, resolveBrokerPlan } from './broker-factory';
 import { transportsFromAdapter } from './compat';
 import { type StatsChannel, resolveStatsChannel } from './diagnostics';
 import { type ResolvedHttpOptions, resolveHttpOptions } from './http';
+import { type ResolvedAdminOptions, resolveAdminOptions } from './admin/options';
 import { validateMemoryOptions } from './memory';
 import {
   DEFAULT_ADMISSION_LIMITS,
@@ -70,6 +71,8 @@ export interface ResolvedServiceOptions {
   webhooks: ResolvedWebhookEndpoint[];
   /** How long after the last subscriber leaves everywhere `channel_vacated` waits, in ms. */
   vacateGraceMs: number | undefined;
+  /** The admin inspector, `undefined` when it is off. */
+  admin: ResolvedAdminOptions | undefined;
 }
 
 const KNOWN_OPTIONS: readonly (keyof UnifiedWebSocketServiceOptions)[] = [
@@ -99,6 +102,7 @@ const KNOWN_OPTIONS: readonly (keyof UnifiedWebSocketServiceOptions)[] = [
   'queue',
   'operations',
   'lifecycle',
+  'admin',
 ];
 
 /**
@@ -202,6 +206,7 @@ export function resolveServiceOptions(options: UnifiedWebSocketServiceOptions = 
     operations: resolveOperationsOptions(options.operations),
     webhooks,
     vacateGraceMs,
+    admin: resolveAdminOptions(options.admin, Object.values(http.paths)),
   };
 }
 

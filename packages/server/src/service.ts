@@ -23,6 +23,7 @@ import {
 } from '@unisocket/transport-pusher';
 import type { SocketIoServer, SocketIoTransport } from '@unisocket/transport-socketio';
 import { AdmissionControl, type RefusedUpgrades } from './admission';
+import { createAdminRoute } from './admin/route';
 import { createBroker } from './broker-factory';
 import { type LegacyServiceMethods, installLegacyMethods } from './compat';
 import {
@@ -201,18 +202,20 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
             runAt: job.runAt ?? job.createdAt,
           })),
         queueRequest: (req, res, path) => queueRequestHandler(this.queue, this.breakers)(req, res, path),
-        // the Pusher REST API under {restPath}/{app id}/… when the service runs Pusher apps
+        // the admin inspector under admin.path when configured, then the Pusher REST API under {restPath}/{app id}/…
         routes: (bodies) => {
+          const admin = createAdminRoute(o.admin, this, bodies);
           const pusher = this.pusher;
-          if (pusher === undefined) return undefined;
+          if (pusher === undefined) return admin;
           const host = hubRestHost(() => this.#hub, pusher.apps, {
             connectionOfSocket: (socketId) => this.pusherTransport?.connectionOf(socketId)?.id,
           });
-          return createPusherRestHandler(host, {
+          const rest = createPusherRestHandler(host, {
             restPath: pusher.restPath,
             readBody: bodies.readBody,
             discardBody: bodies.discardBody,
           });
+          return admin === undefined ? rest : (req, res) => admin(req, res) || rest(req, res);
         },
       },
       o.http,
