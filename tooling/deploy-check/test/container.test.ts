@@ -114,6 +114,31 @@ describe.skipIf(!cliPresent)('the container, from a packed install on this machi
     expect(healthcheck(env)).not.toBe(0);
   });
 
+  it('`npx @unisocket/cli start` works in that fresh directory (the installed bin, no workspace)', async () => {
+    const port = String(await freePort());
+    const env = containerEnv({
+      PORT: port,
+      npm_config_cache: join(tmp, 'npm-cache'),
+      npm_config_update_notifier: 'false',
+    });
+    const proc = start('npx', ['--no-install', '@unisocket/cli', 'start'], { cwd: out, env });
+    procs.push(proc);
+    await waitFor(
+      `npx @unisocket/cli start (output: ${proc.output()})`,
+      () => {
+        if (proc.child.exitCode !== null) throw new Error(`exited ${proc.child.exitCode}: ${proc.output()}`);
+        return healthcheck(env) === 0 ? true : undefined;
+      },
+      20_000,
+    );
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+    expect(proc.output()).toMatch(/unisocket listening on/);
+    proc.child.kill('SIGTERM');
+    const exit = await Promise.race([proc.exited, new Promise((r) => setTimeout(() => r('timeout'), 5000))]);
+    // npx's own process takes the signal (the graceful drain behind it is the CMD test's); it must not hang
+    expect(exit, proc.output()).not.toBe('timeout');
+  });
+
   it('two nodes on Redis scraped by a real Prometheus with the compose config: both up, unisocket_connections from each', async (ctx) => {
     requireTool('prometheus', 'apt-get install -y prometheus', () => ctx.skip());
     const [p1, p2, promPort] = [await freePort(), await freePort(), await freePort()];
