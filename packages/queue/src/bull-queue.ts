@@ -166,12 +166,17 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
     validateJobName(name);
     const resolved = resolveJobOptions(options, this.#options);
     const opts = bullJobOptions(resolved, this.#options);
-    return this.#guarded('add a job', async ({ queue }) => {
+    return this.#guarded('add a job', async ({ queue, client }) => {
       const job = await queue.add(name, wrapData(data), opts);
       if (resolved.jobId !== undefined) {
         // BullMQ adds nothing for a known id but answers with the new data: read what is stored
         const stored = await queue.getJob(resolved.jobId);
-        if (stored !== undefined) return toJobInfo(stored, toJobState(await stored.getState())) as JobInfo<T>;
+        if (stored !== undefined) {
+          const state = toJobState(await stored.getState());
+          const runAt = state === 'delayed' ? await dueTime(queue, client, resolved.jobId) : undefined;
+          if (runAt !== undefined) this.#promoter.at(resolved.jobId, runAt);
+          return toJobInfo(stored, state, runAt) as JobInfo<T>;
+        }
       }
       const state = resolved.delayMs > 0 ? 'delayed' : resolved.priority === undefined ? 'waiting' : 'prioritized';
       const runAt = state === 'delayed' ? job.timestamp + resolved.delayMs : undefined;
@@ -244,13 +249,7 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
       const job = await queue.getJob(id);
       if (job === undefined) return undefined;
       const state = toJobState(await job.getState());
-      let runAt: number | undefined;
-      if (state === 'delayed') {
-        // BullMQ's delayed score is the due time × 4096 plus a counter
-        const score = await client.zscore(queue.keys.delayed!, id);
-        if (score !== null) runAt = Math.floor(Number(score) / 0x1000);
-      }
-      return toJobInfo(job, state, runAt);
+      return toJobInfo(job, state, state === 'delayed' ? await dueTime(queue, client, id) : undefined);
     });
   }
 
@@ -488,4 +487,10 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
     }
     return job;
   }
+}
+
+/** When a delayed job is due (epoch ms): BullMQ's delayed score is the due time × 4096 plus a counter. */
+async function dueTime(queue: Queue, client: OwnedClient, id: string): Promise<number | undefined> {
+  const score = await client.zscore(queue.keys.delayed!, id);
+  return score === null ? undefined : Math.floor(Number(score) / 0x1000);
 }
