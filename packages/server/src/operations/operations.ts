@@ -96,7 +96,14 @@ export class Operations {
       (name) => this.wants(name),
       (event) => {
         this.webhooks?.push(event);
-        if (this.#host.listens(event.name)) this.#host.emitLifecycle(event);
+        if (!this.#host.listens(event.name)) return;
+        // emitted from inside the Hub (a subscribe, a presence change): a listener's exception must not break it
+        try {
+          this.#host.emitLifecycle(event);
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error);
+          this.#host.error(new Error(`a "${event.name}" listener threw: ${reason}`, { cause: error }));
+        }
       },
     );
     const prefix = this.#options.prefix;
