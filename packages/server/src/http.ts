@@ -29,7 +29,7 @@ export const HTTP_METHODS: Readonly<Record<HttpEndpoint, readonly string[]>> = {
   metrics: ['GET', 'HEAD'],
   status: ['GET', 'HEAD'],
   broadcast: ['POST'],
-  queue: ['GET', 'POST', 'DELETE'],
+  queue: ['GET', 'HEAD', 'POST', 'DELETE'],
 };
 
 /** The most messages one `POST /broadcast` batch may hold. */
@@ -371,6 +371,9 @@ export function answerJson(res: ServerResponse, status: number, body: unknown): 
 
 function validateItem(item: unknown): string | undefined {
   if (!isObject(item)) return 'the body must be a JSON object {"channel": string, "event": string, "data": any}';
+  if (item.id !== undefined && isQueued(item as unknown as BroadcastItem)) {
+    return '"id" (an idempotency key) applies to a message published at once; a queued one takes "jobId" (each try publishes with the job\'s own key)';
+  }
   // the channel's own rule is the Hub's (its error names it); here only its presence is checked
   if (typeof item.channel !== 'string' || item.channel.length === 0) return '"channel" must be a non-empty string';
   return checkEventName(item.event) ?? (item.id === undefined ? undefined : checkMessageId(item.id));
