@@ -7,7 +7,10 @@ export default defineConfig({
   // `protocol` is browser-safe (no Node imports): @unisocket/client imports it
   entry: { index: 'src/index.ts', protocol: 'src/protocol/index.ts' },
   format: ['esm', 'cjs'],
-  dts: withDeclarations,
+  // the two structures core uses from @unisocket/memory (CircularBuffer, LRUCache) are bundled, code and types, so
+  // that core, and @unisocket/client through it, do not install the server-side memory package (a devDependency)
+  noExternal: ['@unisocket/memory'],
+  dts: withDeclarations && { resolve: ['@unisocket/memory'] },
   sourcemap: true,
   clean: true,
   target: 'node20',

@@ -76,6 +76,14 @@ export {
   type PusherAuth,
 } from './tokens';
 export { demoAuthFromEnv, type DemoEnv } from './demo';
+export type {
+  SocketIoServerLike,
+  SocketIoServerOptionsLike,
+  SocketIoSocketLike,
+  SocketIoRemoteSocketLike,
+  SocketIoNamespaceLike,
+  SocketIoBroadcastLike,
+} from './socketio-types';
 export { type HttpHandler, type HttpEndpoint, type HttpApiHost, HTTP_METHODS, MAX_BROADCAST_BATCH } from './http';
 export { fastifyPlugin, type FastifyInstanceLike } from './fastify';
 export {

@@ -13,7 +13,7 @@ import type { PusherOptions } from '@unisocket/transport-pusher';
 import type { OperationsOptions, QueueServiceOptions } from './operations/options';
 import type { WebhooksOption } from './webhooks';
 import type { AdminOptions } from './admin/options';
-import type { SocketIoServerOptions } from '@unisocket/transport-socketio';
+import type { SocketIoServerOptionsLike } from './socketio-types';
 
 /** A transport a service can run. */
 export type TransportName = 'native' | 'socketio' | 'pusher';
@@ -32,7 +32,7 @@ export interface SocketIoServiceOptions {
    * Options for the Socket.IO server (`cors`, `transports`, `serveClient`, …; see `@unisocket/transport-socketio`).
    * `perMessageDeflate` and `connectionStateRecovery` cannot be turned on.
    */
-  serverOptions?: Partial<SocketIoServerOptions>;
+  serverOptions?: SocketIoServerOptionsLike;
   /**
    * Install `@socket.io/redis-adapter` on `service.io` (sharded Pub/Sub on Redis 7+), so that the application's own
    * `io.to(room).emit`, `fetchSockets()` and `serverSideEmit()` reach every node: `{ url }` or

@@ -21,7 +21,8 @@ import {
   createPusherRestHandler,
   hubRestHost,
 } from '@unisocket/transport-pusher';
-import type { SocketIoServer, SocketIoTransport } from '@unisocket/transport-socketio';
+import type { SocketIoTransport } from '@unisocket/transport-socketio';
+import type { SocketIoServerLike } from './socketio-types';
 import { AdmissionControl, type RefusedUpgrades } from './admission';
 import { createAdminRoute } from './admin/route';
 import { createBroker } from './broker-factory';
@@ -444,7 +445,7 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
    * @throws {TypeError} when the transports do not include `'socketio'`
    * @throws {UnisocketError} `UNAVAILABLE` before `initialize()`
    */
-  get io(): SocketIoServer {
+  get io(): SocketIoServerLike {
     if (!this.transports.includes('socketio')) {
       throw new TypeError(
         "service.io needs the Socket.IO transport: transports: ['native', 'socketio'] (or adapter: 'socketio')",

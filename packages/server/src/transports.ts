@@ -6,6 +6,7 @@ import type { SocketIoTransportOptions } from '@unisocket/transport-socketio';
 import { NativeTransport } from '@unisocket/transport-ws';
 import { importOptional } from './optional';
 import type { TransportName, UnifiedWebSocketServiceOptions } from './options';
+import type { SocketIoServerOptionsLike } from './socketio-types';
 
 /** The HTTP or HTTPS server a service attaches to. */
 export type AnyHttpServer = HttpServer | HttpsServer;
@@ -72,7 +73,8 @@ const nativeFactory: ServerTransportFactory<NativeSettings> = {
 
 const SOCKETIO_KEYS = ['path', 'serverOptions', 'redisAdapter'] as const;
 
-type SocketIoSettings = Pick<SocketIoTransportOptions, 'serverOptions' | 'redisAdapter'> & {
+type SocketIoSettings = Pick<SocketIoTransportOptions, 'redisAdapter'> & {
+  serverOptions?: SocketIoServerOptionsLike;
   path: string;
   pathGiven: boolean;
 };
@@ -112,7 +114,10 @@ const socketIoFactory: ServerTransportFactory<SocketIoSettings> = {
     );
     return new SocketIoTransport(context.hub, {
       ...(settings.pathGiven ? { path: settings.path } : {}),
-      ...(settings.serverOptions === undefined ? {} : { serverOptions: settings.serverOptions }),
+      // the transport validates them (refusing `perMessageDeflate`, `connectionStateRecovery`, a differing `path`)
+      ...(settings.serverOptions === undefined
+        ? {}
+        : { serverOptions: settings.serverOptions as NonNullable<SocketIoTransportOptions['serverOptions']> }),
       ...(settings.redisAdapter === undefined ? {} : { redisAdapter: settings.redisAdapter }),
       admit: context.admit,
       onError: context.onError,

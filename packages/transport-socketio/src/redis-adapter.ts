@@ -97,13 +97,17 @@ export async function createRedisAdapter(
   onError: (error: Error) => void = () => {},
 ): Promise<RedisAdapterHandle> {
   validateRedisAdapterOptions(options);
-  const { createAdapter, createShardedAdapter } = await import('@socket.io/redis-adapter');
+  const { createAdapter, createShardedAdapter } = await importPeer(
+    () => import('@socket.io/redis-adapter'),
+    '@socket.io/redis-adapter',
+    options.url !== undefined ? '@socket.io/redis-adapter ioredis' : '@socket.io/redis-adapter',
+  );
   const timeoutMs = options.connectTimeoutMs ?? 5_000;
   let pub: RedisClientLike;
   let sub: RedisClientLike;
   const owned: RedisClientLike[] = [];
   if (options.url !== undefined) {
-    const mod = (await import('ioredis')) as unknown as {
+    const mod = (await importPeer(() => import('ioredis'), 'ioredis', 'ioredis')) as unknown as {
       Redis?: RedisCtor;
       default?: RedisCtor | { Redis?: RedisCtor };
     };
@@ -155,6 +159,28 @@ export async function createRedisAdapter(
 }
 
 type RedisCtor = new (url: string, options: object) => RedisClientLike;
+
+/**
+ * Loads an optional peer of the Redis adapter (`@socket.io/redis-adapter`, `ioredis`: installed only by those who use
+ * `redisAdapter`), turning "not installed" into a `TypeError` that names what to install.
+ */
+async function importPeer<T>(load: () => Promise<T>, name: string, install: string): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      String((error as Error).message).includes(name)
+    ) {
+      throw new TypeError(
+        `the Socket.IO redisAdapter needs the ${name} package, which is not installed: npm install ${install}`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
