@@ -2,12 +2,19 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deleteRedisKeys } from '@unisocket/services';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { io as ioClient } from 'socket.io-client';
 import WebSocket from 'ws';
 import { type Demo, startDemo } from '../src/demo';
 
 const demos: Demo[] = [];
+// every Redis key prefix this file hands out, deleted after the suite (SCAN + DEL) so no test: key is left behind
+const redisPrefixes: string[] = [];
+afterAll(async () => {
+  await deleteRedisKeys(redisPrefixes.splice(0), { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+});
+
 afterEach(async () => {
   await Promise.all(demos.splice(0).map((d) => d.close()));
 });
@@ -297,6 +304,8 @@ describe('demo app', () => {
   it.skipIf(!redisUp)(
     'WORKERS=2 BROKER=redis: two workers on one port deliver to each other, and SIGTERM drains both',
     async () => {
+      const keyPrefix = `test:demo:${Math.random().toString(36).slice(2)}:`;
+      redisPrefixes.push(keyPrefix);
       const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
         env: {
           ...process.env,
@@ -304,7 +313,7 @@ describe('demo app', () => {
           WORKERS: '2',
           BROKER: 'redis',
           REDIS_URL,
-          REDIS_KEY_PREFIX: `test:demo:${Math.random().toString(36).slice(2)}:`,
+          REDIS_KEY_PREFIX: keyPrefix,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
-import { requireService } from '@unisocket/services';
+import { kafkaBrokers, requireService } from '@unisocket/services';
 import { createKafkaClient } from '@unisocket/broker-kafka';
 import { chromium } from 'playwright-core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,8 @@ import WebSocket from 'ws';
 import { type Demo, KAFKA_EVENTS_CHANNEL, startDemo } from '../src/demo';
 
 const kafkaUp = await requireService('kafka');
+// KAFKA_BROKERS, else 127.0.0.1:KAFKA_PORT: the broker requireService checked
+const BROKERS = kafkaBrokers();
 // the page's Kafka panel is checked in a real headless Chromium when there is one (see dashboard.browser.test.ts)
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const chromiumHere = existsSync(CHROMIUM);
@@ -20,7 +22,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   if (topics.length === 0) return;
-  const admin = createKafkaClient({ brokers: ['127.0.0.1:9092'] }, 'test').admin();
+  const admin = createKafkaClient({ brokers: BROKERS }, 'test').admin();
   await admin.connect();
   await admin.deleteTopics({ topics, timeout: 10_000 }).catch(() => undefined);
   await admin.disconnect();
@@ -47,7 +49,7 @@ describe.skipIf(!kafkaUp)('demo app on Kafka', { timeout: 90_000 }, () => {
     const tag = `${Date.now().toString(36)}.${randomBytes(3).toString('hex')}`;
     const env = {
       BROKER: 'kafka',
-      KAFKA_BROKERS: '127.0.0.1:9092',
+      KAFKA_BROKERS: BROKERS.join(','),
       KAFKA_TOPIC: `test.demo.messages.${tag}`,
       KAFKA_BRIDGE_TOPIC: `test.demo.events.${tag}`,
       KAFKA_BRIDGE_GROUP: `test.demo.bridge.${tag}`,
@@ -110,7 +112,7 @@ describe.skipIf(!kafkaUp)('demo app on Kafka', { timeout: 90_000 }, () => {
       const tag = `${Date.now().toString(36)}.${randomBytes(3).toString('hex')}`;
       const env = {
         BROKER: 'kafka',
-        KAFKA_BROKERS: '127.0.0.1:9092',
+        KAFKA_BROKERS: BROKERS.join(','),
         KAFKA_TOPIC: `test.demo.messages.${tag}`,
         KAFKA_BRIDGE_TOPIC: `test.demo.events.${tag}`,
         KAFKA_BRIDGE_GROUP: `test.demo.bridge.${tag}`,

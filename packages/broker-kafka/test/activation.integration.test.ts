@@ -1,11 +1,11 @@
 import { Hub } from '@unisocket/core';
-import { requireService } from '@unisocket/services';
+import { kafkaBrokers, requireService } from '@unisocket/services';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runActivationRace } from '../../core/test/activation-race';
 import { KafkaBroker } from '../src/index';
 import { deleteTestTopics, testTopic } from './helpers';
 
-const BROKERS = [`127.0.0.1:${process.env.KAFKA_PORT ?? '9092'}`];
+const BROKERS = kafkaBrokers();
 const kafkaUp = await requireService('kafka');
 
 const hubs: Hub[] = [];

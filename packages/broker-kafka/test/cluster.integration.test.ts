@@ -1,4 +1,4 @@
-import { requireService } from '@unisocket/services';
+import { kafkaBrokers, requireService } from '@unisocket/services';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Frame,
@@ -14,8 +14,9 @@ import {
 } from './helpers';
 
 // Nodes in separate processes (test/fixtures/node.mjs: a Hub on a KafkaBroker behind the native WebSocket transport,
-// built from the packages' dist), on the shared Kafka at 9092, each suite on topics of its own.
-const BROKERS = ['127.0.0.1:9092'];
+// built from the packages' dist), on the shared Kafka (kafkaBrokers(): KAFKA_BROKERS, else 127.0.0.1:KAFKA_PORT — the
+// address requireService checks), each suite on topics of its own.
+const BROKERS = kafkaBrokers();
 const kafkaUp = await requireService('kafka');
 
 const clients: RawClient[] = [];

@@ -9,6 +9,7 @@ import {
   type StreamPosition,
   messageHead,
 } from '@unisocket/core';
+import { kafkaBrokers } from '@unisocket/services';
 import { Kafka, logLevel } from 'kafkajs';
 import WebSocket from 'ws';
 
@@ -124,7 +125,8 @@ export interface NodeProcess {
 /** Starts the fixture node (a Hub on a KafkaBroker behind the native transport) in a child process. */
 export async function startNode(env: Record<string, string>): Promise<NodeProcess> {
   const child = spawn(process.execPath, [FIXTURE], {
-    env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1', ...env },
+    // the fixture connects to the broker the suites use (and requireService checked), unless the caller says otherwise
+    env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1', KAFKA_BROKERS: kafkaBrokers().join(','), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,4 +1,4 @@
-import { requireService } from '@unisocket/services';
+import { kafkaBrokers, requireService } from '@unisocket/services';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { HEADER_ID, HEADER_IDEMPOTENT, KafkaBroker, type KafkaBrokerOptions, partitionOf } from '../src/index';
 import {
@@ -13,7 +13,8 @@ import {
   waitFor,
 } from './helpers';
 
-const BROKERS = ['127.0.0.1:9092'];
+// KAFKA_BROKERS, else 127.0.0.1:KAFKA_PORT: the broker requireService checked
+const BROKERS = kafkaBrokers();
 const kafkaUp = await requireService('kafka');
 
 const brokers: KafkaBroker[] = [];

@@ -1,18 +1,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureKafka, requireService, restartKafka, startKafka, stopKafka } from '@unisocket/services';
+import { ensureKafka, mayStartPrivate, requireService, restartKafka, startKafka, stopKafka } from '@unisocket/services';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type BrokerState, DEFAULT_BROKER_OPTIONS, isUnisocketError } from '@unisocket/core';
 import { KafkaBroker } from '../src/index';
 import { recorder, request, sleep, unique, waitFor } from './helpers';
 
-// The shared broker at 9092 tells whether Kafka can run here (jars, Java) — asked before switching ports.
-const kafkaUp = await requireService('kafka');
+// The shared broker (kafkaBrokers()) tells whether Kafka can run here (jars, Java) — asked before switching ports.
+// UNISOCKET_SERVICES=off starts nothing anywhere: the private broker below is not started either (skip, or fail
+// under CI=true, like any suite missing its service).
+const kafkaUp = (await mayStartPrivate('kafka')) && (await requireService('kafka'));
 
-// This suite stops and restarts Kafka, so it runs a broker of its own on another port (never the shared 9092,
+// This suite stops and restarts Kafka, so it runs a broker of its own on another port (never the shared one,
 // which other suites and worktrees use at the same time).
 process.env.KAFKA_PORT = process.env.UNISOCKET_TEST_KAFKA_RESTART_PORT ?? '19192';
+delete process.env.KAFKA_BROKERS; // kafkaBrokers() in this file now means the private broker
 process.env.KAFKA_CONTROLLER_PORT = String(Number(process.env.KAFKA_PORT) + 1);
 
 describe.skipIf(!kafkaUp)('KafkaBroker while Kafka restarts (private broker)', () => {

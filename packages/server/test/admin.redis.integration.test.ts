@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deleteRedisKeys } from '@unisocket/services';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { UnifiedWebSocketServiceOptions } from '../src/index';
 import { RawClient, type TestServer, startServer, waitFor } from './helpers';
 
@@ -29,6 +30,12 @@ if (!redisAvailable) {
 const TOKEN = 'admin-token-on-redis-0123456789';
 const servers: TestServer[] = [];
 const clients: RawClient[] = [];
+// every Redis key prefix this file hands out, deleted after the suite (SCAN + DEL) so no test: key is left behind
+const redisPrefixes: string[] = [];
+afterAll(async () => {
+  await deleteRedisKeys(redisPrefixes.splice(0), { url: REDIS_URL });
+});
+
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
   await Promise.all(servers.splice(0).map((s) => s.close()));
@@ -46,6 +53,7 @@ async function get(s: TestServer, path: string, init: { method?: string; body?: 
 describe.skipIf(!redisAvailable)('admin inspector on two nodes on Redis', () => {
   it("labels each node's view and shows the cluster's counts, presence and history", { timeout: 30_000 }, async () => {
     const keyPrefix = `test:admin:${randomBytes(4).toString('hex')}:`;
+    redisPrefixes.push(keyPrefix);
     const options = (nodeId: string): UnifiedWebSocketServiceOptions => ({
       nodeId,
       broker: { type: 'redis', url: REDIS_URL, keyPrefix },

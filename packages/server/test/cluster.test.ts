@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { deleteRedisKeys } from '@unisocket/services';
+import { afterAll, afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import type { ClusterEvent } from '../src/index';
 import { RawClient, waitFor } from './helpers';
 
@@ -39,18 +40,26 @@ interface RunningCluster {
 }
 
 const running: RunningCluster[] = [];
+// every Redis key prefix this file hands out, deleted after the suite (SCAN + DEL) so no test: key is left behind
+const redisPrefixes: string[] = [];
+afterAll(async () => {
+  await deleteRedisKeys(redisPrefixes.splice(0), { url: REDIS_URL });
+});
+
 afterEach(() => {
   for (const c of running.splice(0)) if (c.child.exitCode === null) c.child.kill('SIGKILL');
 });
 
 async function startCluster(env: Record<string, string> = {}): Promise<RunningCluster> {
   const port = await freePort();
+  const keyPrefix = `test:cluster:${randomBytes(4).toString('hex')}:`;
+  if (redisUp) redisPrefixes.push(keyPrefix);
   const child = spawn(process.execPath, [FIXTURE], {
     env: {
       ...process.env,
       PORT: String(port),
       WORKERS: '2',
-      ...(redisUp ? { REDIS_URL, KEY_PREFIX: `test:cluster:${randomBytes(4).toString('hex')}:` } : {}),
+      ...(redisUp ? { REDIS_URL, KEY_PREFIX: keyPrefix } : {}),
       ...env,
     },
     // stderr is kept (a crashing worker prints its stack there) and shown only when a test fails

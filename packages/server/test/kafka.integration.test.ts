@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { requireService } from '@unisocket/services';
+import { kafkaBrokers, requireService } from '@unisocket/services';
 import { createKafkaClient } from '@unisocket/broker-kafka';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createUnifiedWebSocketService, optionsFromEnv } from '../src/index';
 import { RawClient, type TestServer, startServer, waitFor } from './helpers';
 
 const kafkaUp = await requireService('kafka');
-const KAFKA_BROKERS = ['127.0.0.1:9092'];
+// KAFKA_BROKERS, else 127.0.0.1:KAFKA_PORT: the broker requireService checked
+const KAFKA_BROKERS = kafkaBrokers();
 
 const servers: TestServer[] = [];
 const topics: string[] = [];

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deleteRedisKeys } from '@unisocket/services';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RawClient, type TestServer, startServer, waitFor } from './helpers';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -22,6 +23,12 @@ if (!redisAvailable) {
 }
 
 const servers: TestServer[] = [];
+// every Redis key prefix this file hands out, deleted after the suite (SCAN + DEL) so no test: key is left behind
+const redisPrefixes: string[] = [];
+afterAll(async () => {
+  await deleteRedisKeys(redisPrefixes.splice(0), { url: REDIS_URL });
+});
+
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
@@ -29,6 +36,7 @@ afterEach(async () => {
 describe.skipIf(!redisAvailable)("createUnifiedWebSocketService({ broker: { type: 'redis' } })", () => {
   it('two services on one Redis: cross-node delivery, recovery on the other node, health', async () => {
     const keyPrefix = `test:server:${randomBytes(4).toString('hex')}:`;
+    redisPrefixes.push(keyPrefix);
     const broker = { type: 'redis' as const, url: REDIS_URL, keyPrefix };
     const a = await startServer({ broker, nodeId: 'node-a', history: { size: 50 } });
     servers.push(a);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { requireService } from '@unisocket/services';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deleteRedisKeys, requireService } from '@unisocket/services';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RawClient, SioClient, type TestServer, startServer, waitFor } from './helpers';
 
 /** Two nodes on one Redis, each serving both transports: unisocket channels and the application's io calls cross. */
@@ -9,6 +9,12 @@ const available = await requireService('redis');
 
 const servers: TestServer[] = [];
 const clients: (SioClient | RawClient)[] = [];
+// every Redis key prefix this file hands out, deleted after the suite (SCAN + DEL) so no test: key is left behind
+const redisPrefixes: string[] = [];
+afterAll(async () => {
+  await deleteRedisKeys(redisPrefixes.splice(0), { url: REDIS_URL });
+});
+
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
   await Promise.all(servers.splice(0).map((s) => s.close()));
@@ -17,6 +23,7 @@ afterEach(async () => {
 describe.skipIf(!available)("transports ['native', 'socketio'] with broker { type: 'redis' }", () => {
   it('messages cross nodes and transports; service.io gets the (sharded) Redis adapter from the broker URL', async () => {
     const keyPrefix = `test:sio:${randomBytes(4).toString('hex')}:`;
+    redisPrefixes.push(keyPrefix);
     const options = {
       transports: ['native', 'socketio'] as ('native' | 'socketio')[],
       broker: { type: 'redis' as const, url: REDIS_URL, keyPrefix },

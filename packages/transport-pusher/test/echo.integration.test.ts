@@ -1,11 +1,19 @@
 import { RedisBroker } from '@unisocket/broker-redis';
 import Echo from 'laravel-echo';
 import Pusher from 'pusher-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+// by path: this package does not depend on @unisocket/services, and the file needs no dependency
+import { deleteRedisKeys } from '../../../tooling/services/src/redis-keys.mjs';
 import { APP, type PusherNode, authorize, pusherClient, rawSocket, startNode, until } from './helpers';
 
 const nodes: PusherNode[] = [];
 const closers: (() => void)[] = [];
+
+// every Redis key prefix this file hands out, deleted after the suite (SCAN + DEL) so no test: key is left behind
+const redisPrefixes: string[] = [];
+afterAll(async () => {
+  await deleteRedisKeys(redisPrefixes.splice(0), { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+});
 
 afterEach(async () => {
   for (const close of closers.splice(0)) close();
@@ -102,7 +110,8 @@ describe('crossing transports and nodes', () => {
   });
 
   it('presence and messages across two nodes on Redis', async () => {
-    const prefix = `unisocket-pusher-test-${Date.now()}:`;
+    const prefix = `test:pusher-echo:${Date.now()}:`;
+    redisPrefixes.push(prefix);
     const a = await startNode({ broker: new RedisBroker({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix }) });
     const b = await startNode({ broker: new RedisBroker({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix }) });
     nodes.push(a, b);

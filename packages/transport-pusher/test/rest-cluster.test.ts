@@ -3,7 +3,9 @@ import { connect } from 'node:net';
 import { RedisBroker } from '@unisocket/broker-redis';
 import { Hub } from '@unisocket/core';
 import Pusher from 'pusher';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+// by path: this package does not depend on @unisocket/services, and the file needs no dependency
+import { deleteRedisKeys } from '../../../tooling/services/src/redis-keys.mjs';
 import type PusherJs from 'pusher-js';
 import {
   type PusherNode,
@@ -36,6 +38,12 @@ const nodes: RestNode[] = [];
 const clients: NativeClient[] = [];
 const pusherNodes: PusherNode[] = [];
 const pusherClients: PusherJs[] = [];
+// every Redis key prefix this file hands out, deleted after the suite (SCAN + DEL) so no test: key is left behind
+const redisPrefixes: string[] = [];
+afterAll(async () => {
+  await deleteRedisKeys(redisPrefixes.splice(0), { url: REDIS_URL });
+});
+
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
   for (const p of pusherClients.splice(0)) p.disconnect();
@@ -66,6 +74,7 @@ describe('Pusher REST API: socket_id exclusion', () => {
 describe.skipIf(!redisAvailable)('Pusher sender exclusion across two nodes on Redis', () => {
   it('a socket_id of a pusher-js client on node B, sent through node A, skips only that client', async () => {
     const keyPrefix = `test:pusher-except:${randomBytes(4).toString('hex')}:`;
+    redisPrefixes.push(keyPrefix);
     const a = await startRestNode({ broker: new RedisBroker({ url: REDIS_URL, keyPrefix, nodeId: 'node-a' }) });
     nodes.push(a);
     const b = await startNode({ broker: new RedisBroker({ url: REDIS_URL, keyPrefix, nodeId: 'node-b' }) });
@@ -94,6 +103,7 @@ describe.skipIf(!redisAvailable)('Pusher sender exclusion across two nodes on Re
 
   it('a native subscriber of a Pusher client event sees no connection id', async () => {
     const keyPrefix = `test:pusher-except:${randomBytes(4).toString('hex')}:`;
+    redisPrefixes.push(keyPrefix);
     const b = await startNode({ broker: new RedisBroker({ url: REDIS_URL, keyPrefix, nodeId: 'node-b' }) });
     pusherNodes.push(b);
     const native = await NativeClient.open(`ws://127.0.0.1:${b.port}/ws`);
@@ -120,6 +130,7 @@ describe.skipIf(!redisAvailable)('Pusher sender exclusion across two nodes on Re
 describe.skipIf(!redisAvailable)('Pusher REST API across two nodes on Redis', () => {
   it('an event published through node A reaches subscribers on node B; presence users are cluster-wide', async () => {
     const keyPrefix = `test:pusher-rest:${randomBytes(4).toString('hex')}:`;
+    redisPrefixes.push(keyPrefix);
     const start = async (nodeId: string): Promise<RestNode> => {
       const broker = new RedisBroker({ url: REDIS_URL, keyPrefix, nodeId });
       const n = await startRestNode({ broker, nodeId });
@@ -146,6 +157,7 @@ describe.skipIf(!redisAvailable)('Pusher REST API across two nodes on Redis', ()
 
   it("terminate_connections through node A closes the user's connections on node B", async () => {
     const keyPrefix = `test:pusher-rest:${randomBytes(4).toString('hex')}:`;
+    redisPrefixes.push(keyPrefix);
     const start = async (nodeId: string): Promise<RestNode> => {
       const broker = new RedisBroker({ url: REDIS_URL, keyPrefix, nodeId });
       const n = await startRestNode({ broker, nodeId });
@@ -170,6 +182,7 @@ describe.skipIf(!redisAvailable)('Pusher REST API across two nodes on Redis', ()
   });
   it('channel list, subscription_count and occupied asked through node A count the subscribers of node B', async () => {
     const keyPrefix = `test:pusher-rest:${randomBytes(4).toString('hex')}:`;
+    redisPrefixes.push(keyPrefix);
     const start = async (nodeId: string): Promise<RestNode> => {
       const broker = new RedisBroker({ url: REDIS_URL, keyPrefix, nodeId });
       const n = await startRestNode({ broker, nodeId });

@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// by path: this package does not depend on @unisocket/services, and the file needs no dependency
+import { deleteRedisKeys } from '../../services/src/redis-keys.mjs';
 import {
   cliPresent,
   deployDir,
@@ -39,6 +41,11 @@ function healthcheck(env: NodeJS.ProcessEnv): number | null {
 }
 
 const procs: Proc[] = [];
+// every Redis key prefix this file hands out, deleted after the suite (SCAN + DEL) so no test: key is left behind
+const redisPrefixes: string[] = [];
+afterAll(async () => {
+  await deleteRedisKeys(redisPrefixes.splice(0), { url: redisUrl });
+});
 
 /** Starts the image's CMD from the packed install. */
 async function startNode(env: Record<string, string>): Promise<{ proc: Proc; env: NodeJS.ProcessEnv }> {
@@ -145,7 +152,8 @@ describe.skipIf(!cliPresent)('the container, from a packed install on this machi
     const compose = { 'unisocket-1': p1, 'unisocket-2': p2 };
     const apiKey = 'deploy-check';
     // the nodes share the test Redis with other suites: keys of their own
-    const prefix = `deploy-check-${process.pid}:`;
+    const prefix = `test:deploy-check:${process.pid}:`;
+    redisPrefixes.push(prefix);
     await Promise.all(
       Object.entries(compose).map(([id, port]) =>
         startNode({

@@ -30,6 +30,22 @@ function portFromEnv(name, fallback) {
 
 export const redisPort = () => portFromEnv('REDIS_PORT', 6379);
 export const kafkaPort = () => portFromEnv('KAFKA_PORT', 9092);
+/**
+ * The Kafka brokers every test suite and the availability check use: `KAFKA_BROKERS` (comma-separated) when set,
+ * else `127.0.0.1:<KAFKA_PORT>` (default 9092). One place, so a suite never talks to a broker other than the one checked.
+ */
+export function kafkaBrokers() {
+  const raw = process.env.KAFKA_BROKERS;
+  const list = (raw ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  return list.length > 0 ? list : [`${HOST}:${kafkaPort()}`];
+}
+
+/** `UNISOCKET_SERVICES=off`: no test run, globalSetup or suite starts a Redis or a Kafka (private ones included). */
+export const servicesOff = () => process.env.UNISOCKET_SERVICES === 'off';
+
 /** The KRaft controller listener; defaults to the broker port + 1 so two brokers on different ports never collide. */
 export const kafkaControllerPort = (port = kafkaPort()) => portFromEnv('KAFKA_CONTROLLER_PORT', port + 1);
 

@@ -105,3 +105,23 @@ export function startRedisServer(options?: StartRedisServerOptions): Promise<Red
 
 /** A TCP port on 127.0.0.1 that was free when asked (another process can still take it). */
 export function freePort(): Promise<number>;
+
+/**
+ * The Kafka brokers every suite connects to, and the address {@link requireService}('kafka') checks:
+ * `KAFKA_BROKERS` (comma-separated) when set, else `['127.0.0.1:<KAFKA_PORT>']` (default 9092).
+ */
+export function kafkaBrokers(): string[];
+
+/**
+ * For a suite that starts a private server of its own (a broker it stops and restarts). Resolves `true` unless
+ * `UNISOCKET_SERVICES=off`; then nothing may be started, so it follows {@link requireService}'s rule for a missing
+ * service: with `CI=true` rejects, otherwise one `[unisocket] SKIPPED: …` line and `false`.
+ */
+export function mayStartPrivate(name: ServiceName): Promise<boolean>;
+
+/**
+ * Deletes every key under each `test:` prefix (SCAN + DEL) on the shared Redis (`url`, else `REDIS_URL`, else
+ * 127.0.0.1:REDIS_PORT) and resolves how many were deleted; 0 when Redis does not answer. Throws for a prefix
+ * outside `test:`. For a suite's afterAll.
+ */
+export function deleteRedisKeys(prefixes: string | readonly string[], options?: { url?: string }): Promise<number>;

@@ -229,12 +229,12 @@ const JVM_FLAGS = [
   '-Djava.awt.headless=true',
 ];
 
-/** True when a broker accepts connections on `port` AND answers a kafkajs describeCluster. */
-export async function kafkaAnswers(port = kafkaPort(), { timeoutMs = 5_000 } = {}) {
-  if (!(await canConnect(port))) return false;
+/** True when a broker accepts connections on `host:port` AND answers a kafkajs describeCluster. */
+export async function kafkaAnswers(port = kafkaPort(), { timeoutMs = 5_000, host = HOST } = {}) {
+  if (!(await canConnect(port, { host }))) return false;
   const admin = new Kafka({
     clientId: 'unisocket-services',
-    brokers: [`${HOST}:${port}`],
+    brokers: [`${host}:${port}`],
     logLevel: logLevel.NOTHING,
     connectionTimeout: 1_000,
     requestTimeout: timeoutMs,

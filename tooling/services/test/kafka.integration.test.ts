@@ -1,12 +1,18 @@
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureKafka, requireService, restartKafka, stopKafka } from '@unisocket/services';
+import net from 'node:net';
+import { ensureKafka, freePort, mayStartPrivate, requireService, restartKafka, stopKafka } from '@unisocket/services';
 import globalSetup from '@unisocket/services/global-setup';
 
+// UNISOCKET_SERVICES=off starts nothing anywhere, this suite's private broker included: it skips (fails under CI=true,
+// like any suite missing its service). Asked before the ports switch below.
+const mayStart = await mayStartPrivate('kafka');
+
 // This suite stops and restarts its broker, so it runs its own on a separate port rather than
-// pulling the shared 9092 broker out from under anyone else's tests.
+// pulling the shared broker out from under anyone else's tests.
 process.env.KAFKA_PORT = process.env.UNISOCKET_TEST_KAFKA_PORT ?? '19092';
 process.env.KAFKA_CONTROLLER_PORT = String(Number(process.env.KAFKA_PORT) + 1);
+delete process.env.KAFKA_BROKERS; // requireService('kafka') in this file means the private broker
 
 let brokers: string[];
 const client = () => new Kafka({ clientId: 'services-test', brokers, logLevel: logLevel.NOTHING });
@@ -45,7 +51,7 @@ async function produce(topic: string, value: string) {
   }
 }
 
-describe('Kafka broker (integration)', () => {
+describe.skipIf(!mayStart)('Kafka broker (integration)', () => {
   const topic = `services-test-${Date.now()}`;
 
   beforeAll(async () => {
@@ -81,32 +87,81 @@ describe('Kafka broker (integration)', () => {
   });
 
   it('the globalSetup teardown leaves a broker it did not start running', async () => {
-    const saved = process.env.UNISOCKET_SERVICES;
-    process.env.UNISOCKET_SERVICES = 'auto';
-    try {
+    // the key guard is the outer run's business, not this nested setup's
+    await withEnv({ UNISOCKET_SERVICES: 'auto', UNISOCKET_REDIS_KEY_GUARD: 'off' }, async () => {
       const teardown = await globalSetup();
       expect(teardown).toBeTypeOf('function');
       await teardown?.();
-    } finally {
-      if (saved === undefined) delete process.env.UNISOCKET_SERVICES;
-      else process.env.UNISOCKET_SERVICES = saved;
-    }
+    });
     expect(await requireService('kafka')).toBe(true);
   });
 });
 
+/** True when something accepts a TCP connection on 127.0.0.1:port. */
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Sets env variables for one call and puts the old values back. */
+async function withEnv<T>(vars: Record<string, string>, run: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try {
+    return await run();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
 describe('globalSetup with UNISOCKET_SERVICES=off', () => {
   it('does nothing, even in CI', async () => {
-    const saved = { CI: process.env.CI, mode: process.env.UNISOCKET_SERVICES };
-    process.env.CI = 'true';
-    process.env.UNISOCKET_SERVICES = 'off';
-    try {
-      expect(await globalSetup()).toBeUndefined();
-    } finally {
-      if (saved.CI === undefined) delete process.env.CI;
-      else process.env.CI = saved.CI;
-      if (saved.mode === undefined) delete process.env.UNISOCKET_SERVICES;
-      else process.env.UNISOCKET_SERVICES = saved.mode;
-    }
+    const setup = await withEnv({ CI: 'true', UNISOCKET_SERVICES: 'off', UNISOCKET_REDIS_KEY_GUARD: 'off' }, () =>
+      globalSetup(),
+    );
+    expect(setup).toBeUndefined();
+  });
+
+  it('starts no Redis and no Kafka on ports where none runs, even in CI', async () => {
+    const [redisPort, kafkaPort] = await Promise.all([freePort(), freePort()]);
+    await withEnv(
+      {
+        CI: 'true',
+        UNISOCKET_SERVICES: 'off',
+        REDIS_PORT: String(redisPort),
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        KAFKA_PORT: String(kafkaPort),
+        KAFKA_CONTROLLER_PORT: String(kafkaPort + 1),
+      },
+      async () => {
+        const teardown = await globalSetup();
+        expect(await canConnect(redisPort)).toBe(false);
+        expect(await canConnect(kafkaPort)).toBe(false);
+        await teardown?.();
+      },
+    );
+  });
+
+  it('a suite with a private broker may not start it: CI=true rejects, elsewhere false', async () => {
+    await withEnv({ CI: 'true', UNISOCKET_SERVICES: 'off' }, async () => {
+      await expect(mayStartPrivate('kafka')).rejects.toThrow(/required in CI .*UNISOCKET_SERVICES=off/);
+    });
+    await withEnv({ CI: 'false', UNISOCKET_SERVICES: 'off' }, async () => {
+      expect(await mayStartPrivate('kafka')).toBe(false);
+    });
+    await withEnv({ CI: 'true', UNISOCKET_SERVICES: 'auto' }, async () => {
+      expect(await mayStartPrivate('kafka')).toBe(true);
+    });
   });
 });
