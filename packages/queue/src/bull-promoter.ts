@@ -16,8 +16,11 @@ export class DueJobPromoter {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   #stopped = false;
 
-  /** @param promote - BullMQ's promote of one job; its failures (job not delayed any more, Redis away) are ignored */
-  constructor(private readonly promote: (id: string) => Promise<unknown>) {}
+  /**
+   * @param promote - BullMQ's promote of one job that was due at `at`; it must skip a job now due later (a retry that
+   *   failed again meanwhile and was delayed anew). Its failures (job not delayed any more, Redis away) are ignored
+   */
+  constructor(private readonly promote: (id: string, at: number) => Promise<unknown>) {}
 
   /** Promotes job `id` at `at` (epoch ms), replacing any earlier watch of that job. */
   at(id: string, at: number): void {
@@ -31,7 +34,7 @@ export class DueJobPromoter {
         if (Date.now() < at) return this.at(id, at); // a timer fired early, or a delay longer than one timer
         if (this.#stopped) return;
         // not delayed any more (already run, removed, promoted by another node): nothing to do
-        this.promote(id).catch(() => {});
+        this.promote(id, at).catch(() => {});
       },
       Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS),
     );

@@ -119,9 +119,17 @@ export class BullJobQueue extends QueueEventEmitter implements JobQueue {
     }
     this.#timeoutMs = timeoutMs;
     this.breaker = (options.breakers ?? new BreakerRegistry()).get(`queue:${this.name}`, options.breaker);
-    this.#promoter = new DueJobPromoter(async (id) => {
+    this.#promoter = new DueJobPromoter(async (id, at) => {
       const producer = this.#connected;
       if (producer === undefined) return;
+      // only a job still due at `at`: one that ran meanwhile, failed again and was delayed anew (a late timer under
+      // load) must wait for its new time, not be promoted at once
+      const due = await withTimeout(
+        dueTime(producer.queue, producer.client, id),
+        this.#timeoutMs,
+        () => new Error('timed out'),
+      );
+      if (due === undefined || due > at + 5) return;
       await withTimeout(producer.queue.getBackend().promote(id), this.#timeoutMs, () => new Error('timed out'));
     });
     this.#runner = new JobRunner({

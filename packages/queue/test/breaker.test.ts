@@ -31,7 +31,7 @@ describe('Breaker', () => {
     const refused = await breaker.execute(() => called++).catch((e: unknown) => e);
     const refusedInMs = performance.now() - t0;
     expect(called).toBe(0);
-    expect(refusedInMs).toBeLessThan(5);
+    expect(refusedInMs).toBeLessThan(50); // no call made; the bound only catches a wait (a loaded machine measured 32 ms)
     expect(isUnisocketError(refused) && refused.code).toBe('UNAVAILABLE');
     expect((refused as Error).message).toMatch(/^circuit breaker svc is open; next trial in \d+ ms$/);
     expect(breaker.snapshot()).toMatchObject({ state: 'open', failures: 4, successes: 1, rejected: 1 });

@@ -358,7 +358,7 @@ describe.skipIf(!redisAvailable)('BullJobQueue on Redis', () => {
     }
     t0 = performance.now();
     const fast = await q.add('x', 4).catch((e: unknown) => e);
-    expect(performance.now() - t0).toBeLessThan(10);
+    expect(performance.now() - t0).toBeLessThan(100); // refused by the open breaker, no connection attempt (32 ms seen on a loaded machine)
     expect(codeOf(fast)).toBe('UNAVAILABLE');
     expect((fast as Error).message).toMatch(/^circuit breaker queue:offline is open; next trial in \d+ ms$/);
     expect(changes).toEqual(['queue:offline:closed→open']);
