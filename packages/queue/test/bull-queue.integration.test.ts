@@ -192,7 +192,19 @@ describe.skipIf(!redisAvailable)('BullJobQueue on Redis', () => {
       throw new Error('x');
     });
     await q.start();
-    for (let i = 0; i < 4; i++) await q.add('bad', i, { attempts: 1 });
+    // one after the other, so "newest" is well defined (jobs failing in the same millisecond have no order)
+    for (let i = 0; i < 4; i++) {
+      const job = await q.add('bad', i, { attempts: 1 });
+      await waitFor(
+        async () => {
+          const state = (await q.job(job.id))?.state;
+          return state === undefined || state === 'failed';
+        },
+        3_000,
+        `job ${i} failed`,
+      );
+      await sleep(5);
+    }
     await waitFor(async () => (await q.counts()).failed === 2 && (await q.counts()).waiting === 0, 3_000, 'bound');
     await sleep(100);
     expect((await q.deadLetters()).entries.map((e) => e.data)).toEqual([3, 2]);

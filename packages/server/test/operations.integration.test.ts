@@ -197,7 +197,12 @@ describe('queued broadcasts (memory queue)', () => {
 
     const retried = await api(s, 'POST', `/queue/dead-letters/broadcasts/${job.id}/retry`);
     expect(retried.status).toBe(202);
-    await sleep(300); // it fails again and is back in the dead-letter queue
+    // it fails again and is back in the dead-letter queue
+    for (let i = 0; i < 100; i++) {
+      await sleep(30);
+      const back = await api(s, 'GET', '/queue/dead-letters');
+      if ((back.body.entries as { id: string }[]).some((e) => e.id === job.id)) break;
+    }
     const removed = await api(s, 'DELETE', `/queue/dead-letters/broadcasts/${job.id}`);
     expect(removed.status).toBe(200);
     const again = await api(s, 'DELETE', `/queue/dead-letters/broadcasts/${job.id}`);

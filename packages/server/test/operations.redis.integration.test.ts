@@ -197,7 +197,12 @@ describe.skipIf(!redisAvailable)('operations on two nodes on Redis', { timeout: 
     }
     expect(list.body.entries).toMatchObject([{ id: job.id, queue: 'broadcasts', attemptsMade: 2 }]);
     expect((await get(`/queue/dead-letters/broadcasts/${job.id}/retry`, 'POST')).status).toBe(202);
-    await sleep(400);
+    // it fails its two tries again and is back in the dead-letter queue
+    for (let i = 0; i < 100; i++) {
+      await sleep(50);
+      const again = await get('/queue/dead-letters');
+      if ((again.body.entries as { id: string }[]).some((e) => e.id === job.id)) break;
+    }
     expect((await get(`/queue/dead-letters/broadcasts/${job.id}`, 'DELETE')).status).toBe(200);
     const retryRemoved = await get(`/queue/dead-letters/broadcasts/${job.id}/retry`, 'POST');
     expect(retryRemoved.status).toBe(404);
