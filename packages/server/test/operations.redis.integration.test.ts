@@ -1,28 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type Server, createServer } from 'node:http';
-import { createRequire } from 'node:module';
-import { type AddressInfo, connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { deleteRedisKeys, requireService } from '@unisocket/services';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { signConnectionToken } from '../src/index';
 import { RawClient, type TestServer, sleep, startServer, waitFor } from './helpers';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const redisAvailable = await new Promise<boolean>((resolve) => {
-  const url = new URL(REDIS_URL);
-  const socket = connect({ port: Number(url.port || 6379), host: url.hostname });
-  const done = (ok: boolean): void => {
-    socket.destroy();
-    resolve(ok);
-  };
-  socket.setTimeout(1000, () => done(false));
-  socket.on('error', () => done(false));
-  socket.on('connect', () => socket.write('PING\r\n'));
-  socket.on('data', (d) => done(d.toString().startsWith('+PONG')));
-});
-if (!redisAvailable) {
-  if (process.env.CI === 'true') throw new Error(`Redis is not reachable at ${REDIS_URL}; CI needs it`);
-  console.warn(`⚠ SKIPPING the server's Redis operations suite: Redis is not reachable at ${REDIS_URL}`);
-}
+// fails under CI=true when Redis is missing, skips with one warning elsewhere
+const redisAvailable = await requireService('redis');
 
 const SECRET = 'test-secret-that-is-at-least-32-bytes-long';
 const WEBHOOK_SECRET = 'a-webhook-secret-of-some-length';
@@ -40,29 +26,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  if (!redisAvailable || prefixes.length === 0) return;
-  // ioredis comes with bullmq
-  const require = createRequire(createRequire(import.meta.url).resolve('bullmq'));
-  const { Redis } = require('ioredis') as {
-    Redis: new (
-      url: string,
-      options: object,
-    ) => {
-      scan(cursor: string, ...args: (string | number)[]): Promise<[string, string[]]>;
-      del(...keys: string[]): Promise<number>;
-      quit(): Promise<unknown>;
-    };
-  };
-  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  for (const prefix of prefixes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await client.del(...keys);
-    } while (cursor !== '0');
-  }
-  await client.quit();
+  if (redisAvailable) await deleteRedisKeys(prefixes);
 });
 
 /** Two services on one Redis (broker and BullMQ queues under one fresh prefix). */
