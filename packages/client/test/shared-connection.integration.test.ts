@@ -1,5 +1,5 @@
 import { io as realIo } from 'socket.io-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type UnisocketClient, createClient } from '../src/index';
 import { FakeTab, LockTable } from './fake-tabs';
 import { FAST_RECONNECT, type TestServer, sleep, startServer, waitFor } from './helpers';
@@ -211,8 +211,13 @@ describe('shareConnection (simulated tabs, real server)', () => {
       shareConnection: { key: 'group' },
     });
     clients.push(a, b);
-    // Node has BroadcastChannel but no navigator.locks
-    await Promise.all([a.connect(), b.connect()]);
+    // Node has BroadcastChannel; Node 24 also has navigator.locks (Node 20 does not): take Web Locks away
+    vi.stubGlobal('navigator', undefined);
+    try {
+      await Promise.all([a.connect(), b.connect()]);
+    } finally {
+      vi.unstubAllGlobals();
+    }
     expect(a.connectionSharing!.getSnapshot().role).toBe('unsupported');
     expect(b.connectionSharing!.getSnapshot().role).toBe('unsupported');
     expect(s.service.getConnectionCount()).toBe(2);
