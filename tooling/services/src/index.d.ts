@@ -125,3 +125,5 @@ export function mayStartPrivate(name: ServiceName): Promise<boolean>;
  * outside `test:`. For a suite's afterAll.
  */
 export function deleteRedisKeys(prefixes: string | readonly string[], options?: { url?: string }): Promise<number>;
+
+export * from './redis-cluster.mjs';

@@ -4,3 +4,4 @@ export { ensureRedis, startRedisServer } from './redis.mjs';
 export { deleteRedisKeys } from './redis-keys.mjs';
 export { ensureKafka, startKafka, stopKafka, restartKafka } from './kafka.mjs';
 export { mayStartPrivate, requireService } from './require-service.mjs';
+export { redisClusterForTests, startRedisCluster } from './redis-cluster.mjs';
