@@ -17,6 +17,7 @@ export {
   heapPressureLimit,
   SUSTAINABLE_HEAP_RATIO,
   youngGenerationReserve,
+  defaultSemiSpaceMiB,
   onMajorGc,
 } from './heap';
 export {

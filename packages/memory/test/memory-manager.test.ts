@@ -1,8 +1,11 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   MemoryManager,
   type MemoryLevelChange,
   type MemoryReading,
+  defaultSemiSpaceMiB,
   oldGenerationLimit,
   readMemory,
   youngGenerationReserve,
@@ -129,10 +132,31 @@ describe('MemoryManager', () => {
 });
 
 describe('heap readings', () => {
+  it('finds the exact old generation limit of a process started with --max-old-space-size, on this Node', () => {
+    // the test runs on every Node that CI runs (20 and 24): a wrong young generation reserve would make every memory
+    // level fire late, after "heap out of memory"
+    const dist = join(__dirname, '..', 'dist', 'index.cjs');
+    for (const mb of [64, 96, 512]) {
+      const out = spawnSync(
+        process.execPath,
+        [`--max-old-space-size=${mb}`, '-e', `console.log(require(${JSON.stringify(dist)}).oldGenerationLimit())`],
+        { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
+      );
+      expect(out.stderr).toBe('');
+      expect(Number(out.stdout.trim()) / MiB, `node ${process.version} --max-old-space-size=${mb}`).toBe(mb);
+    }
+  });
+
   it('measures against the old generation limit: heap_size_limit minus the young generation reserve', () => {
-    expect(youngGenerationReserve([])).toBe(48 * MiB);
+    expect(youngGenerationReserve([], 16)).toBe(48 * MiB);
     expect(youngGenerationReserve(['--max-semi-space-size=4'])).toBe(12 * MiB);
-    expect(oldGenerationLimit(144 * MiB)).toBe(96 * MiB);
+    // V8 13 (Node 24) reserves 64 MiB semi-spaces by default, V8 12 and older (Node 20, 22) 16 MiB
+    expect(defaultSemiSpaceMiB('11.3.244.8-node.33', 'x64')).toBe(16);
+    expect(defaultSemiSpaceMiB('12.4.254.21-node.33', 'arm64')).toBe(16);
+    expect(defaultSemiSpaceMiB('13.6.233.17-node.40', 'x64')).toBe(64);
+    expect(defaultSemiSpaceMiB('13.6.233.17-node.40', 'ia32')).toBe(32);
+    const reserve = youngGenerationReserve([]);
+    expect(oldGenerationLimit(96 * MiB + reserve)).toBe(96 * MiB);
     const r = readMemory();
     expect(r.oldGenerationUsed).toBeGreaterThan(0);
     expect(r.oldGenerationUsed).toBeLessThanOrEqual(r.heapUsed);
