@@ -27,7 +27,8 @@ import { OccupancyTracker, channelOfOccupancyKey } from './hub/occupancy';
 import { PresenceTracker } from './hub/presence-tracker';
 import { Publisher } from './hub/publisher';
 import { RateLimiter } from './hub/rate-limiter';
-import { Recovery } from './hub/recovery';
+import { Recovery, type RecoveryStats } from './hub/recovery';
+import { resolveRecoveryOptions } from './hub/recovery-budget';
 import { ChannelRegistry, ConnectionRegistry } from './hub/registry';
 import { Replies } from './hub/replies';
 import type { Reply } from './hub/reply';
@@ -64,6 +65,13 @@ export {
   resolveNumbers,
 } from './hub/options';
 export type { ClientPublish, HubEvents, HubStats, OccupancyAction, TransportTotals } from './hub/events';
+export type { RecoveryStats } from './hub/recovery';
+export {
+  type RecoveryOptions,
+  type ResolvedRecoveryOptions,
+  DEFAULT_RECOVERY_OPTIONS,
+  resolveRecoveryOptions,
+} from './hub/recovery-budget';
 export { OCCUPANCY_KEY_PREFIX, channelOfOccupancyKey, occupancyKey } from './hub/occupancy';
 
 /** An identity from a handshake or an `auth` command may not take an app-scoped user id (see {@link Hub.identify}). */
@@ -174,6 +182,7 @@ export class Hub extends EventEmitter<HubEvents> {
     ));
     const recovery = (this.#recovery = new Recovery(
       limits.maxRecoveryBuffer,
+      resolveRecoveryOptions(options.recovery),
       this.broker,
       stats,
       this,
@@ -327,6 +336,14 @@ export class Hub extends EventEmitter<HubEvents> {
     return this.#backpressure.backlogStats();
   }
 
+  /**
+   * What recovery did and holds now: history reads asked for, issued and merged, and the recovery budget's replays
+   * running and waiting (see {@link HubOptions.recovery}).
+   */
+  recoveryStats(): RecoveryStats {
+    return this.#recovery.stats();
+  }
+
   // ------------------------------------------------------------------------------------------------
   // connections
   // ------------------------------------------------------------------------------------------------
@@ -366,6 +383,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (conn.closedWith !== undefined) ({ code, reason } = conn.closedWith);
     conn.closed = true;
     this.#session.stop(conn);
+    this.#recovery.dropWaiting(conn);
     this.#subscriptions.detachAll(conn);
     this.#backpressure.drop(conn);
     this.#connections.retire(conn);
@@ -589,19 +607,24 @@ export class Hub extends EventEmitter<HubEvents> {
   // ------------------------------------------------------------------------------------------------
 
   /**
-   * Flushes pending batches and closes every connection (default 1001: reconnect elsewhere). Presence leaves,
+   * Flushes pending batches and closes every connection (default 1001: reconnect elsewhere) with `reason`, or the
+   * reason `reason(conn)` gives each connection (a per-connection reconnect advice, ≤ 123 bytes). Presence leaves,
    * also those waiting out `leaveGraceMs`, and this node's occupancy (also within its grace) are removed at once.
    * Does not close the broker (its owner does). Idempotent.
    */
-  close(code: number = CloseCode.GOING_AWAY, reason = 'server shutting down'): void {
+  close(
+    code: number = CloseCode.GOING_AWAY,
+    reason: string | ((conn: Connection) => string) = 'server shutting down',
+  ): void {
     if (this.#closed) return;
     this.#delivery.flushAll();
     this.#closed = true;
     this.#presence.closing = true;
     this.#occupancy.closing = true;
     for (const conn of [...this.#connections.all]) {
-      this.disconnect(conn, code, reason);
-      this.removeConnection(conn, code, reason);
+      const text = typeof reason === 'string' ? reason : reason(conn);
+      this.disconnect(conn, code, text);
+      this.removeConnection(conn, code, text);
     }
     this.#presence.close();
     this.#occupancy.close();

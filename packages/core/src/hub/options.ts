@@ -5,6 +5,7 @@ import type { LatencyRecorderOptions } from '../latency';
 import type { ChannelKind } from '../protocol/channel';
 import type { ChannelName, ConnectionId, MessageId, UserId } from '../protocol/types';
 import type { MaybePromise } from '../util';
+import type { RecoveryOptions } from './recovery-budget';
 
 /** Limits the Hub enforces per connection. Every one has a default that protects a small server. */
 export interface HubLimits {
@@ -264,6 +265,12 @@ export interface HubOptions {
    * @default { enabled: false, graceMs: presence.leaveGraceMs }
    */
   occupancy?: OccupancyOptions;
+  /**
+   * The per-node recovery budget: replays of history at once, and how many may wait for one (a reconnect storm is
+   * queued, not refused). Identical history reads are merged whatever the budget.
+   * @default { maxConcurrent: 128, maxQueued: 100_000 }
+   */
+  recovery?: RecoveryOptions;
 }
 
 /** The result of a publish. */
