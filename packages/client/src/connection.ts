@@ -9,6 +9,7 @@ import { DEFAULT_RECONNECT_OPTIONS, resolveUrl } from './options';
 import type { PublishQueue } from './publish-queue';
 import type { TransportFactory } from './transport';
 import type { ConnectionSnapshot, ConnectionStatus } from './types';
+import { MAX_ADVISED_DELAY_MS, UrlRotation, readReconnectAdvice } from './urls';
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -44,11 +45,15 @@ export class Connection {
   /** Resets the backoff once a connection stayed up for `reconnect.stableAfterMs`. */
   #stableTimer: Timer | undefined;
   #connectWaiters: { resolve: () => void; reject: (error: UnisocketError) => void }[] = [];
+  /** The servers, when `url` lists several: a random start, the next one after every loss. */
+  readonly #urls: UrlRotation | undefined;
 
   constructor(context: ClientContext, factory: TransportFactory, parts: ConnectionParts) {
     this.#context = context;
     this.#factory = factory;
     this.#parts = parts;
+    const url = context.options.url;
+    this.#urls = Array.isArray(url) ? new UrlRotation(url) : undefined;
   }
 
   get status(): ConnectionStatus {
@@ -147,7 +152,8 @@ export class Connection {
     let url: string;
     try {
       const given = options.url;
-      url = resolveUrl(typeof given === 'function' ? given() : given);
+      const urls = this.#urls;
+      url = resolveUrl(urls !== undefined ? urls.current : typeof given === 'function' ? given() : (given as string));
     } catch (error) {
       this.#fatal(link, error);
       return;
@@ -204,9 +210,16 @@ export class Connection {
       return;
     }
     this.#lastError = error;
+    // with several servers, the next attempt goes to the next one: a node that shut down or died is left behind
+    this.#urls?.rotate();
     const backoff = reconnect === false ? DEFAULT_RECONNECT_OPTIONS : reconnect;
+    const advised = code === CloseCode.GOING_AWAY ? readReconnectAdvice(reason) : undefined;
     let delay: number;
-    if (code === CloseCode.GOING_AWAY && wasReady) {
+    if (advised !== undefined) {
+      // the server is shutting down and said when to come back (its own random delay for this client: the crowd
+      // returns spread out); bounded by the client's own largest delay
+      delay = Math.min(advised, backoff.maxDelayMs, MAX_ADVISED_DELAY_MS);
+    } else if (code === CloseCode.GOING_AWAY && wasReady) {
       // the server is shutting down: come back promptly (another node, or the same after a restart), spread out
       delay = Math.floor(Math.random() * backoff.initialDelayMs);
     } else {

@@ -35,9 +35,11 @@ export interface UnisocketClientOptions {
   /**
    * The server's WebSocket endpoint, e.g. `wss://example.com/ws`. `http(s)://` URLs are turned into `ws(s)://`; in a
    * browser a path such as `/ws` is resolved against the page. A function is called before every connection attempt
-   * (pick a node, add a fresh query parameter).
+   * (pick a node, add a fresh query parameter). A list of endpoints (several nodes without a load balancer): the
+   * client starts at a random one and moves to the next after every lost connection or failed attempt, so the
+   * clients of a node that shuts down or dies spread over the others.
    */
-  url: string | (() => string);
+  url: string | readonly string[] | (() => string);
   /**
    * How to reach the server: `'native'` (protocol v1 over a WebSocket), `'socketio'` (the server's Socket.IO
    * transport, on `socket.io-client`; `url` is then the Socket.IO endpoint, e.g. `https://example.com/socket.io`), or a
@@ -147,7 +149,7 @@ export const DEFAULT_CLIENT_OPTIONS = {
 
 /** The options with every default applied. */
 export interface ResolvedClientOptions {
-  url: string | (() => string);
+  url: string | readonly string[] | (() => string);
   transport: 'native' | 'socketio' | TransportFactory;
   WebSocket: WebSocketConstructor | undefined;
   io: SocketIoConnect | undefined;
@@ -195,12 +197,14 @@ export function resolveClientOptions(options: UnisocketClientOptions): ResolvedC
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) throw new TypeError(`unknown client option "${key}"; known options: ${[...KNOWN].join(', ')}`);
   }
-  const { url } = options;
+  let url: string | readonly string[] | (() => string) = options.url;
   if (typeof url === 'string') {
     if (url === '') throw new TypeError('url must not be empty: pass the server endpoint, e.g. "wss://example.com/ws"');
+  } else if (Array.isArray(url)) {
+    url = validateUrlList(url);
   } else if (typeof url !== 'function') {
     throw new TypeError(
-      'url is required: pass the server endpoint, e.g. "wss://example.com/ws", or a function returning it',
+      'url is required: pass the server endpoint, e.g. "wss://example.com/ws", a list of them, or a function returning one',
     );
   }
   const transport = options.transport ?? 'native';
@@ -354,4 +358,25 @@ export function resolveUrl(url: string): string {
     );
   }
   return resolved;
+}
+
+/**
+ * Validates a list of server URLs given as `url`.
+ * @throws {TypeError} for an empty list, or an entry that is not a ws(s)/http(s) URL (or a path in a browser)
+ */
+export function validateUrlList(urls: readonly unknown[]): string[] {
+  if (urls.length === 0) {
+    throw new TypeError('url must not be an empty list: pass one endpoint or several, e.g. ["wss://a.example/ws"]');
+  }
+  return urls.map((url, i) => {
+    if (typeof url !== 'string' || url === '') {
+      throw new TypeError(`url[${i}] must be a non-empty string (a server endpoint), got ${JSON.stringify(url)}`);
+    }
+    try {
+      resolveUrl(url);
+    } catch (error) {
+      throw new TypeError(`url[${i}]: ${(error as Error).message}`);
+    }
+    return url;
+  });
 }

@@ -67,6 +67,15 @@ export {
 export type { ClientPublish, HubEvents, HubStats, OccupancyAction, TransportTotals } from './hub/events';
 export type { RecoveryStats } from './hub/recovery';
 export {
+  RECONNECT_ADVICE_KEY,
+  MAX_RECONNECT_SPREAD_MS,
+  withReconnectAdvice,
+  readReconnectAdvice,
+  autoReconnectSpreadMs,
+  resolveReconnectSpread,
+  reconnectAdvice,
+} from './hub/reconnect-advice';
+export {
   type RecoveryOptions,
   type ResolvedRecoveryOptions,
   DEFAULT_RECOVERY_OPTIONS,

@@ -6,6 +6,7 @@ import type {
   HistoryOptions,
   HubLimits,
   PresenceOptions,
+  RecoveryOptions,
 } from '@unisocket/core';
 import type { AuthOptions, PermissionOptions, SecurityOptions } from './auth-options';
 import type { LeakDetectorOptions, MemoryThresholds } from '@unisocket/memory';
@@ -362,6 +363,22 @@ export interface UnifiedWebSocketServiceOptions {
    * @default 5_000
    */
   shutdownTimeoutMs?: number;
+  /**
+   * The reconnect advice of `shutdown()`: every connection is closed with 1001 and the reason
+   * `server shutting down; retry-after-ms=<n>`, `n` drawn per connection from `[0, reconnectSpreadMs]`, so the node's
+   * clients come back (to the other nodes) spread over that window instead of all at once. `@unisocket/client`
+   * honours it; other clients see the usual 1001. `'auto'` spreads about 2 reconnects per ms: `connections / 2` ms,
+   * at least 1_000 and at most 5_000. `0` sends no advice. At most 60_000. See docs/deploys.md.
+   * @default 'auto'
+   */
+  reconnectSpreadMs?: number | 'auto';
+  /**
+   * The per-node recovery budget: at most `maxConcurrent` subscriptions replay history at once, the others wait in a
+   * FIFO queue of at most `maxQueued` (past it a subscribe gets `UNAVAILABLE`). Identical history reads of a
+   * reconnect storm are merged whatever the budget. See docs/deploys.md.
+   * @default { maxConcurrent: 128, maxQueued: 100_000 }
+   */
+  recovery?: RecoveryOptions;
   /**
    * How long an HTTP upgrade request may stay unanswered before it is answered (408 on the service's own paths, 404
    * elsewhere) and its socket closed, in ms. Node's header and request timeouts stop applying once a socket is

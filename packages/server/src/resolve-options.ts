@@ -5,9 +5,12 @@ import {
   HUB_LIMIT_MINIMUMS,
   type HistoryOptions,
   type PresenceOptions,
+  type RecoveryOptions,
   resolveBackpressure,
   resolveHistoryOptions,
   resolveNumbers,
+  resolveReconnectSpread,
+  resolveRecoveryOptions,
 } from '@unisocket/core';
 import type { MonitorOptions } from '@unisocket/monitoring';
 import { type OriginCheck, compileOriginCheck, resolveTrustProxy } from './admission';
@@ -51,6 +54,7 @@ export interface ResolvedServiceOptions {
     backpressure?: BackpressureOptions;
     latencySamples?: number;
     history?: HistoryOptions;
+    recovery?: RecoveryOptions;
   };
   /** Memory management's options, `undefined` when it is off. */
   memory: MemoryOptions | undefined;
@@ -62,6 +66,8 @@ export interface ResolvedServiceOptions {
   statsChannel: StatsChannel | undefined;
   http: ResolvedHttpOptions;
   shutdownTimeoutMs: number;
+  /** The spread of the reconnect advice of `shutdown()` (`0`: none). */
+  reconnectSpreadMs: number | 'auto';
   upgradeTimeoutMs: number;
   /** The job queues (broadcasts, webhooks): Redis or memory. */
   queue: ResolvedQueueOptions;
@@ -97,6 +103,8 @@ const KNOWN_OPTIONS: readonly (keyof UnifiedWebSocketServiceOptions)[] = [
   'http',
   'monitoring',
   'shutdownTimeoutMs',
+  'reconnectSpreadMs',
+  'recovery',
   'upgradeTimeoutMs',
   'webhooks',
   'queue',
@@ -128,6 +136,8 @@ export function resolveServiceOptions(options: UnifiedWebSocketServiceOptions = 
   if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
     throw new TypeError(`shutdownTimeoutMs must be an integer >= 0, got ${String(options.shutdownTimeoutMs)}`);
   }
+  const reconnectSpreadMs = resolveReconnectSpread('reconnectSpreadMs', options.reconnectSpreadMs);
+  const recovery = options.recovery === undefined ? undefined : resolveRecoveryOptions(options.recovery);
   const upgradeTimeoutMs = options.upgradeTimeoutMs ?? 10_000;
   if (!Number.isInteger(upgradeTimeoutMs) || upgradeTimeoutMs < 0) {
     throw new TypeError(
@@ -186,6 +196,7 @@ export function resolveServiceOptions(options: UnifiedWebSocketServiceOptions = 
       ...(o.presence === undefined ? {} : { presence: o.presence }),
       ...(o.backpressure === undefined ? {} : { backpressure: o.backpressure }),
       ...(latencySamples === undefined ? {} : { latencySamples }),
+      ...(recovery === undefined ? {} : { recovery }),
     },
     memory: memoryEnabled ? (options.memory ?? {}) : undefined,
     originAllowed,
@@ -201,6 +212,7 @@ export function resolveServiceOptions(options: UnifiedWebSocketServiceOptions = 
     statsChannel,
     http,
     shutdownTimeoutMs,
+    reconnectSpreadMs,
     upgradeTimeoutMs,
     queue: resolveQueueOptions(options.queue, broker),
     operations: resolveOperationsOptions(options.operations),

@@ -10,6 +10,7 @@ import {
   type PublishAck,
   type PublishOptions,
   UnisocketError,
+  reconnectAdvice,
   type UserId,
   userChannel,
 } from '@unisocket/core';
@@ -335,7 +336,7 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
 
   /**
    * Stops accepting connections, closes every connection with 1001 (clients reconnect, possibly elsewhere, and
-   * recover), waits up to `shutdownTimeoutMs` for the close handshakes, then closes the broker. Idempotent.
+   * recover; each close reason advises its client when: `retry-after-ms=<n>` within `reconnectSpreadMs`), waits up to `shutdownTimeoutMs` for the close handshakes, then closes the broker. Idempotent.
    */
   shutdown(): Promise<void> {
     this.#shuttingDown ??= this.#stop();
@@ -354,7 +355,11 @@ export class UnifiedWebSocketService extends EventEmitter<ServiceEvents> {
     for (const disconnect of [...this.#emitters]) disconnect();
     this.monitor.stop();
     if (hub === undefined) return;
-    hub.close(CloseCode.GOING_AWAY, 'server shutting down');
+    // each client is told when to come back (a random delay within the spread): the crowd returns spread out
+    hub.close(
+      CloseCode.GOING_AWAY,
+      reconnectAdvice('server shutting down', this.#o.reconnectSpreadMs, hub.connectionCount),
+    );
     const deadline = Date.now() + this.#o.shutdownTimeoutMs;
     const open = (): number => transports.reduce((n, t) => n + t.size, 0);
     while (open() > 0 && Date.now() < deadline) {

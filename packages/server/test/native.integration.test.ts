@@ -106,6 +106,39 @@ describe('native transport over real sockets', () => {
     expect(s.service.getHealthStatus().status).toBe('unhealthy');
   });
 
+  it('shutdown advises each client when to reconnect: a random delay within reconnectSpreadMs, per connection', async () => {
+    const s = await start({ reconnectSpreadMs: 3_000 });
+    const clients = await Promise.all(Array.from({ length: 20 }, () => RawClient.open(s.url)));
+    await s.service.shutdown();
+    const delays: number[] = [];
+    for (const c of clients) {
+      const closed = await c.waitClose();
+      expect(closed.code).toBe(1001);
+      const match = /^server shutting down; retry-after-ms=(\d+)$/.exec(closed.reason);
+      expect(match, closed.reason).not.toBeNull();
+      delays.push(Number(match![1]));
+    }
+    for (const d of delays) expect(d).toBeLessThanOrEqual(3_000);
+    expect(new Set(delays).size).toBeGreaterThan(10);
+
+    const quiet = await start({ reconnectSpreadMs: 0 });
+    const c = await RawClient.open(quiet.url);
+    await quiet.service.shutdown();
+    expect(await c.waitClose()).toEqual({ code: 1001, reason: 'server shutting down' });
+  });
+
+  it('validates reconnectSpreadMs and recovery with TypeErrors that say what to change', async () => {
+    const { createUnifiedWebSocketService } = await import('../src/index');
+    expect(() => createUnifiedWebSocketService({ reconnectSpreadMs: -1 })).toThrow(
+      /reconnectSpreadMs must be 'auto' or/,
+    );
+    expect(() => createUnifiedWebSocketService({ reconnectSpreadMs: 'soon' as never })).toThrow(TypeError);
+    expect(() => createUnifiedWebSocketService({ recovery: { maxConcurrent: 0 } })).toThrow(/recovery.maxConcurrent/);
+    expect(() =>
+      createUnifiedWebSocketService({ reconnectSpreadMs: 'auto', recovery: { maxQueued: 10 } }),
+    ).not.toThrow();
+  });
+
   it('throws TypeErrors that say what to change for contradictory options', async () => {
     const { createUnifiedWebSocketService } = await import('../src/index');
     expect(() => createUnifiedWebSocketService({ adapter: 'native', transports: ['native', 'socketio'] })).toThrow(

@@ -313,7 +313,12 @@ describe('Socket.IO transport with the official socket.io-client', () => {
     const b = await native(s);
     const reason = a.waitDisconnect();
     await s.service.shutdown();
-    expect(await a.next('close')).toEqual({ type: 'close', code: 1001, reason: 'server shutting down' });
+    // the reason carries the reconnect advice (docs/deploys.md): socket.io-client users may read it too
+    expect(await a.next('close')).toEqual({
+      type: 'close',
+      code: 1001,
+      reason: expect.stringMatching(/^server shutting down; retry-after-ms=\d+$/),
+    });
     expect(await reason).toBe('transport close');
     expect((await b.waitClose()).code).toBe(1001);
     const after = await connectError(s.baseUrl);
