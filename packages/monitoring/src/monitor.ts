@@ -178,6 +178,7 @@ export class Monitor {
                 Object.entries(hub.stats.closedByTransport).map(([k, v]) => [k, { ...v }]),
               ),
             },
+      recovery: hub === undefined ? null : hub.recoveryStats(),
       broker: hub === undefined ? null : { ...hub.broker.stats },
       transports: this.collector.transports(),
       performance: {

@@ -4,6 +4,7 @@ import {
   DEFAULT_LATENCY_BUCKETS_MS,
   type HubStats,
   type LatencyRecorder,
+  type RecoveryStats,
 } from '@unisocket/core';
 import { Counter, Gauge, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HealthChecker } from './health';
@@ -72,6 +73,10 @@ export const METRIC_NAMES = [
   'unisocket_upgrades_refused_total',
   'unisocket_auth_refreshes_total',
   'unisocket_recoveries_total',
+  'unisocket_recovery_reads_total',
+  'unisocket_recovery_replays',
+  'unisocket_recovery_queue_peak',
+  'unisocket_recovery_refused_total',
   'unisocket_broker_state',
   'unisocket_broker_pending_publishes',
   'unisocket_broker_messages_total',
@@ -93,6 +98,8 @@ const HEALTH_STATES: readonly HealthStatus['status'][] = ['healthy', 'degraded',
 interface Snapshot {
   transports: Record<string, TransportStats>;
   hub: HubStats | undefined;
+  /** The Hub's recovery reads and budget (see `Hub.recoveryStats`). */
+  recovery: RecoveryStats | undefined;
   connections: number;
   users: number;
   channels: number;
@@ -176,6 +183,7 @@ export class PrometheusMetrics {
     const snapshot: Snapshot = {
       transports: c.transports(),
       hub: hub?.stats,
+      recovery: hub?.recoveryStats(),
       connections: hub?.connectionCount ?? 0,
       users: hub?.userCount ?? 0,
       channels: hub?.channelCount ?? 0,
@@ -336,6 +344,34 @@ export class PrometheusMetrics {
         set({ result: 'recovered' }, s.hub?.recovered ?? 0);
         set({ result: 'missed' }, s.hub?.notRecovered ?? 0);
       },
+    );
+    counter(
+      'unisocket_recovery_reads_total',
+      'History reads of recovering subscriptions: issued to the store, or merged (answered by a read issued for another subscription of the same channel).',
+      ['result'],
+      (set, s) => {
+        set({ result: 'issued' }, s.recovery?.reads ?? 0);
+        set({ result: 'merged' }, s.recovery?.readsMerged ?? 0);
+      },
+    );
+    gauge(
+      'unisocket_recovery_replays',
+      'Subscriptions replaying history now (active, at most recovery.maxConcurrent) and waiting for a slot (queued).',
+      ['state'],
+      (set, s) => {
+        set({ state: 'active' }, s.recovery?.active ?? 0);
+        set({ state: 'queued' }, s.recovery?.queued ?? 0);
+      },
+    );
+    value(
+      'unisocket_recovery_queue_peak',
+      'The most subscriptions that waited for a replay slot at once since start.',
+      (s) => s.recovery?.queuedPeak ?? 0,
+    );
+    total(
+      'unisocket_recovery_refused_total',
+      'Subscribes refused with UNAVAILABLE because the recovery queue was full (recovery.maxQueued).',
+      (s) => s.recovery?.refused ?? 0,
     );
     gauge(
       'unisocket_broker_state',

@@ -1,4 +1,4 @@
-import type { BrokerHealth, BrokerStats, Hub, HubStats } from '@unisocket/core';
+import type { BrokerHealth, BrokerStats, Hub, HubStats, RecoveryStats } from '@unisocket/core';
 import type { MemoryLevel, MemoryThresholds } from '@unisocket/memory';
 
 /** Memory pressure levels and their thresholds are `@unisocket/memory`'s; re-exported for compatibility. */
@@ -226,6 +226,8 @@ export interface ServiceMetrics {
   stats: ServiceStats;
   /** A copy of the Hub's counters, `null` before start. */
   hub: HubStats | null;
+  /** The Hub's recovery reads (issued, merged) and budget (replays active and queued), `null` before start. */
+  recovery: RecoveryStats | null;
   /** A copy of the broker's counters, `null` before start. */
   broker: BrokerStats | null;
   transports: Record<string, TransportStats>;

@@ -130,6 +130,47 @@ describe('PrometheusMetrics', () => {
   });
 });
 
+describe('recovery metrics', () => {
+  it('exposes history reads issued and merged, replays active and queued, the queue peak and refusals', async () => {
+    const broker = new MemoryBroker();
+    const history = broker.history;
+    const read = history.read.bind(history);
+    // a networked store answers later: the reads of a storm can be merged and replays wait for a slot
+    (history as { read: typeof read }).read = (channel, after, limit) => {
+      const value = read(channel, after, limit);
+      return new Promise((resolve) => setTimeout(() => resolve(value), 5)) as never;
+    };
+    const hub = await startHub({ broker, recovery: { maxConcurrent: 2, maxQueued: 3 } });
+    const monitor = createMonitor({ hub });
+    monitors.push(monitor);
+    await hub.publish('r', 'e', 1);
+    const { epoch } = await history.position('r');
+    for (let i = 0; i < 6; i++) {
+      const c = connect(hub);
+      send(hub, c.conn, { type: 'subscribe', channel: 'r', ref: 1, since: { epoch, offset: 0 } });
+    }
+    let families = parsePrometheusText(await monitor.metrics());
+    expect(value(families, 'unisocket_recovery_replays', { state: 'active' })).toBe(2);
+    expect(value(families, 'unisocket_recovery_replays', { state: 'queued' })).toBe(3);
+    expect(value(families, 'unisocket_recovery_refused_total')).toBe(1);
+    for (let i = 0; i < 100 && hub.recoveryStats().active + hub.recoveryStats().queued > 0; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    families = parsePrometheusText(await monitor.metrics());
+    const issued = value(families, 'unisocket_recovery_reads_total', { result: 'issued' })!;
+    const merged = value(families, 'unisocket_recovery_reads_total', { result: 'merged' })!;
+    expect(issued + merged).toBe(5);
+    expect(merged).toBeGreaterThan(0);
+    expect(value(families, 'unisocket_recovery_queue_peak')).toBe(3);
+    expect(monitor.getMetrics().recovery).toMatchObject({
+      requests: 5,
+      reads: issued,
+      readsMerged: merged,
+      refused: 1,
+    });
+  });
+});
+
 describe('parsePrometheusText', () => {
   it('rejects malformed exposition', () => {
     expect(() => parsePrometheusText('x 1')).toThrow(/newline/);
