@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HistoryReads } from '../src/hub/history-reads';
 import { RecoveryBudget, resolveRecoveryOptions } from '../src/hub/recovery-budget';
 import {
@@ -187,10 +187,104 @@ describe('HistoryReads (merging identical history reads)', () => {
       () => {},
       (e) => errors.push(e),
     );
+    await tick(); // the store answered asynchronously before: the requests of a turn gather for one read
+    expect(store.calls).toHaveLength(4);
     store.calls[3]!.reject(new Error('down'));
     await tick();
     expect(errors).toHaveLength(2);
     expect(reads.inFlight).toBe(0);
+  });
+
+  it('once the store is known to answer asynchronously, gathers the requests of one event-loop turn for one read', async () => {
+    const store = new SlowHistory();
+    const reads = new HistoryReads(() => store);
+    reads.read(
+      'c',
+      { epoch: 'e', offset: 9 },
+      9,
+      () => {},
+      () => {},
+    );
+    store.calls[0]!.resolve(answer(9, 9));
+    await tick();
+    const got: Record<number, number[]> = {};
+    for (const o of [8, 4, 6]) {
+      reads.read(
+        'c',
+        { epoch: 'e', offset: o },
+        9,
+        (r) => (got[o] = r.messages.map((m) => m.offset)),
+        () => {},
+      );
+    }
+    expect(store.calls).toHaveLength(1);
+    await tick();
+    expect(store.calls.map((c) => c.after)).toEqual([
+      { epoch: 'e', offset: 9 },
+      { epoch: 'e', offset: 4 },
+    ]);
+    store.calls[1]!.resolve(answer(4, 9));
+    await tick();
+    expect(got).toEqual({ 8: [9], 4: [5, 6, 7, 8, 9], 6: [7, 8, 9] });
+    expect(reads.stats).toEqual({ requests: 4, reads: 2, merged: 2 });
+    expect(reads.inFlight).toBe(0);
+  });
+
+  it("answers from a channel's last answer within a second when it covers what the channel flushed", async () => {
+    const store = new SlowHistory();
+    const reads = new HistoryReads(() => store);
+    reads.read(
+      'c',
+      { epoch: 'e', offset: 5 },
+      8,
+      () => {},
+      () => {},
+    );
+    store.calls[0]!.resolve(answer(5, 8));
+    await tick();
+    let got: number[] | undefined;
+    // covered (the channel flushed 8, the answer holds up to 8): answered at once, no read
+    reads.read(
+      'c',
+      { epoch: 'e', offset: 6 },
+      8,
+      (r) => (got = r.messages.map((m) => m.offset)),
+      () => {},
+    );
+    expect(got).toEqual([7, 8]);
+    expect(store.calls).toHaveLength(1);
+    // the channel flushed past it, or an older position: a read
+    reads.read(
+      'c',
+      { epoch: 'e', offset: 6 },
+      9,
+      () => {},
+      () => {},
+    );
+    reads.read(
+      'c',
+      { epoch: 'e', offset: 4 },
+      8,
+      () => {},
+      () => {},
+    );
+    await tick();
+    expect(store.calls.map((c) => c.after.offset)).toEqual([5, 4]);
+    expect(reads.stats).toMatchObject({ requests: 4, reads: 2, merged: 1 });
+    vi.useFakeTimers({ now: Date.now() + 1_001, toFake: ['Date'] });
+    try {
+      got = undefined;
+      reads.read(
+        'c',
+        { epoch: 'e', offset: 6 },
+        8,
+        (r) => (got = r.messages.map((m) => m.offset)),
+        () => {},
+      );
+      expect(got).toBeUndefined(); // kept for a second only
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('answers synchronously from a synchronous store (nothing is merged, nothing waits)', () => {

@@ -33,11 +33,27 @@ interface Flight {
   readonly waiters: Waiter[];
 }
 
+/** A channel's last merged answer, kept briefly: requests right after it are answered from it when it covers them. */
+interface Recent {
+  readonly from: number;
+  readonly read: HistoryRead;
+  readonly at: number;
+}
+
+/** How long a channel's last answer may serve later requests, in ms (it must also cover what was flushed). */
+const RECENT_MS = 1_000;
+/** Channels whose last answer is kept (the oldest is forgotten first). */
+const RECENT_CHANNELS = 1_024;
+/** The largest answer kept, in messages (a client far behind does not pin a long replay in memory). */
+const RECENT_MAX_MESSAGES = 1_000;
+
 interface ChannelReads {
   /** The read on its way, if any: later requests of the same epoch at or past `from` join it. */
   flight: Flight | undefined;
   /** Requests that could not join the flight: they share the next read, from the lowest of their positions. */
   next: Waiter[];
+  /** A read is due at the end of this turn of the event loop (the requests of the turn gather for it). */
+  scheduled: boolean;
 }
 
 /**
@@ -50,13 +66,21 @@ interface ChannelReads {
  * The seam (exactly once, in order) holds: a request that joined a read before it was issued gets what the store held
  * at or after the moment it joined, as if it had read alone. One that joined a read already on its way is answered
  * from it only when the read covers what the channel had flushed when it joined (`position.offset` at or past it,
- * complete, same epoch); otherwise it takes the next read. A store that answers synchronously (the memory history)
- * never has a read on its way: nothing is merged and nothing waits.
+ * complete, same epoch); otherwise it takes the next read. Once the store has answered asynchronously (a networked
+ * store), a channel's first request waits for the end of the current turn of the event loop (`setImmediate`), so the
+ * subscribes that arrived in the same turn share its read; and a channel's last answer serves the requests of the
+ * next second under the late joiner's rule (it covers what the channel flushed, same epoch, complete), so a storm
+ * spread over a reconnect window still costs few reads. A store that answers synchronously (the memory history)
+ * never has a read on its way: nothing is merged, kept or waits.
  */
 export class HistoryReads {
   readonly stats: HistoryReadStats = { requests: 0, reads: 0, merged: 0 };
   readonly #history: () => HistoryStore;
   readonly #channels = new Map<ChannelName, ChannelReads>();
+  /** The store answered with a promise: reads are gathered per turn of the event loop. */
+  #async = false;
+  /** Each channel's last complete answer (insertion order: the oldest first). */
+  readonly #recent = new Map<ChannelName, Recent>();
 
   /** @param history the store to read (asked on every read: a broker's store may be set after the Hub is built) */
   constructor(history: () => HistoryStore) {
@@ -74,6 +98,7 @@ export class HistoryReads {
    */
   read(channel: ChannelName, since: StreamPosition, flushed: number, done: Done, fail: Fail): void {
     this.stats.requests++;
+    if (this.#recent.size > 0 && this.#fromRecent(channel, since, flushed, done)) return;
     let state = this.#channels.get(channel);
     const flight = state?.flight;
     if (flight !== undefined) {
@@ -84,18 +109,27 @@ export class HistoryReads {
       return;
     }
     if (state === undefined) {
-      state = { flight: undefined, next: [] };
+      state = { flight: undefined, next: [], scheduled: false };
       this.#channels.set(channel, state);
     }
     state.next.push({ since, flushed, late: false, done, fail });
-    this.#issue(channel, state);
+    if (!this.#async) {
+      this.#issue(channel, state);
+    } else if (!state.scheduled) {
+      state.scheduled = true;
+      const gathered = state;
+      setImmediate(() => {
+        gathered.scheduled = false;
+        if (gathered.flight === undefined) this.#issue(channel, gathered);
+      });
+    }
   }
 
   /** Starts the next merged read of a channel from the lowest position of the waiters of the first one's epoch. */
   #issue(channel: ChannelName, state: ChannelReads): void {
     const waiting = state.next;
     if (waiting.length === 0) {
-      if (state.flight === undefined) this.#channels.delete(channel);
+      if (state.flight === undefined && !state.scheduled) this.#channels.delete(channel);
       return;
     }
     const epoch = waiting[0]!.since.epoch;
@@ -122,17 +156,43 @@ export class HistoryReads {
       return;
     }
     if (isPromiseLike(value)) {
+      this.#async = true;
       value.then(
-        (read) => this.#answered(channel, state, flight, read),
+        (read) => this.#answered(channel, state, flight, read, true),
         (error: unknown) => this.#failed(channel, state, flight, error),
       );
     } else {
-      this.#answered(channel, state, flight, value);
+      this.#answered(channel, state, flight, value, false);
     }
   }
 
-  #answered(channel: ChannelName, state: ChannelReads, flight: Flight, read: HistoryRead): void {
+  /** Answers from the channel's last answer when it covers the request (as a late joiner); `false` otherwise. */
+  #fromRecent(channel: ChannelName, since: StreamPosition, flushed: number, done: Done): boolean {
+    const recent = this.#recent.get(channel);
+    if (recent === undefined) return false;
+    if (Date.now() - recent.at > RECENT_MS) {
+      this.#recent.delete(channel);
+      return false;
+    }
+    if (recent.read.position.epoch !== since.epoch || recent.from > since.offset) return false;
+    const answer = answerFor(recent.read, recent.from, { since, flushed, late: true });
+    if (typeof answer === 'string') return false;
+    this.stats.merged++;
+    done(answer);
+    return true;
+  }
+
+  #remember(channel: ChannelName, from: number, read: HistoryRead): void {
+    if (!read.complete || read.messages.length > RECENT_MAX_MESSAGES) return;
+    const recent = this.#recent;
+    recent.delete(channel);
+    recent.set(channel, { from, read, at: Date.now() });
+    if (recent.size > RECENT_CHANNELS) recent.delete(recent.keys().next().value as ChannelName);
+  }
+
+  #answered(channel: ChannelName, state: ChannelReads, flight: Flight, read: HistoryRead, async: boolean): void {
     if (state.flight === flight) state.flight = undefined;
+    if (async && read.position.epoch === flight.epoch) this.#remember(channel, flight.from, read);
     const answers: [Waiter, HistoryRead][] = [];
     const solo: Waiter[] = [];
     const again: Waiter[] = [];
@@ -177,7 +237,11 @@ export class HistoryReads {
  * read (it joined late and the read does not cover what the channel flushed by then); `'solo'` when only a read
  * from its own position can tell (the shared one is incomplete, or the waiter is past the store's top).
  */
-function answerFor(read: HistoryRead, from: number, w: Waiter): HistoryRead | 'again' | 'solo' {
+function answerFor(
+  read: HistoryRead,
+  from: number,
+  w: Pick<Waiter, 'since' | 'flushed' | 'late'>,
+): HistoryRead | 'again' | 'solo' {
   const after = w.since.offset;
   // another epoch: whatever the position, the waiter's stream is gone; a read of its own says the same
   if (read.position.epoch !== w.since.epoch) return after === from ? read : { ...read, messages: [] };
