@@ -127,3 +127,4 @@ export function mayStartPrivate(name: ServiceName): Promise<boolean>;
 export function deleteRedisKeys(prefixes: string | readonly string[], options?: { url?: string }): Promise<number>;
 
 export * from './redis-cluster.mjs';
+export * from './kafka-cluster.mjs';
