@@ -158,8 +158,8 @@ async function storm(kind: 'shutdown' | 'SIGKILL'): Promise<void> {
     reconnectSpreadMs: SPREAD_MS,
   });
   children.push(a);
-  // a small budget on the surviving nodes, so the storm queues and the queue is seen working
-  const recovery = { maxConcurrent: 32 };
+  // a tiny budget on the surviving nodes (the default is 128), so the storm queues and the queue is seen working
+  const recovery = { maxConcurrent: 4 };
   const b = await startServer({ broker, nodeId: 'storm-b', limits, history: { size: 10_000 }, recovery });
   servers.push(b);
   const c = await startServer({ broker, nodeId: 'storm-c', limits, history: { size: 10_000 }, recovery });
