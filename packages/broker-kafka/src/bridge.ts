@@ -12,6 +12,10 @@ import type {
   KafkaBridgeOptions,
 } from './bridge-options';
 import { createKafkaClient } from './connection';
+import { createTopicsAndWait } from './topics';
+
+/** How long creating the missing topics may take until every partition has a leader, in ms. */
+const CREATE_TOPICS_TIMEOUT_MS = 30_000;
 
 /**
  * The bridge between Kafka topics and channels:
@@ -117,10 +121,11 @@ export class KafkaBridge extends EventEmitter<KafkaBridgeEvents> {
       const existing = new Set(await admin.listTopics());
       const missing = [...names].filter((t) => !existing.has(t));
       if (missing.length > 0) {
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })),
-        });
+        await createTopicsAndWait(
+          admin,
+          missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })),
+          Date.now() + CREATE_TOPICS_TIMEOUT_MS,
+        );
       }
     } finally {
       await admin.disconnect().catch(() => undefined);

@@ -89,7 +89,11 @@ export class EpochStore {
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 },
     });
     let seekIssued = false;
-    let fetchAfterSeek = false;
+    // kafkajs fetches from each broker on its own, and applies (commits) a seek at the start of the next fetch from
+    // the broker that leads the partition: done once every broker's fetcher ran a whole fetch after the seeks
+    const fetchers = new Set<number>();
+    const startedAfterSeek = new Set<number>();
+    const doneAfterSeek = new Set<number>();
     let finish!: () => void;
     let fail!: (error: unknown) => void;
     const done = new Promise<void>((resolve, reject) => {
@@ -101,7 +105,8 @@ export class EpochStore {
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       const assigned = event.payload.memberAssignment[topic] ?? [];
       seekIssued = false;
-      fetchAfterSeek = false;
+      startedAfterSeek.clear();
+      doneAfterSeek.clear();
       // read what is committed after joining: a commit by another member of an older generation is visible now
       this.read().then(
         (markers) => {
@@ -115,12 +120,16 @@ export class EpochStore {
         (error: unknown) => fail(error),
       );
     });
-    // seeks are applied (committed) at the start of the next fetch; FETCH reports that fetch done
-    consumer.on(consumer.events.FETCH_START, () => {
-      if (seekIssued) fetchAfterSeek = true;
+    // seeks are applied (committed) at the start of the next fetch from the partition's leader; FETCH reports that
+    // fetch done. With several brokers, one broker's fetch says nothing about the partitions another one leads.
+    consumer.on(consumer.events.FETCH_START, ({ payload }) => {
+      fetchers.add(payload.nodeId);
+      if (seekIssued) startedAfterSeek.add(payload.nodeId);
     });
-    consumer.on(consumer.events.FETCH, () => {
-      if (fetchAfterSeek) finish();
+    consumer.on(consumer.events.FETCH, ({ payload }) => {
+      if (!startedAfterSeek.has(payload.nodeId)) return;
+      doneAfterSeek.add(payload.nodeId);
+      if ([...fetchers].every((nodeId) => doneAfterSeek.has(nodeId))) finish();
     });
     consumer.on(consumer.events.CRASH, (event) => fail(event.payload.error));
     const timer = setTimeout(() => fail(new Error(`epoch marker write timed out`)), Math.max(1, deadline - Date.now()));

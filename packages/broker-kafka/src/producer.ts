@@ -86,6 +86,8 @@ export class ProduceBatcher {
   #inFlight: Item[] | undefined;
   #inFlightSince = 0;
   #attemptFailed = false;
+  /** Why the last attempt of the request in flight failed (what Kafka answered, or that it did not). */
+  #lastFailure = '';
   #scheduled = false;
   #closed = false;
   #resendTimer: NodeJS.Timeout | undefined;
@@ -154,7 +156,7 @@ export class ProduceBatcher {
       item.reject(
         new UnisocketError(
           ErrorCode.UNAVAILABLE,
-          `${this.#options.what}: Kafka has not confirmed it within ${timeout} ms${this.#attemptFailed ? ' (Kafka does not answer; still re-sending)' : ''}; ` +
+          `${this.#options.what}: Kafka has not confirmed it within ${timeout} ms${this.#attemptFailed ? ` (last attempt: ${this.#lastFailure}; still re-sending)` : ''}; ` +
             'it was sent and may still be written once Kafka is back — to retry, publish again with the same id (repeats are deduplicated)',
         ),
       );
@@ -170,7 +172,7 @@ export class ProduceBatcher {
           item.reject(
             new UnisocketError(
               ErrorCode.UNAVAILABLE,
-              `${this.#options.what}: Kafka did not take it within ${timeout} ms; it was not sent — retry later`,
+              `${this.#options.what}: Kafka did not take it within ${timeout} ms${this.#attemptFailed ? ` (the request before it is still unconfirmed: ${this.#lastFailure})` : ''}; it was not sent — retry later`,
             ),
           );
         }
@@ -284,6 +286,8 @@ export class ProduceBatcher {
         if (isRetriable(error)) {
           // the same records, in the same order, with the same sequence numbers: written once however often sent
           this.#attemptFailed = true;
+          // e.g. NOT_ENOUGH_REPLICAS (fewer in-sync replicas than min.insync.replicas) or a leader that moved
+          this.#lastFailure = describeError(error);
           this.stats.resends++;
           this.#resendTimer = setTimeout(() => {
             this.#resendTimer = undefined;

@@ -3,6 +3,10 @@ import type { Admin, Kafka } from 'kafkajs';
 import { kafkaErrorType, retrying } from './connection';
 import { EpochStore } from './epochs';
 import type { KafkaHistory } from './history';
+import { createTopicsAndWait } from './topics';
+
+/** How long creating the topic may take until every partition has a leader, in ms. */
+const CREATE_TOPIC_TIMEOUT_MS = 30_000;
 
 /** Markers are re-committed this often so Kafka's offset retention never expires them under a running cluster. */
 const MARKER_REFRESH_MS = 6 * 60 * 60_000;
@@ -174,23 +178,21 @@ export class Topology {
       await admin.disconnect().catch(() => undefined);
     }
     const count = await this.#partitionCount();
-    if (count === undefined) throw new Error(`topic "${this.#topic}" was created but has no metadata yet`);
+    // on a cluster, the broker asked may not know the new topic yet: worth another try
+    if (count === undefined)
+      throw Object.assign(new Error(`topic "${this.#topic}" was created but has no metadata yet`), { retriable: true });
     return count;
   }
 
   async #createTopic(admin: Admin, partitions: number, replicationFactor: number): Promise<void> {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic: this.#topic,
-          numPartitions: partitions,
-          replicationFactor,
-          // channels are keys: compaction would delete all but a channel's last message
-          configEntries: [{ name: 'cleanup.policy', value: 'delete' }],
-        },
-      ],
-    });
+    const topic = {
+      topic: this.#topic,
+      numPartitions: partitions,
+      replicationFactor,
+      // channels are keys: compaction would delete all but a channel's last message
+      configEntries: [{ name: 'cleanup.policy', value: 'delete' }],
+    };
+    await createTopicsAndWait(admin, [topic], Date.now() + CREATE_TOPIC_TIMEOUT_MS);
   }
 
   async #partitionCount(): Promise<number | undefined> {
