@@ -7,6 +7,8 @@ export interface RedisHistorySettings {
   size: number;
   ttlMs: number;
   channelTtlMs: number;
+  /** On a Redis Cluster: start a new epoch when a channel's master changed (see the scripts' `ensureMeta`). */
+  failoverGuard: boolean;
 }
 
 /**
@@ -45,6 +47,7 @@ export class RedisHistoryStore implements HistoryStore {
       this.#keys.stream(channel),
       newEpoch(),
       this.#settings.channelTtlMs,
+      this.#settings.failoverGuard ? 1 : 0,
     );
     return { epoch, offset: Number(offset) };
   }
@@ -59,6 +62,7 @@ export class RedisHistoryStore implements HistoryStore {
       after.epoch,
       after.offset,
       count,
+      this.#settings.failoverGuard ? 1 : 0,
     );
     const epoch = String(reply[0]);
     const top = Number(reply[1]);

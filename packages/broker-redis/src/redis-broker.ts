@@ -72,6 +72,7 @@ export class RedisBroker extends Broker {
       size: this.#settings.historySize,
       ttlMs: this.#settings.historyTtlMs,
       channelTtlMs: this.#settings.channelTtlMs,
+      failoverGuard: this.#settings.redis instanceof Cluster,
     });
     this.presence = new RedisPresenceStore(client, this.keys, this.nodeId, this.#settings.presenceLeaseMs, {
       announce: (channel, action, member) => this.#announce(channel, action, member),
@@ -122,6 +123,14 @@ export class RedisBroker extends Broker {
       this.#update();
     });
     sub.on('ready', () => this.#resubscribe());
+    if (sub instanceof Cluster) {
+      // ioredis moved this node's subscriptions to a new topology (a master died and its replica took over): what was
+      // published meanwhile never reached this node over pub/sub, so compare every channel with history (filled when
+      // it is there, a resync when it was lost with the old master)
+      sub.on('subscribersReady', () => {
+        if (this.#live && !this.#closing) this.recheck();
+      });
+    }
     for (const [client, which] of [
       [cmd as EventEmitter, 'commands'],
       [sub as EventEmitter, 'subscriber'],
@@ -201,6 +210,7 @@ export class RedisBroker extends Broker {
         this.#settings.historyTtlMs,
         window,
         this.#publishCommand,
+        this.#settings.redis instanceof Cluster ? 1 : 0,
       )
       .then(
         ([epoch, offset, duplicate]): PublishResult =>
@@ -293,13 +303,26 @@ export class RedisBroker extends Broker {
     };
     const given = s.redis;
     if (given instanceof Cluster) {
-      return given.duplicate(undefined, {
+      // ioredis gives every node connection of a Cluster its own retry policy (none: a lost node is replaced after a
+      // slots refresh) and offline queue; what stays ours is per command
+      const { retryStrategy: _retry, enableOfflineQueue: _queue, lazyConnect: _lazy, ...nodeOptions } = overrides;
+      const client = given.duplicate(undefined, {
         lazyConnect: true,
         enableOfflineQueue: false,
         clusterRetryStrategy: retryStrategy,
-        ...(role === 'commands' ? { enableAutoPipelining: true } : { shardedSubscribers: s.sharded }),
-        redisOptions: { ...given.options.redisOptions, ...overrides },
+        ...(role === 'commands'
+          ? // a command whose node connection closed (its master died) is never re-sent: it may have run there
+            // already (a publish applied twice); it fails with UNAVAILABLE instead, like on a single Redis
+            { enableAutoPipelining: true, retryDelayOnFailover: 0 }
+          : { shardedSubscribers: s.sharded }),
+        redisOptions: { ...given.options.redisOptions, ...nodeOptions },
       });
+      // a node is gone (its master died): learn the new topology now instead of at the next periodic refresh, so
+      // publishes reach the promoted replica as soon as the cluster has one
+      client.on('-node', () => {
+        if (client.status === 'ready') client.refreshSlotsCache();
+      });
+      return client;
     }
     if (given instanceof Redis) return given.duplicate(overrides);
     if (given !== undefined) return new Redis({ ...given, ...overrides });

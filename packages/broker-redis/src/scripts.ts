@@ -10,19 +10,32 @@
  * Makes sure a channel's meta hash exists. Shared by the scripts that may be the first to touch a channel: a new
  * epoch starts with offset 0 and an empty stream (a stream left from a lost epoch is deleted, its offsets restart).
  * Leaves `epoch` and `top` set.
+ *
+ * On a Redis Cluster (`ARGV[guard]` is `'1'`) the meta hash also records the node id of the master that wrote it
+ * (`n`). Replication is asynchronous: a replica promoted after its master died may lack the last writes the master
+ * acknowledged (and published). Continuing the same epoch there would hand out those offsets again to other messages,
+ * which every subscriber that saw the lost ones would drop as duplicates — a silent gap. So when the master serving
+ * the channel is not the one that last wrote it (a failover, or a slot migration), the channel starts a new epoch:
+ * subscribers get a resync and clients resuming from the old epoch get `recovered: false`.
  */
-const ENSURE_META = `
-local meta = redis.call('HMGET', KEYS[1], 'e', 'o')
+function ensureMeta(guard: number): string {
+  return `
+local me = false
+if ARGV[${guard}] == '1' then me = redis.call('CLUSTER', 'MYID') end
+local meta = redis.call('HMGET', KEYS[1], 'e', 'o', 'n')
 local epoch = meta[1]
 local top = tonumber(meta[2])
-if not epoch or not top then
+if not epoch or not top or (me and meta[3] ~= me) then
   epoch = ARGV[1]
   top = 0
   redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
+  if me then redis.call('HSET', KEYS[1], 'n', me) end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 `;
+}
 
 /**
  * Publishes one message: the idempotency check, the offset increment, the history append with its trims, and the
@@ -31,13 +44,14 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
  *
  * KEYS: meta, stream, idempotency key.
  * ARGV: new epoch (used only when the channel has none), channel TTL ms, pub/sub channel, head, id, ts,
- *       history size, history TTL ms, idempotency window ms (0 = not idempotent), publish command.
+ *       history size, history TTL ms, idempotency window ms (0 = not idempotent), publish command,
+ *       failover guard ('1' on a Redis Cluster, see {@link ensureMeta}).
  * Returns `{epoch, offset, duplicate (0|1)}`.
  *
  * The pub/sub payload is `m<epoch> <offset> <ts> <id> <line>`: a fixed header of space-free fields, then the
  * complete frame line, which receivers slice off without parsing it.
  */
-export const PUBLISH_LUA = `${ENSURE_META}
+export const PUBLISH_LUA = `${ensureMeta(11)}
 local window = tonumber(ARGV[9])
 if window > 0 then
   local previous = redis.call('GET', KEYS[3])
@@ -70,18 +84,18 @@ return {epoch, offset, 0}
 
 /**
  * A channel's position (creating its epoch on first use, and keeping an idle subscribed channel's epoch alive).
- * KEYS: meta, stream. ARGV: new epoch, channel TTL ms. Returns `{epoch, offset}`.
+ * KEYS: meta, stream. ARGV: new epoch, channel TTL ms, failover guard. Returns `{epoch, offset}`.
  */
-export const POSITION_LUA = `${ENSURE_META}
+export const POSITION_LUA = `${ensureMeta(3)}
 return {epoch, top}
 `;
 
 /**
  * Reads history after an offset, with the position, in one snapshot.
- * KEYS: meta, stream. ARGV: new epoch, channel TTL ms, after epoch, after offset, count (0 = all).
+ * KEYS: meta, stream. ARGV: new epoch, channel TTL ms, after epoch, after offset, count (0 = all), failover guard.
  * Returns `{epoch, top, streamId1, id1, ts1, line1, …}`; no entries when the epoch differs or nothing is newer.
  */
-export const READ_LUA = `${ENSURE_META}
+export const READ_LUA = `${ensureMeta(6)}
 local out = {epoch, top}
 local after = tonumber(ARGV[4])
 if ARGV[3] == epoch and after < top then

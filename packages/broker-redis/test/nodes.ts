@@ -8,6 +8,8 @@ export interface NodeOptions {
   nodeId: string;
   keyPrefix: string;
   redisUrl?: string;
+  /** Where the node's Redis is, as fixture environment (a {@link RedisTarget}'s `nodeEnv()`); wins over `redisUrl`. */
+  redisEnv?: Record<string, string>;
   historySize?: number;
   presenceRefreshMs?: number;
   /** The presence lease (default 3 × `presenceRefreshMs`). */
@@ -59,7 +61,7 @@ export class NodeProcess {
     const child = fork(FIXTURE, [], {
       env: {
         ...process.env,
-        REDIS_URL: options.redisUrl ?? REDIS_URL,
+        ...(options.redisEnv ?? { REDIS_URL: options.redisUrl ?? REDIS_URL }),
         KEY_PREFIX: options.keyPrefix,
         NODE_ID: options.nodeId,
         PORT: '0',

@@ -6,10 +6,15 @@ import {
   type StreamPosition,
   messageHead,
 } from '@unisocket/core';
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { RedisBroker, type RedisBrokerOptions } from '../src/index';
 import { PrivateRedis, REDIS_URL, redisAvailable, uniquePrefix, waitFor, deleteTestKeys } from './redis';
+import { type RedisTarget, nodeServing, redisTargets } from './targets';
+
+// The suites marked "on $name" run twice: on the shared single Redis and on a private Redis Cluster (3 masters with a
+// replica each, started once for this file). The others need a single server (a private one to kill, CLIENT LIST).
+const targets = await redisTargets();
 
 interface Recorder extends BrokerHost {
   got: StreamMessage[];
@@ -57,7 +62,8 @@ afterEach(async () => {
 afterAll(() => deleteTestKeys());
 
 async function makeBroker(options: RedisBrokerOptions = {}): Promise<{ broker: RedisBroker; host: Recorder }> {
-  const broker = new RedisBroker({ url: REDIS_URL, gapTimeoutMs: 20, ...options });
+  const where = options.url === undefined && options.redis === undefined ? { url: REDIS_URL } : {};
+  const broker = new RedisBroker({ ...where, gapTimeoutMs: 20, ...options });
   const host = recorder();
   broker.attach(host);
   broker.on('error', () => {});
@@ -131,109 +137,145 @@ describe('RedisBroker options', () => {
   });
 });
 
-describe.skipIf(!redisAvailable)('RedisBroker on a real Redis', () => {
-  it('assigns contiguous offsets to concurrent publishes from several nodes, history in the same order', async () => {
-    const keyPrefix = uniquePrefix('offsets');
-    const a = await makeBroker({ keyPrefix });
-    const b = await makeBroker({ keyPrefix });
-    await a.broker.subscribe('ch');
-    await b.broker.subscribe('ch');
-    const results = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => (i % 2 === 0 ? a : b).broker.publish(request('ch'))),
-    );
-    const offsets = results.map((r) => r.offset).sort((x, y) => x - y);
-    expect(offsets).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
-    expect(new Set(results.map((r) => r.epoch)).size).toBe(1);
-    const expected = Array.from({ length: 300 }, (_, i) => i + 1);
-    await waitFor(() => a.host.got.length === 300 && b.host.got.length === 300, 10_000, 'both nodes to receive all');
-    expect(a.host.offsets('ch')).toEqual(expected);
-    expect(b.host.offsets('ch')).toEqual(expected);
-    // the line is the message frame completed with its offset
-    const m = a.host.got[41]!;
-    expect(JSON.parse(m.line)).toMatchObject({ type: 'message', channel: 'ch', id: m.id, offset: 42, ts: m.ts });
-    const read = await a.broker.history.read('ch', { epoch: results[0]!.epoch, offset: 0 });
-    expect(read.complete).toBe(false); // history keeps 100
-    expect(read.messages.map((x) => x.offset)).toEqual(expected.slice(200));
-    expect(read.messages.map((x) => x.line)).toEqual(a.host.got.slice(200).map((x) => x.line));
-  });
+/** The server that holds `key`: the single Redis, or the cluster's master for the key's slot. */
+async function serverOf(target: RedisTarget, key: string): Promise<Redis | Cluster> {
+  return target.cluster === undefined ? target.client() : nodeServing(target.cluster, key);
+}
 
-  it('history: position, read with limit, complete flag, other epoch', async () => {
-    const { broker } = await makeBroker({ keyPrefix: uniquePrefix('read'), history: { size: 5 } });
-    const start = await broker.history.position('h');
-    expect(start.offset).toBe(0);
-    expect(await broker.history.position('h')).toEqual(start); // the epoch is kept from the first use
-    for (let i = 0; i < 8; i++) await broker.publish(request('h'));
-    const epoch = start.epoch;
-    expect(await broker.history.position('h')).toEqual({ epoch, offset: 8 });
-    const all = await broker.history.read('h', { epoch, offset: 0 });
-    expect(all.complete).toBe(false); // 1..3 were trimmed away
-    expect(all.messages.map((m) => m.offset)).toEqual([4, 5, 6, 7, 8]);
-    const tail = await broker.history.read('h', { epoch, offset: 3 });
-    expect(tail.complete).toBe(true);
-    expect(tail.messages.map((m) => m.offset)).toEqual([4, 5, 6, 7, 8]);
-    const limited = await broker.history.read('h', { epoch, offset: 4 }, 2);
-    expect(limited).toMatchObject({ complete: true, position: { epoch, offset: 8 } });
-    expect(limited.messages.map((m) => m.offset)).toEqual([5, 6]);
-    expect(await broker.history.read('h', { epoch, offset: 8 })).toMatchObject({ complete: true, messages: [] });
-    expect(await broker.history.read('h', { epoch: 'other', offset: 6 })).toMatchObject({
-      complete: false,
-      messages: [],
+describe.each(targets)('RedisBroker on $name', (target) => {
+  const on = (options: RedisBrokerOptions) => makeBroker({ ...target.brokerOptions(), ...options });
+  if (!target.available) it.skip('needs the target', () => {});
+  else {
+    it('assigns contiguous offsets to concurrent publishes from several nodes, history in the same order', async () => {
+      const keyPrefix = uniquePrefix('offsets');
+      const a = await on({ keyPrefix });
+      const b = await on({ keyPrefix });
+      await a.broker.subscribe('ch');
+      await b.broker.subscribe('ch');
+      const results = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => (i % 2 === 0 ? a : b).broker.publish(request('ch'))),
+      );
+      const offsets = results.map((r) => r.offset).sort((x, y) => x - y);
+      expect(offsets).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+      expect(new Set(results.map((r) => r.epoch)).size).toBe(1);
+      const expected = Array.from({ length: 300 }, (_, i) => i + 1);
+      await waitFor(() => a.host.got.length === 300 && b.host.got.length === 300, 10_000, 'both nodes to receive all');
+      expect(a.host.offsets('ch')).toEqual(expected);
+      expect(b.host.offsets('ch')).toEqual(expected);
+      // the line is the message frame completed with its offset
+      const m = a.host.got[41]!;
+      expect(JSON.parse(m.line)).toMatchObject({ type: 'message', channel: 'ch', id: m.id, offset: 42, ts: m.ts });
+      const read = await a.broker.history.read('ch', { epoch: results[0]!.epoch, offset: 0 });
+      expect(read.complete).toBe(false); // history keeps 100
+      expect(read.messages.map((x) => x.offset)).toEqual(expected.slice(200));
+      expect(read.messages.map((x) => x.line)).toEqual(a.host.got.slice(200).map((x) => x.line));
     });
-    expect(await broker.history.read('h', { epoch, offset: 99 })).toMatchObject({ complete: false });
-  });
 
-  it('history: trims by age (TTL) and expires idle streams', async () => {
-    const keyPrefix = uniquePrefix('ttl');
-    const { broker } = await makeBroker({ keyPrefix, history: { size: 100, ttlMs: 300 } });
-    const r = redis();
-    const first = await broker.publish(request('t'));
-    await broker.publish(request('t'));
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    // expired but not trimmed yet: a read treats them as gone
-    const read = await broker.history.read('t', { epoch: first.epoch, offset: 0 });
-    expect(read).toMatchObject({ complete: false, messages: [] });
-    await broker.publish(request('t'));
-    expect(await r.xlen(`${keyPrefix}{t}:s`)).toBe(1); // the publish trimmed the expired ones
-    const pttl = await r.pttl(`${keyPrefix}{t}:s`);
-    expect(pttl).toBeGreaterThan(0);
-    expect(pttl).toBeLessThanOrEqual(300);
-    expect(await r.pttl(`${keyPrefix}{t}:m`)).toBeGreaterThan(3_600_000); // the epoch outlives the history
-    const after = await broker.history.read('t', { epoch: first.epoch, offset: 2 });
-    expect(after.complete).toBe(true);
-    expect(after.messages.map((m) => m.offset)).toEqual([3]);
-  });
+    it('history: position, read with limit, complete flag, other epoch', async () => {
+      const { broker } = await on({ keyPrefix: uniquePrefix('read'), history: { size: 5 } });
+      const start = await broker.history.position('h');
+      expect(start.offset).toBe(0);
+      expect(await broker.history.position('h')).toEqual(start); // the epoch is kept from the first use
+      for (let i = 0; i < 8; i++) await broker.publish(request('h'));
+      const epoch = start.epoch;
+      expect(await broker.history.position('h')).toEqual({ epoch, offset: 8 });
+      const all = await broker.history.read('h', { epoch, offset: 0 });
+      expect(all.complete).toBe(false); // 1..3 were trimmed away
+      expect(all.messages.map((m) => m.offset)).toEqual([4, 5, 6, 7, 8]);
+      const tail = await broker.history.read('h', { epoch, offset: 3 });
+      expect(tail.complete).toBe(true);
+      expect(tail.messages.map((m) => m.offset)).toEqual([4, 5, 6, 7, 8]);
+      const limited = await broker.history.read('h', { epoch, offset: 4 }, 2);
+      expect(limited).toMatchObject({ complete: true, position: { epoch, offset: 8 } });
+      expect(limited.messages.map((m) => m.offset)).toEqual([5, 6]);
+      expect(await broker.history.read('h', { epoch, offset: 8 })).toMatchObject({ complete: true, messages: [] });
+      expect(await broker.history.read('h', { epoch: 'other', offset: 6 })).toMatchObject({
+        complete: false,
+        messages: [],
+      });
+      expect(await broker.history.read('h', { epoch, offset: 99 })).toMatchObject({ complete: false });
+    });
 
-  it('idempotent publishes: the second one is acknowledged with the original offset and not delivered', async () => {
-    const { broker, host } = await makeBroker({ keyPrefix: uniquePrefix('idem') });
-    await broker.subscribe('i');
-    const first = await broker.publish(request('i', { id: 'order-1' }));
-    const again = await broker.publish(request('i', { id: 'order-1' }));
-    const other = await broker.publish(request('i', { id: 'order-2' }));
-    expect(first).toMatchObject({ offset: 1 });
-    expect(first.duplicate).toBeUndefined();
-    expect(again).toEqual({ epoch: first.epoch, offset: 1, duplicate: true });
-    expect(other).toMatchObject({ offset: 2 });
-    await waitFor(() => host.got.length === 2);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(host.offsets('i')).toEqual([1, 2]);
-  });
+    it('history: trims by age (TTL) and expires idle streams', async () => {
+      const keyPrefix = uniquePrefix('ttl');
+      const { broker } = await on({ keyPrefix, history: { size: 100, ttlMs: 300 } });
+      const r = target.client();
+      const first = await broker.publish(request('t'));
+      await broker.publish(request('t'));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      // expired but not trimmed yet: a read treats them as gone
+      const read = await broker.history.read('t', { epoch: first.epoch, offset: 0 });
+      expect(read).toMatchObject({ complete: false, messages: [] });
+      await broker.publish(request('t'));
+      expect(await r.xlen(`${keyPrefix}{t}:s`)).toBe(1); // the publish trimmed the expired ones
+      const pttl = await r.pttl(`${keyPrefix}{t}:s`);
+      expect(pttl).toBeGreaterThan(0);
+      expect(pttl).toBeLessThanOrEqual(300);
+      expect(await r.pttl(`${keyPrefix}{t}:m`)).toBeGreaterThan(3_600_000); // the epoch outlives the history
+      const after = await broker.history.read('t', { epoch: first.epoch, offset: 2 });
+      expect(after.complete).toBe(true);
+      expect(after.messages.map((m) => m.offset)).toEqual([3]);
+    });
 
-  it('key prefixes isolate apps on one Redis: offsets, epochs and pub/sub', async () => {
-    const a = await makeBroker({ keyPrefix: uniquePrefix('appA') });
-    const b = await makeBroker({ keyPrefix: uniquePrefix('appB') });
-    await a.broker.subscribe('same');
-    await b.broker.subscribe('same');
-    await a.broker.publish(request('same'));
-    await a.broker.publish(request('same'));
-    const rb = await b.broker.publish(request('same'));
-    expect(rb.offset).toBe(1);
-    await waitFor(() => a.host.got.length === 2 && b.host.got.length === 1);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(a.host.offsets('same')).toEqual([1, 2]);
-    expect(b.host.offsets('same')).toEqual([1]);
-    expect(a.host.got[0]!.epoch).not.toBe(b.host.got[0]!.epoch);
-  });
+    it('idempotent publishes: the second one is acknowledged with the original offset and not delivered', async () => {
+      const { broker, host } = await on({ keyPrefix: uniquePrefix('idem') });
+      await broker.subscribe('i');
+      const first = await broker.publish(request('i', { id: 'order-1' }));
+      const again = await broker.publish(request('i', { id: 'order-1' }));
+      const other = await broker.publish(request('i', { id: 'order-2' }));
+      expect(first).toMatchObject({ offset: 1 });
+      expect(first.duplicate).toBeUndefined();
+      expect(again).toEqual({ epoch: first.epoch, offset: 1, duplicate: true });
+      expect(other).toMatchObject({ offset: 2 });
+      await waitFor(() => host.got.length === 2);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(host.offsets('i')).toEqual([1, 2]);
+    });
 
+    it('key prefixes isolate apps on one Redis: offsets, epochs and pub/sub', async () => {
+      const a = await on({ keyPrefix: uniquePrefix('appA') });
+      const b = await on({ keyPrefix: uniquePrefix('appB') });
+      await a.broker.subscribe('same');
+      await b.broker.subscribe('same');
+      await a.broker.publish(request('same'));
+      await a.broker.publish(request('same'));
+      const rb = await b.broker.publish(request('same'));
+      expect(rb.offset).toBe(1);
+      await waitFor(() => a.host.got.length === 2 && b.host.got.length === 1);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(a.host.offsets('same')).toEqual([1, 2]);
+      expect(b.host.offsets('same')).toEqual([1]);
+      expect(a.host.got[0]!.epoch).not.toBe(b.host.got[0]!.epoch);
+    });
+
+    it('sharded pub/sub (SSUBSCRIBE/SPUBLISH) delivers across nodes the same way', async () => {
+      const keyPrefix = uniquePrefix('sharded');
+      const a = await on({ keyPrefix, sharded: true });
+      const b = await on({ keyPrefix, sharded: true });
+      expect(a.broker.sharded).toBe(true);
+      await Promise.all([a.broker.subscribe('s1'), a.broker.subscribe('s2'), b.broker.subscribe('s1')]);
+      for (let i = 0; i < 20; i++) await (i % 2 ? a : b).broker.publish(request(i % 4 === 0 ? 's2' : 's1'));
+      b.broker.publishVolatile('s1', '{"type":"presence"}');
+      await waitFor(() => a.host.got.length === 20 && b.host.got.length === 15 && a.host.volatile.length === 1);
+      expect(a.host.offsets('s1')).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+      expect(b.host.offsets('s1')).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+      expect(b.host.offsets('s2')).toEqual([]);
+      // the subscriptions are shard channels (SSUBSCRIBE) on the server that holds each channel's keys, not plain ones
+      for (const [channel, subscribers] of [
+        ['s1', 2],
+        ['s2', 1],
+      ] as const) {
+        const name = `${keyPrefix}{${channel}}`;
+        const r = await serverOf(target, name);
+        expect(await r.call('PUBSUB', 'SHARDNUMSUB', name)).toEqual([name, subscribers]);
+        expect(await r.call('PUBSUB', 'SHARDCHANNELS', `${keyPrefix}*`)).toContain(name);
+        expect(await r.call('PUBSUB', 'NUMSUB', name)).toEqual([name, 0]);
+      }
+    });
+  }
+});
+
+describe.skipIf(!redisAvailable)('RedisBroker on a single Redis of its own (killed, flushed, inspected)', () => {
   it('the epoch survives a node restart and changes only when the history is lost (FLUSHALL)', async () => {
     const server = await PrivateRedis.start();
     servers.push(server);
@@ -266,26 +308,6 @@ describe.skipIf(!redisAvailable)('RedisBroker on a real Redis', () => {
     await waitFor(() => host.got.length === 3);
     expect(host.resyncs).toEqual([{ epoch: after.epoch, offset: 0 }]);
     expect(host.got.map((m) => m.offset)).toEqual([1, 2, 1]);
-  });
-
-  it('sharded pub/sub (SSUBSCRIBE/SPUBLISH) delivers across nodes the same way', async () => {
-    const keyPrefix = uniquePrefix('sharded');
-    const a = await makeBroker({ keyPrefix, sharded: true });
-    const b = await makeBroker({ keyPrefix, sharded: true });
-    expect(a.broker.sharded).toBe(true);
-    await Promise.all([a.broker.subscribe('s1'), a.broker.subscribe('s2'), b.broker.subscribe('s1')]);
-    for (let i = 0; i < 20; i++) await (i % 2 ? a : b).broker.publish(request(i % 4 === 0 ? 's2' : 's1'));
-    b.broker.publishVolatile('s1', '{"type":"presence"}');
-    await waitFor(() => a.host.got.length === 20 && b.host.got.length === 15 && a.host.volatile.length === 1);
-    expect(a.host.offsets('s1')).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
-    expect(b.host.offsets('s1')).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
-    expect(b.host.offsets('s2')).toEqual([]);
-    const r = redis();
-    const shard = (await r.call('PUBSUB', 'SHARDNUMSUB', `${keyPrefix}{s1}`, `${keyPrefix}{s2}`)) as (
-      | string
-      | number
-    )[];
-    expect(shard).toEqual([`${keyPrefix}{s1}`, 2, `${keyPrefix}{s2}`, 1]);
   });
 
   it('subscribes at Redis only the channels this node has subscribers for', async () => {
@@ -372,79 +394,88 @@ describe.skipIf(!redisAvailable)('RedisBroker when Redis goes away', () => {
   });
 });
 
-describe.skipIf(!redisAvailable)('RedisPresenceStore', () => {
+describe.each(targets)('RedisPresenceStore on $name', (target) => {
   const member = (userId: string, info?: unknown): PresenceMember =>
     info === undefined ? { userId } : { userId, info };
 
-  it('joins and leaves per user across nodes and tabs', async () => {
-    const keyPrefix = uniquePrefix('presence');
-    const a = (await makeBroker({ keyPrefix })).broker.presence;
-    const b = (await makeBroker({ keyPrefix })).broker.presence;
-    expect(await a.add('presence-r', 'c1', member('u1', { n: 1 }))).toEqual({ joined: true, memberCount: 1 });
-    expect(await b.add('presence-r', 'c2', member('u1', { n: 2 }))).toEqual({ joined: false, memberCount: 1 });
-    expect(await b.add('presence-r', 'c3', member('u2'))).toEqual({ joined: true, memberCount: 2 });
-    expect(await a.members('presence-r')).toEqual([member('u1', { n: 2 }), member('u2')]);
-    expect(await a.count('presence-r')).toBe(2);
-    expect(await a.remove('presence-r', 'c1', 'u1')).toEqual({ left: false, member: member('u1', { n: 2 }) });
-    expect(await a.remove('presence-r', 'c1', 'u1')).toEqual({ left: false, member: undefined });
-    expect(await b.remove('presence-r', 'c2', 'u1')).toEqual({ left: true, member: member('u1', { n: 2 }) });
-    expect(await b.members('presence-r')).toEqual([member('u2')]);
-  });
+  const on = (options: RedisBrokerOptions) => makeBroker({ ...target.brokerOptions(), ...options });
+  if (!target.available) it.skip('needs the target', () => {});
+  else {
+    it('joins and leaves per user across nodes and tabs', async () => {
+      const keyPrefix = uniquePrefix('presence');
+      const a = (await on({ keyPrefix })).broker.presence;
+      const b = (await on({ keyPrefix })).broker.presence;
+      expect(await a.add('presence-r', 'c1', member('u1', { n: 1 }))).toEqual({ joined: true, memberCount: 1 });
+      expect(await b.add('presence-r', 'c2', member('u1', { n: 2 }))).toEqual({ joined: false, memberCount: 1 });
+      expect(await b.add('presence-r', 'c3', member('u2'))).toEqual({ joined: true, memberCount: 2 });
+      expect(await a.members('presence-r')).toEqual([member('u1', { n: 2 }), member('u2')]);
+      expect(await a.count('presence-r')).toBe(2);
+      expect(await a.remove('presence-r', 'c1', 'u1')).toEqual({ left: false, member: member('u1', { n: 2 }) });
+      expect(await a.remove('presence-r', 'c1', 'u1')).toEqual({ left: false, member: undefined });
+      expect(await b.remove('presence-r', 'c2', 'u1')).toEqual({ left: true, member: member('u1', { n: 2 }) });
+      expect(await b.members('presence-r')).toEqual([member('u2')]);
+    });
 
-  it("sweeps a dead node's entries after its lease, announcing each leave once even with two sweepers", async () => {
-    const keyPrefix = uniquePrefix('sweep');
-    const presence = { refreshMs: 50, leaseMs: 150 };
-    const dead = await makeBroker({ keyPrefix, presence });
-    const b = await makeBroker({ keyPrefix, presence });
-    const c = await makeBroker({ keyPrefix, presence });
-    const leaves: string[] = [];
-    for (const x of [b, c])
-      x.broker.on('presence', (ch, action, m) => leaves.push(`${x.broker.nodeId}:${ch}:${action}:${m.userId}`));
-    await dead.broker.presence.add('presence-x', 'd1', member('gone'));
-    await dead.broker.presence.add('presence-x', 'd2', member('stays'));
-    await dead.broker.presence.add('presence-y', 'd3', member('gone'));
-    await b.broker.presence.add('presence-x', 'b1', member('stays'));
-    // the node dies without a goodbye: it stops refreshing its lease, which then expires
-    dead.broker.presence.refresh = async () => {};
-    dead.broker.removeAllListeners('presence');
-    await waitFor(() => leaves.length >= 2, 5000, 'the sweep');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(leaves.map((l) => l.slice(l.indexOf(':') + 1)).sort()).toEqual([
-      'presence-x:leave:gone',
-      'presence-y:leave:gone',
-    ]);
-    expect(await b.broker.presence.members('presence-x')).toEqual([member('stays')]);
-    expect(await b.broker.presence.members('presence-y')).toEqual([]);
-    expect(await redis().sismember(`${keyPrefix}nodes`, dead.broker.presence.owner)).toBe(0);
-  });
+    it("sweeps a dead node's entries after its lease, announcing each leave once even with two sweepers", async () => {
+      const keyPrefix = uniquePrefix('sweep');
+      const presence = { refreshMs: 50, leaseMs: 150 };
+      const dead = await on({ keyPrefix, presence });
+      const b = await on({ keyPrefix, presence });
+      const c = await on({ keyPrefix, presence });
+      const leaves: string[] = [];
+      for (const x of [b, c])
+        x.broker.on('presence', (ch, action, m) => leaves.push(`${x.broker.nodeId}:${ch}:${action}:${m.userId}`));
+      await dead.broker.presence.add('presence-x', 'd1', member('gone'));
+      await dead.broker.presence.add('presence-x', 'd2', member('stays'));
+      await dead.broker.presence.add('presence-y', 'd3', member('gone'));
+      await b.broker.presence.add('presence-x', 'b1', member('stays'));
+      // the node dies without a goodbye: it stops refreshing its lease, which then expires
+      dead.broker.presence.refresh = async () => {};
+      dead.broker.removeAllListeners('presence');
+      await waitFor(() => leaves.length >= 2, 5000, 'the sweep');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(leaves.map((l) => l.slice(l.indexOf(':') + 1)).sort()).toEqual([
+        'presence-x:leave:gone',
+        'presence-y:leave:gone',
+      ]);
+      expect(await b.broker.presence.members('presence-x')).toEqual([member('stays')]);
+      expect(await b.broker.presence.members('presence-y')).toEqual([]);
+      expect(await target.client().sismember(`${keyPrefix}nodes`, dead.broker.presence.owner)).toBe(0);
+    });
 
-  it('a node whose lease was lost (cut off too long) restores its entries under a new owner and announces the joins', async () => {
-    const keyPrefix = uniquePrefix('restore');
-    const presence = { refreshMs: 50, leaseMs: 150 };
-    const a = await makeBroker({ keyPrefix, presence });
-    const b = await makeBroker({ keyPrefix, presence });
-    const events: string[] = [];
-    for (const x of [a, b])
-      x.broker.on('presence', (_ch, action, m) =>
-        events.push(`${x.broker.nodeId === a.broker.nodeId ? 'a' : 'b'}:${action}:${m.userId}`),
-      );
-    await a.broker.presence.add('presence-z', 'a1', member('u1'));
-    const owner = a.broker.presence.owner;
-    // as if a was cut off past its lease: the lease expires and b sweeps a's entries
-    const refresh = a.broker.presence.refresh;
-    a.broker.presence.refresh = async () => {};
-    await redis().del(`${keyPrefix}lease:${owner}`);
-    await waitFor(() => events.includes('b:leave:u1'), 5000, 'the sweep');
-    expect(await b.broker.presence.members('presence-z')).toEqual([]);
-    // a is back: it finds its lease gone, takes a new owner id and restores its live entries
-    a.broker.presence.refresh = refresh;
-    await waitFor(() => events.includes('a:join:u1'), 5000, 'the restore');
-    expect(a.broker.presence.owner).not.toBe(owner);
-    expect(await b.broker.presence.members('presence-z')).toEqual([member('u1')]);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // b keeps sweeping: the restored entry stays
-    expect(events).toEqual(['b:leave:u1', 'a:join:u1']);
-    expect(await a.broker.presence.remove('presence-z', 'a1', 'u1')).toEqual({ left: true, member: member('u1') });
-  });
+    it('a node whose lease was lost (cut off too long) restores its entries under a new owner and announces the joins', async () => {
+      const keyPrefix = uniquePrefix('restore');
+      const presence = { refreshMs: 50, leaseMs: 150 };
+      const a = await on({ keyPrefix, presence });
+      const b = await on({ keyPrefix, presence });
+      const events: string[] = [];
+      for (const x of [a, b])
+        x.broker.on('presence', (_ch, action, m) =>
+          events.push(`${x.broker.nodeId === a.broker.nodeId ? 'a' : 'b'}:${action}:${m.userId}`),
+        );
+      await a.broker.presence.add('presence-z', 'a1', member('u1'));
+      const owner = a.broker.presence.owner;
+      // as if a was cut off past its lease: the lease expires and b sweeps a's entries
+      const refresh = a.broker.presence.refresh;
+      a.broker.presence.refresh = async () => {};
+      await target.client().del(`${keyPrefix}lease:${owner}`);
+      await waitFor(() => events.includes('b:leave:u1'), 5000, 'the sweep');
+      expect(await b.broker.presence.members('presence-z')).toEqual([]);
+      // a is back: it finds its lease gone, takes a new owner id and restores its live entries
+      a.broker.presence.refresh = refresh;
+      await waitFor(() => events.includes('a:join:u1'), 5000, 'the restore');
+      expect(a.broker.presence.owner).not.toBe(owner);
+      expect(await b.broker.presence.members('presence-z')).toEqual([member('u1')]);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // b keeps sweeping: the restored entry stays
+      expect(events).toEqual(['b:leave:u1', 'a:join:u1']);
+      expect(await a.broker.presence.remove('presence-z', 'a1', 'u1')).toEqual({ left: true, member: member('u1') });
+    });
+  }
+});
+
+describe.skipIf(!redisAvailable)('RedisPresenceStore on a single Redis', () => {
+  const member = (userId: string, info?: unknown): PresenceMember =>
+    info === undefined ? { userId } : { userId, info };
 
   it('a leave that failed while Redis was unreachable is retried, and announced, once it is back', async () => {
     const keyPrefix = uniquePrefix('retry');

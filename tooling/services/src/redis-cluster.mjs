@@ -71,6 +71,9 @@ function spawnNode(port, dir, nodeTimeoutMs) {
       '',
       '--appendonly',
       'no',
+      // a replica's first sync starts at once (Redis waits 5 s by default for more replicas to share a diskless sync)
+      '--repl-diskless-sync-delay',
+      '0',
       '--dir',
       dir,
       '--daemonize',
