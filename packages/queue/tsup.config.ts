@@ -10,4 +10,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // import.meta.url in the CommonJS build too (isBullInstalled resolves the optional peers from this package)
+  shims: true,
 });

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { redactUrl, unavailable } from './util';
 
 /**
@@ -45,6 +46,28 @@ const INSTALL_HINT =
   '(`pnpm add bullmq ioredis`), or use a MemoryJobQueue (createJobQueue without redis; not durable)';
 
 let loading: Promise<BullModules> | undefined;
+
+/** `require` as seen from this module (tsup's shims give the CommonJS build its `import.meta.url`). */
+const requireHere = createRequire(import.meta.url);
+
+let installed: boolean | undefined;
+
+/**
+ * `true` when the optional peers a {@link BullJobQueue} needs (`bullmq` and `ioredis`) can be resolved from this
+ * package, without loading them. Decided once per process.
+ */
+export function isBullInstalled(): boolean {
+  if (installed === undefined) {
+    try {
+      requireHere.resolve('bullmq');
+      requireHere.resolve('ioredis');
+      installed = true;
+    } catch {
+      installed = false;
+    }
+  }
+  return installed;
+}
 
 /**
  * Loads `bullmq` and `ioredis` (once per process).

@@ -9,7 +9,7 @@ export { MemoryJobQueue, type MemoryJobQueueOptions } from './memory-queue';
 export { MAX_MEMORY_SCHEDULES } from './memory-schedules';
 export { BullJobQueue, type BullJobQueueOptions, DEFAULT_BULL_PREFIX, MAX_LISTED_SCHEDULES } from './bull-queue';
 export { MAX_WAKE_TIMERS } from './bull-promoter';
-export type { BullConnection, RedisClientLike } from './bull-connection';
+export { type BullConnection, type RedisClientLike, isBullInstalled } from './bull-connection';
 export { createJobQueue, type CreateJobQueueOptions } from './factory';
 export {
   Breaker,

@@ -1,4 +1,4 @@
-import type { BackoffOptions, BreakerOptions } from '@unisocket/queue';
+import { type BackoffOptions, type BreakerOptions, isBullInstalled } from '@unisocket/queue';
 import type { Connection } from '@unisocket/core';
 import type { MaybePromise } from '@unisocket/core';
 import type { BrokerPlan } from '../broker-factory';
@@ -98,7 +98,11 @@ const QUEUE_KEYS = [
 ];
 
 /** @internal Validates `queue`, throwing a `TypeError` that says what to change. */
-export function resolveQueueOptions(queue: QueueServiceOptions | undefined, broker: BrokerPlan): ResolvedQueueOptions {
+export function resolveQueueOptions(
+  queue: QueueServiceOptions | undefined,
+  broker: BrokerPlan,
+  bullInstalled: () => boolean = isBullInstalled,
+): ResolvedQueueOptions {
   const q = queue ?? {};
   if (typeof q !== 'object' || q === null || Array.isArray(q)) {
     throw new TypeError('queue must be an object: { redis?, durable?, prefix?, concurrency?, … }');
@@ -118,8 +122,21 @@ export function resolveQueueOptions(queue: QueueServiceOptions | undefined, brok
   if (q.redis !== undefined && q.redis !== false && (typeof q.redis !== 'string' || !/^rediss?:\/\//.test(q.redis))) {
     throw new TypeError(`queue.redis must be a redis:// or rediss:// URL, or false, got ${JSON.stringify(q.redis)}`);
   }
-  const redis = q.redis === false ? undefined : (q.redis ?? brokerRedis);
+  let redis = q.redis === false ? undefined : (q.redis ?? brokerRedis);
   if (q.durable !== undefined && typeof q.durable !== 'boolean') throw new TypeError('queue.durable must be a boolean');
+  if (redis !== undefined && !bullInstalled()) {
+    if (q.redis !== undefined || q.durable === true) {
+      throw new TypeError(
+        `queue.${q.redis === undefined ? 'durable' : 'redis'} keeps the job queues in Redis with BullMQ, which is not installed: npm install bullmq (6.7.x)`,
+      );
+    }
+    // the Redis only comes from the broker: the queues stay in memory, which is what a service without a Redis has
+    process.emitWarning(
+      'the job queues (queued, delayed and recurring broadcasts, webhooks) are in memory although the broker is Redis, because bullmq is not installed: npm install bullmq to keep them in Redis (durable, one run per tick across nodes), or set queue: { redis: false } to keep them in memory without this warning',
+      { code: 'UNISOCKET_QUEUE_IN_MEMORY' },
+    );
+    redis = undefined;
+  }
   if (q.durable === true && redis === undefined) {
     throw new TypeError(
       'queue.durable needs a Redis: set queue.redis (e.g. "redis://127.0.0.1:6379") or use broker: { type: "redis" }; without one, queued broadcasts and webhooks live in memory and are lost on restart',
