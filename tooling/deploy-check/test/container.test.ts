@@ -13,6 +13,7 @@ import {
   requireTool,
   root,
   runtimeSpec,
+  signalGroup,
   start,
   stop,
   waitFor,
@@ -140,10 +141,13 @@ describe.skipIf(!cliPresent)('the container, from a packed install on this machi
     );
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
     expect(proc.output()).toMatch(/unisocket listening on/);
-    proc.child.kill('SIGTERM');
+    // npx does not pass SIGTERM on to the command it runs (npx exits 143 and the server would keep running): signal
+    // the group, as a terminal's Ctrl-C or a container runtime stopping the process tree does
+    signalGroup(proc, 'SIGTERM');
     const exit = await Promise.race([proc.exited, new Promise((r) => setTimeout(() => r('timeout'), 5000))]);
-    // npx's own process takes the signal (the graceful drain behind it is the CMD test's); it must not hang
     expect(exit, proc.output()).not.toBe('timeout');
+    // and nothing is left listening: the server behind npx stopped too
+    await waitFor('the port to close', () => (healthcheck(env) === 0 ? undefined : true), 5000);
   });
 
   it('two nodes on Redis scraped by a real Prometheus with the compose config: both up, unisocket_connections from each', async (ctx) => {

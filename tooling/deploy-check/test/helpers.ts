@@ -106,7 +106,13 @@ export interface Proc {
 }
 
 export function start(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Proc {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // its own process group, so that a signal reaches what it runs too (npx does not pass SIGTERM on to its command)
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -116,13 +122,25 @@ export function start(command: string, args: string[], options: { cwd: string; e
   return { child, output: () => out, exited };
 }
 
-/** Stops a process started by {@link start} (SIGTERM, then SIGKILL after `ms`). */
+/** Sends `signal` to the process group of a process started by {@link start}: the process and everything it runs. */
+export function signalGroup(proc: Proc, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-proc.child.pid!, signal);
+  } catch {
+    // the group is gone already
+  }
+}
+
+/** Stops a process started by {@link start} and what it runs (SIGTERM to its group, then SIGKILL after `ms`). */
 export async function stop(proc: Proc | undefined, ms = 5000): Promise<void> {
-  if (!proc || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-  proc.child.kill('SIGTERM');
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), ms);
-  await proc.exited;
+  if (!proc) return;
+  const running = proc.child.exitCode === null && proc.child.signalCode === null;
+  signalGroup(proc, 'SIGTERM');
+  const timer = setTimeout(() => signalGroup(proc, 'SIGKILL'), ms);
+  if (running) await proc.exited;
   clearTimeout(timer);
+  // a child that outlived its parent (the group still exists) is killed too
+  signalGroup(proc, 'SIGKILL');
 }
 
 /** Polls `check` every `everyMs` until it returns a value other than `undefined`, or throws after `timeoutMs`. */
