@@ -1,8 +1,9 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 
-// The demo page: a React app (web/) built into dist/web, which the demo server serves at `/` (src/demo.ts).
-// `pnpm --filter @unisocket/demo dev:web` runs Vite's dev server against a demo server on :3000 (`pnpm start`).
+// The demo page (web/, a React app) in development, on Vite's dev server.
+// `pnpm --filter @unisocket/demo dev:web` runs Vite's dev server (hot reload) against a demo server on :3000
+// (`pnpm start`). The built page (`pnpm build`, `pnpm start`) comes from esbuild through tsup (tsup.config.ts).
 const demoServer = process.env.DEMO_SERVER ?? 'http://localhost:3000';
 
 export default defineConfig({

@@ -11,8 +11,8 @@ import {
   createUnifiedWebSocketService,
   demoAuthFromEnv,
   optionsFromEnv,
-  signConnectionToken,
 } from '@unisocket/server';
+import { demoApi } from './demo-api';
 import { type KafkaExample, startKafkaExample } from './kafka';
 import { type DemoPusherApp, pusherAppFromEnv, pusherAuthEndpoints } from './pusher-auth';
 import { pusherChatEndpoint } from './pusher-chat';
@@ -21,6 +21,7 @@ import { pusherChatEndpoint } from './pusher-chat';
 export const CHAT_CHANNEL = 'chat.lobby';
 export const TICKER_CHANNEL = 'ticker';
 export { KAFKA_EVENTS_CHANNEL, KAFKA_OUT_CHANNEL } from './kafka';
+export { CHAT_HISTORY_MESSAGES, type DemoPageConfig } from './demo-api';
 /** The presence room (open to signed-in users when JWT_SECRET is set). */
 export const PRESENCE_CHANNEL = 'presence-lobby';
 /** How long the demo's tokens live: short, so the refresh flow is visible. */
@@ -59,7 +60,7 @@ export interface StartDemoOptions {
 }
 
 const publicDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'public');
-/** The React page, built by Vite (`vite build`, part of the demo's `pnpm build`) from web/. */
+/** The React page, built from web/ into dist/web by the demo's `pnpm build` (esbuild through tsup, tsup.config.ts). */
 const webDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
 const require = createRequire(import.meta.url);
 
@@ -112,10 +113,28 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
   // POST /demo/say: the chat send of a Pusher page, published as its Pusher connection (no client publish on public
   // channels in the Pusher protocol)
   const pusherChat = pusherChatEndpoint(service, CHAT_CHANNEL);
+  // set once the Kafka example started (the server answers only after listen, below)
+  let kafka: KafkaExample | undefined;
   const server = createServer((req, res) => {
     pusherAuth(req, res)
       .then((handled) => handled || pusherChat(req, res))
-      .then((handled) => handled || demoApi(req, res, jwtSecret, issueTokens, pusherApp.key))
+      .then(
+        (handled) =>
+          handled ||
+          demoApi(req, res, {
+            service,
+            chatChannel: CHAT_CHANNEL,
+            page: {
+              auth: jwtSecret !== undefined,
+              tokens: issueTokens,
+              presenceChannel: PRESENCE_CHANNEL,
+              pusher: { key: pusherApp.key },
+              features: { kafka: kafka !== undefined },
+            },
+            tokenSecret: issueTokens ? jwtSecret : undefined,
+            tokenTtlSeconds: DEMO_TOKEN_TTL_SECONDS,
+          }),
+      )
       .then((handled) => (handled ? true : serveStatic(req, res)))
       .then(
         (served) => {
@@ -133,7 +152,7 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
   await service.queue.recurring('demo-clock', { everyMs: 5_000 }, 'clock', 'tick', ({ scheduledFor }) => ({
     at: new Date(scheduledFor).toISOString(),
   }));
-  const kafka = await startKafkaExample(service, serviceOptions, env, log).catch(async (error: unknown) => {
+  kafka = await startKafkaExample(service, serviceOptions, env, log).catch(async (error: unknown) => {
     await service.shutdown();
     throw error;
   });
@@ -187,51 +206,6 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<Demo> {
       return closing;
     },
   };
-}
-
-/**
- * `GET /demo/config` tells the page whether auth is on (and the Pusher app key, for `?transport=pusher`); `GET /demo/token?name=Ada` signs a connection token for the
- * user `ada` (info `{ name: 'Ada' }`), outside production only: the stand-in for a real sign-in.
- */
-async function demoApi(
-  req: IncomingMessage,
-  res: ServerResponse,
-  jwtSecret: string | undefined,
-  issueTokens: boolean,
-  pusherKey: string,
-): Promise<boolean> {
-  if (req.method !== 'GET') return false;
-  const url = new URL(req.url ?? '/', 'http://demo');
-  const json = (status: number, body: unknown): true => {
-    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
-    res.end(JSON.stringify(body));
-    return true;
-  };
-  if (url.pathname === '/demo/config') {
-    return json(200, {
-      auth: jwtSecret !== undefined,
-      tokens: issueTokens,
-      presenceChannel: PRESENCE_CHANNEL,
-      pusher: { key: pusherKey },
-    });
-  }
-  if (url.pathname !== '/demo/token') return false;
-  if (!issueTokens || jwtSecret === undefined) {
-    return json(404, { error: 'NOT_FOUND', message: 'tokens are issued only with JWT_SECRET set, outside production' });
-  }
-  const name = (url.searchParams.get('name') ?? '').trim().slice(0, 24);
-  const userId = name
-    .toLowerCase()
-    .replace(/[^a-z0-9_.-]+/g, '-')
-    .replace(/^-+|-+$/g, '');
-  if (userId === '') return json(400, { error: 'BAD_REQUEST', message: 'give a name: /demo/token?name=Ada' });
-  const token = await signConnectionToken({
-    secret: jwtSecret,
-    userId,
-    info: { name },
-    expiresIn: DEMO_TOKEN_TTL_SECONDS,
-  });
-  return json(200, { token, userId, expiresIn: DEMO_TOKEN_TTL_SECONDS });
 }
 
 const STATIC: Record<string, [file: string, type: string]> = {
@@ -290,7 +264,7 @@ async function serveStatic(req: IncomingMessage, res: ServerResponse): Promise<b
     } catch {
       return false;
     }
-    // Vite puts a content hash in every asset name
+    // the build puts a content hash in every asset name
     res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'public, max-age=31536000, immutable' });
     res.end(body);
     return true;

@@ -57,10 +57,10 @@ describe('demo app', () => {
   it('serves the page, the HTTP API, chat between clients and the ticker', async () => {
     const demo = await startDemo({ port: 0, env: {}, log: () => {} });
     demos.push(demo);
-    // the React page (built by `vite build` into dist/web) and its hashed assets
+    // the React page (built by esbuild through tsup into dist/web) and its hashed assets
     const page = await fetch(`${demo.url}/`).then((r) => r.text());
     expect(page).toContain('unisocket');
-    const script = /src="(\/assets\/index-[\w-]+\.js)"/.exec(page)?.[1];
+    const script = /src="(\/assets\/main-[\w-]+\.js)"/.exec(page)?.[1];
     expect(script).toBeDefined();
     const asset = await fetch(`${demo.url}${script}`);
     expect(asset.status).toBe(200);
@@ -178,6 +178,7 @@ describe('demo app', () => {
       tokens: true,
       presenceChannel: 'presence-lobby',
       pusher: { key: 'demo-app-key' },
+      features: { kafka: false },
     });
     const issued = (await fetch(`${demo.url}/demo/token?name=Ada%20L.`).then((r) => r.json())) as {
       token: string;
@@ -275,6 +276,34 @@ describe('demo app', () => {
       data: { connections: 1, health: 'healthy' },
     });
     ws.close();
+  });
+
+  it('GET /demo/history: where a new page subscribes to replay the recent chat, and the messages after a position', async () => {
+    const demo = await startDemo({ port: 0, env: {}, log: () => {} });
+    demos.push(demo);
+    const get = (query: string) => fetch(`${demo.url}/demo/history${query}`);
+    const empty = (await get('').then((r) => r.json())) as { since: { epoch: string; offset: number } };
+    expect(empty.since.offset).toBe(0);
+    for (let i = 1; i <= 60; i++) await demo.service.broadcast('chat.lobby', 'say', { name: 'server', text: `m${i}` });
+    const { since } = (await get('').then((r) => r.json())) as { since: { epoch: string; offset: number } };
+    // the last 50 of 60: subscribing after offset 10 replays 11..60
+    expect(since).toEqual({ epoch: empty.since.epoch, offset: 10 });
+    const after = (await get(`?epoch=${since.epoch}&after=58`).then((r) => r.json())) as {
+      epoch: string;
+      complete: boolean;
+      messages: { offset: number; event: string; data: { text: string } }[];
+    };
+    expect(after.complete).toBe(true);
+    expect(after.messages.map((m) => [m.offset, m.event, m.data.text])).toEqual([
+      [59, 'say', 'm59'],
+      [60, 'say', 'm60'],
+    ]);
+    // another epoch (a restarted server's old one): nothing of it is here
+    const other = (await get('?epoch=gone&after=3').then((r) => r.json())) as { messages: unknown[] };
+    expect(other.messages).toEqual([]);
+    const bad = await get(`?epoch=${since.epoch}&after=-1`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toMatch(/after=<an offset, an integer >= 0>/);
   });
 
   it('refuses a bad PORT with a clear error', async () => {

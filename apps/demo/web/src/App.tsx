@@ -1,5 +1,4 @@
 import {
-  type ChannelState,
   UnisocketProvider,
   useChannel,
   useConnectionState,
@@ -8,7 +7,9 @@ import {
   useUnisocketClient,
 } from '@unisocket/react';
 import { type FormEvent, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
-import type { SocketIoConnect } from '@unisocket/client';
+import type { SocketIoConnect, StreamPosition } from '@unisocket/client';
+import { Chat, useHadDisconnect } from './Chat';
+import { Intro } from './Intro';
 import {
   CHAT_CHANNEL,
   type DemoConfig,
@@ -18,31 +19,25 @@ import {
   TICKER_CHANNEL,
   clientOptions,
   signedInName,
-  storeName,
   storedName,
 } from './config';
 import { TransportSelect } from './TransportSelect';
 
-type ChatEvents = { say: { name?: string; text?: string } };
 type TickerEvents = { tick: { symbol: string; price: number; ts: number } };
 type LobbyEvents = { 'client-typing': { name?: string } };
-
-interface Line {
-  id: string;
-  offset: number;
-  name: string;
-  text: string;
-}
 
 /** The page: one client for the whole tree (created by the provider, connected on mount). */
 export function App({
   config,
   transport,
   io,
+  chatSince,
 }: {
   config: DemoConfig;
   transport: DemoTransport;
   io: SocketIoConnect | undefined;
+  /** Where the chat subscription starts: just before the recent history (`GET /demo/history`). */
+  chatSince: StreamPosition | undefined;
 }) {
   const [name, setName] = useState(storedName);
   const nameRef = useRef(name);
@@ -53,11 +48,12 @@ export function App({
     <UnisocketProvider options={options}>
       <Header transport={transport} />
       <main>
-        <Chat config={config} name={name} onName={setName} />
+        <Intro />
+        <Chat config={config} name={name} onName={setName} since={chatSince} />
         <Presence config={config} />
         <Ticker />
-        <KafkaPanel name={name} />
-        <RecoveryState config={config} />
+        <KafkaPanel name={name} enabled={config.features?.kafka === true} />
+        <RecoveryState config={config} chatSince={chatSince} />
       </main>
     </UnisocketProvider>
   );
@@ -79,7 +75,9 @@ function Header({ transport }: { transport: DemoTransport }) {
   return (
     <header>
       <h1>unisocket</h1>
-      <TransportSelect transport={transport} />
+      <span className="transport">
+        <TransportSelect transport={transport} />
+      </span>
       <span id="status" className="status" data-status={connection.status}>
         {connection.status}
       </span>
@@ -110,110 +108,6 @@ function Header({ transport }: { transport: DemoTransport }) {
 }
 
 const noSubscribe = (): (() => void) => () => undefined;
-
-function Chat({ config, name, onName }: { config: DemoConfig; name: string; onName: (name: string) => void }) {
-  const client = useUnisocketClient();
-  const publish = usePublish();
-  const [lines, setLines] = useState<Line[]>([]);
-  const [text, setText] = useState('');
-  const [notice, setNotice] = useState('');
-  const lastWhisper = useRef(0);
-  const list = useRef<HTMLOListElement>(null);
-  const chat = useChannel<ChatEvents>(
-    CHAT_CHANNEL,
-    {
-      say: (data, message) =>
-        setLines((previous) =>
-          [
-            ...previous,
-            {
-              id: message.id,
-              offset: message.offset,
-              name: String(data?.name ?? 'anonymous'),
-              text: String(data?.text ?? ''),
-            },
-          ].slice(-500),
-        ),
-    },
-    {
-      onGap: (gap) =>
-        setNotice(`missed messages after offset ${gap.previous?.offset ?? '?'} (history no longer had them)`),
-    },
-  );
-  // biome-ignore lint/correctness/useExhaustiveDependencies: scroll to the bottom whenever a line arrives
-  useEffect(() => {
-    if (list.current !== null) list.current.scrollTop = list.current.scrollHeight;
-  }, [lines]);
-
-  const send = (event: FormEvent) => {
-    event.preventDefault();
-    const said = text.trim();
-    if (said === '') return;
-    setText('');
-    // while disconnected the publish waits in the client's queue and goes out (once) after the reconnect
-    publish(CHAT_CHANNEL, 'say', { name: name || 'anonymous', text: said }).catch((error: Error) => {
-      console.warn(`publish failed: ${error.message}`);
-      setNotice(`publish failed: ${error.message}`);
-    });
-  };
-  const typing = (value: string) => {
-    setText(value);
-    // a typing indicator is only worth sending live (not queued while offline)
-    if (!config.tokens || client.status !== 'connected' || Date.now() - lastWhisper.current < 1000) return;
-    lastWhisper.current = Date.now();
-    client.whisper(config.presenceChannel, 'typing', { name: signedInName() ?? name }).catch(() => undefined);
-  };
-
-  return (
-    <section className="card chat">
-      <h2>
-        Chat <span className="muted">#{CHAT_CHANNEL}</span>
-      </h2>
-      <div id="recovery" className="muted" data-recovered={String(chat.recovered)}>
-        {recoveryText(chat, notice)}
-      </div>
-      <ol id="messages" aria-live="polite" ref={list}>
-        {lines.map((line) => (
-          <li key={line.id} data-offset={line.offset}>
-            <b>{line.name}</b>
-            <span>{line.text}</span>
-            <span className="offset">#{line.offset}</span>
-          </li>
-        ))}
-      </ol>
-      <form id="say" onSubmit={send}>
-        <input
-          id="name"
-          placeholder="name"
-          maxLength={24}
-          autoComplete="off"
-          value={name}
-          onChange={(e) => {
-            onName(e.target.value);
-            storeName(e.target.value);
-          }}
-        />
-        <input
-          id="text"
-          placeholder="say something"
-          maxLength={500}
-          autoComplete="off"
-          required
-          value={text}
-          onChange={(e) => typing(e.target.value)}
-        />
-        <button type="submit">Send</button>
-      </form>
-    </section>
-  );
-}
-
-function recoveryText(chat: ChannelState, notice: string): string {
-  if (notice !== '' && chat.recovered !== true) return notice;
-  if (chat.recovered === true) return `recovered after reconnect at offset ${chat.offset}: no message missed`;
-  if (chat.recovered === false) return 'reconnected: some messages were missed';
-  return notice;
-}
 
 function Presence({ config }: { config: DemoConfig }) {
   const [typing, setTyping] = useState('');
@@ -291,18 +185,21 @@ interface KafkaRecord {
   offset: number;
 }
 
+/** Why the Kafka form is disabled, and how to turn the bridge on. */
+const KAFKA_OFF =
+  'Kafka is off on this server: start the demo with BROKER=kafka (or KAFKA_BRIDGE_TOPIC) and a Kafka broker (pnpm services:up) to stream a topic here and send notes to it.';
+
 /**
  * Records of a Kafka topic, streamed into `kafka.events` by the server's Kafka bridge (BROKER=kafka or
  * KAFKA_BRIDGE_TOPIC); a note published on `kafka.out` goes to the topic through the bridge and comes back here.
+ * Without the bridge (the server's `/demo/config` says so) the form is disabled with a hint: a note would go nowhere.
  */
-function KafkaPanel({ name }: { name: string }) {
+function KafkaPanel({ name, enabled }: { name: string; enabled: boolean }) {
   const publish = usePublish();
   const [records, setRecords] = useState<KafkaRecord[]>([]);
-  const [info, setInfo] = useState(
-    'Waiting for records… the Kafka bridge runs when the demo starts with BROKER=kafka (or KAFKA_BRIDGE_TOPIC).',
-  );
+  const [info, setInfo] = useState(enabled ? 'Waiting for records from the Kafka topic…' : KAFKA_OFF);
   const [note, setNote] = useState('');
-  useChannel(KAFKA_EVENTS_CHANNEL, undefined, {
+  useChannel(enabled ? KAFKA_EVENTS_CHANNEL : null, undefined, {
     onMessage: (message) => {
       setRecords((previous) =>
         [
@@ -316,18 +213,18 @@ function KafkaPanel({ name }: { name: string }) {
   const send = (event: FormEvent) => {
     event.preventDefault();
     const text = note.trim();
-    if (text === '') return;
+    if (!enabled || text === '') return;
     setNote('');
     publish(KAFKA_OUT_CHANNEL, 'note', { name: name || 'anonymous', text }).catch((error: Error) =>
       setInfo(`publish failed: ${error.message}`),
     );
   };
   return (
-    <section className="card kafka">
+    <section className="card kafka" data-enabled={String(enabled)}>
       <h2>
         From Kafka <span className="muted">#{KAFKA_EVENTS_CHANNEL}</span>
       </h2>
-      <div id="kafkainfo" className="muted">
+      <div id="kafkainfo" className="muted" role={enabled ? undefined : 'note'}>
         {info}
       </div>
       <ol id="kafka-events" aria-live="polite">
@@ -340,29 +237,34 @@ function KafkaPanel({ name }: { name: string }) {
         ))}
       </ol>
       <form id="to-kafka" onSubmit={send}>
-        <input
-          id="note"
-          placeholder="send a note through Kafka"
-          maxLength={200}
-          autoComplete="off"
-          required
-          value={note}
-          onChange={(e) => setNote(e.target.value)}
-        />
-        <button type="submit">Send</button>
+        <fieldset disabled={!enabled} title={enabled ? undefined : KAFKA_OFF}>
+          <input
+            id="note"
+            placeholder={enabled ? 'send a note through Kafka' : 'Kafka is off (see above)'}
+            aria-label="note for Kafka"
+            maxLength={200}
+            autoComplete="off"
+            required
+            value={note}
+            onChange={(e) => setNote(e.target.value)}
+          />
+          <button type="submit">Send</button>
+        </fieldset>
       </form>
     </section>
   );
 }
 
 /** What the client knows about each channel: the recovery state the hooks expose. */
-function RecoveryState({ config }: { config: DemoConfig }) {
+function RecoveryState({ config, chatSince }: { config: DemoConfig; chatSince: StreamPosition | undefined }) {
   const connection = useConnectionState();
+  const hadDisconnect = useHadDisconnect();
   const channels = [
-    useChannel(CHAT_CHANNEL),
+    // the same starting position as the chat's (one subscription per channel: the first holder's `since` counts)
+    useChannel(CHAT_CHANNEL, undefined, chatSince === undefined ? {} : { since: chatSince }),
     useChannel(TICKER_CHANNEL),
     useChannel(config.tokens ? config.presenceChannel : null),
-    useChannel(KAFKA_EVENTS_CHANNEL),
+    useChannel(config.features?.kafka === true ? KAFKA_EVENTS_CHANNEL : null),
   ].filter((c) => c.channel !== '');
   return (
     <section className="card recovery-state">
@@ -387,8 +289,9 @@ function RecoveryState({ config }: { config: DemoConfig }) {
               <td className={`recovered-${String(c.recovered)}`}>
                 {c.status === 'recovering'
                   ? 'recovering…'
-                  : c.recovered === null
-                    ? 'no reconnect yet'
+                  : c.recovered === null || (!hadDisconnect && c.recovered)
+                    ? // before any reconnect, `true` only says the history replayed on load was complete
+                      'no reconnect yet'
                     : c.recovered
                       ? 'yes, nothing missed'
                       : 'no: messages missed'}

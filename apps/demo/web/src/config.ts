@@ -1,4 +1,4 @@
-import type { SocketIoConnect } from '@unisocket/client';
+import type { SocketIoConnect, StreamPosition } from '@unisocket/client';
 import type { UnisocketClientOptions } from '@unisocket/react';
 
 /** What `GET /demo/config` says (src/demo.ts). */
@@ -10,6 +10,8 @@ export interface DemoConfig {
   presenceChannel: string;
   /** The demo's Pusher app (`PUSHER_APP_KEY`): Laravel Echo connects to `/app/{key}` (`?transport=pusher`). */
   pusher?: { key: string };
+  /** Which optional parts run on the server; the page disables the controls of the others. */
+  features?: { kafka: boolean };
 }
 
 export const CHAT_CHANNEL = 'chat.lobby';
@@ -26,6 +28,22 @@ export async function loadConfig(): Promise<DemoConfig> {
     return (await res.json()) as DemoConfig;
   } catch {
     return { auth: false, tokens: false, presenceChannel: 'presence-lobby' };
+  }
+}
+
+/**
+ * Where the chat subscription starts (`GET /demo/history`): just before the last messages the server's history holds,
+ * so that the subscription replays them and a new tab shows the recent conversation. `undefined` (start live) when
+ * the server does not say.
+ */
+export async function loadChatSince(): Promise<StreamPosition | undefined> {
+  try {
+    const res = await fetch('/demo/history');
+    if (!res.ok) return undefined;
+    const { since } = (await res.json()) as { since?: StreamPosition };
+    return typeof since?.epoch === 'string' && Number.isInteger(since.offset) ? since : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -100,4 +118,28 @@ export function clientOptions(
     reconnect: { maxDelayMs: 5_000 },
     ...(config.tokens ? { getToken } : {}),
   };
+}
+
+/** A chat message from the server's history (`GET /demo/history?epoch&after`). */
+export interface HistoryMessage {
+  id: string;
+  offset: number;
+  event: string;
+  data: unknown;
+}
+
+/**
+ * The chat's messages after `after` in its epoch, from the server's history: what the page reloads when its client
+ * reports a gap. Empty when the server cannot say.
+ */
+export async function loadChatAfter(after: StreamPosition): Promise<HistoryMessage[]> {
+  try {
+    const query = new URLSearchParams({ epoch: after.epoch, after: String(after.offset) });
+    const res = await fetch(`/demo/history?${query.toString()}`);
+    if (!res.ok) return [];
+    const body = (await res.json()) as { epoch?: string; messages?: HistoryMessage[] };
+    return body.epoch === after.epoch && Array.isArray(body.messages) ? body.messages : [];
+  } catch {
+    return [];
+  }
 }

@@ -3,7 +3,7 @@ import { createRoot } from 'react-dom/client';
 import '../../public/style.css';
 import './app.css';
 import { App } from './App';
-import { loadConfig, loadIo, transportFromUrl } from './config';
+import { loadChatSince, loadConfig, loadIo, transportFromUrl } from './config';
 
 // StrictMode runs every effect twice in development; the hooks keep one server subscription regardless
 const transport = transportFromUrl();
@@ -17,10 +17,10 @@ if (transport === 'pusher') {
     </StrictMode>,
   );
 } else {
-  const [config, io] = await Promise.all([loadConfig(), loadIo(transport)]);
+  const [config, io, chatSince] = await Promise.all([loadConfig(), loadIo(transport), loadChatSince()]);
   root.render(
     <StrictMode>
-      <App config={config} transport={transport} io={io} />
+      <App config={config} transport={transport} io={io} chatSince={chatSince} />
     </StrictMode>,
   );
 }
