@@ -39,7 +39,9 @@ const HELP = `Usage: pnpm bench [--quick] [--peers a,b] [--workloads W1,W2] [opt
   -h, --help
 
 W4 runs across two server processes on Redis and on Kafka: start them with 'pnpm services:up' (or set
-REDIS_URL and KAFKA_BROKERS). A broker that does not answer is skipped with a note, never a failure.`;
+REDIS_URL and KAFKA_BROKERS). A broker that does not answer is skipped with a note, never a failure.
+W6 (reconnect storm: node A SIGKILLed, its clients recover on node B) and W3b (idle connections over 2
+node:cluster workers) need Redis too; without it their runs fail with the reason in the report.`;
 
 /** @param {string} value */
 const list = (value) =>

@@ -2,7 +2,8 @@
  * Load-generator process: opens many client sockets to one server, subscribes each to a channel, then counts
  * messages (W1) or records latencies (W2, W4, W5) or just stays idle (W3). For W5 `measure` turns the first sockets
  * into slow consumers: from the window start their TCP sockets stop reading. Spawned by the harness with an IPC channel:
- * `node src/client-main.mjs`. Commands: connect, measure, stats, report, close, exit.
+ * `node src/client-main.mjs`. Commands: connect, measure, stats, report, close, exit; W6 (clients/storm.mjs):
+ * storm-connect, storm-status, storm-caught-up, storm-result.
  *
  * The hot path is kept lean so the load generator is not the bottleneck: W1 counts messages without parsing
  * them (see clients/lines.mjs, clients/pusher.mjs); the latency workloads read each message's `t` without
@@ -16,6 +17,7 @@ import { wallNowMs } from './clock.mjs';
 import { countMessages, forEachSendTime, payloadOf } from './clients/lines.mjs';
 import { PUSHER_PONG, isPusherMessage, isPusherPing, parsePusherEvent, pusherSendTime } from './clients/pusher.mjs';
 import { createHistogram, recordMs, encodeHistogram } from './histogram.mjs';
+import { stormConnect, stormStatus, stormCaughtUp, stormResult, stormClose } from './clients/storm.mjs';
 
 /** @typedef {'idle' | 'count' | 'latency'} Mode */
 
@@ -331,6 +333,10 @@ async function connectAll({ url, protocol, path, channels, localAddress, concurr
 
 serveRequests({
   connect: connectAll,
+  'storm-connect': stormConnect,
+  'storm-status': stormStatus,
+  'storm-caught-up': stormCaughtUp,
+  'storm-result': stormResult,
   /**
    * Start counting (`count`) or recording (`latency`, for payloads whose `t` is in [from, until)).
    * CPU use is sampled at `from` and `until` (wall-clock ms): the publish window. `slow` (W5): this many sockets
@@ -406,6 +412,7 @@ serveRequests({
   },
   close() {
     state.closing = true;
+    stormClose();
     for (const s of sockets) s.close();
     sockets.length = 0;
     return true;

@@ -48,6 +48,28 @@
  */
 
 /**
+ * @typedef {object} StormParams W6
+ * @property {number} clients on node A, spread evenly over the channels (a multiple of `channels`)
+ * @property {number} channels
+ * @property {number} ratePerSec the live stream, messages per second over all channels (published on node B)
+ * @property {number} clientProcesses at least this many (more if a process would hold over 5,000 sockets)
+ * @property {number} liveMs the stream runs this long with every client live before node A is killed
+ * @property {number} settleMs once every client has resumed, how long the harness waits for the rest to recover
+ * @property {number} stormTimeoutMs the most the storm is watched (from the kill)
+ * @property {number} tailMs the stream goes on this long after the storm before it stops
+ * @property {number} drainMs the most the harness waits for every client to reach its channel's head
+ */
+
+/**
+ * @typedef {object} ClusterMemoryParams W3b
+ * @property {number} connections idle connections, one channel each (round-robin)
+ * @property {number} channels
+ * @property {number} workers `node:cluster` worker processes sharing the port
+ * @property {number} clientProcesses at least this many (more if a process would hold over 5,000 sockets)
+ * @property {number} settleMs pause after the last subscription before measuring
+ */
+
+/**
  * @typedef {object} ModeParams
  * @property {ThroughputParams} W1
  * @property {ThroughputParams} W1_100x10
@@ -55,6 +77,8 @@
  * @property {MemoryParams} W3
  * @property {CrossNodeParams} W4
  * @property {SlowConsumerParams} W5
+ * @property {StormParams} W6
+ * @property {ClusterMemoryParams} W3b
  */
 
 /** @type {{ full: ModeParams, quick: ModeParams }} */
@@ -98,6 +122,18 @@ export const MODES = {
       slowFraction: 0.01,
       rssEveryMs: 250,
     },
+    W6: {
+      clients: 10000,
+      channels: 100,
+      ratePerSec: 500,
+      clientProcesses: 4,
+      liveMs: 3000,
+      settleMs: 3000,
+      stormTimeoutMs: 60_000,
+      tailMs: 1000,
+      drainMs: 15_000,
+    },
+    W3b: { connections: 30000, channels: 100, workers: 2, clientProcesses: 6, settleMs: 1000 },
   },
   quick: {
     W1: {
@@ -138,6 +174,18 @@ export const MODES = {
       slowFraction: 0.01,
       rssEveryMs: 100,
     },
+    W6: {
+      clients: 1000,
+      channels: 20,
+      ratePerSec: 200,
+      clientProcesses: 2,
+      liveMs: 1000,
+      settleMs: 2000,
+      stormTimeoutMs: 30_000,
+      tailMs: 500,
+      drainMs: 10_000,
+    },
+    W3b: { connections: 3000, channels: 100, workers: 2, clientProcesses: 2, settleMs: 300 },
   },
 };
 

@@ -1,10 +1,12 @@
 /**
  * Server process: runs one peer's server and the harness's publish loops against it.
  * Spawned by the harness with an IPC channel: `node src/server-main.mjs` (add `--expose-gc` for W3).
- * Commands: start, w1, w2, cpu, mem, rss, close, exit.
+ * Commands: start, w1, w2, cpu, mem, rss, close, exit; W6: stream-start, stream-stop, cpu-total, storm-start,
+ * storm-stats.
  */
 import { loadPeer } from './peers/index.mjs';
 import { serveRequests } from './proc.mjs';
+import { streamStart, streamStop, stormStart, stormStats, cpuTotal } from './storm-server.mjs';
 import { BENCH_EVENT, makeData } from './payload.mjs';
 import { wallNowMs, sleep } from './clock.mjs';
 
@@ -154,11 +156,23 @@ async function measureMemory() {
 }
 
 serveRequests({
-  async start(/** @type {{ peer: string, broker?: import('./peers/types.mjs').BenchBroker }} */ msg) {
+  async start(
+    /** @type {{ peer: string, broker?: import('./peers/types.mjs').BenchBroker, recovery?: boolean }} */ msg,
+  ) {
     const peer = await loadPeer(msg.peer);
-    server = await peer.start({ host: '127.0.0.1', port: 0, ...(msg.broker ? { broker: msg.broker } : {}) });
+    server = await peer.start({
+      host: '127.0.0.1',
+      port: 0,
+      ...(msg.broker ? { broker: msg.broker } : {}),
+      ...(msg.recovery ? { recovery: true } : {}),
+    });
     return { port: server.port, path: server.path ?? null, pid: process.pid };
   },
+  'stream-start': (/** @type {any} */ msg) => streamStart(requireServer(), msg),
+  'stream-stop': streamStop,
+  'storm-start': stormStart,
+  'cpu-total': cpuTotal,
+  'storm-stats': () => stormStats(server),
   w1: runBurst,
   w2: runRate,
   /** CPU since the start of the last publish window, up to now (i.e. including the drain). */

@@ -9,6 +9,8 @@ import { runLatencyOnce, combineLatencyRuns } from './workloads/w2.mjs';
 import { runIdleMemory } from './workloads/w3.mjs';
 import { runCrossNodeOnce, combineCrossNode, probeBrokers } from './workloads/w4.mjs';
 import { runSlowConsumersOnce, combineSlowConsumerRuns } from './workloads/w5.mjs';
+import { runReconnectStorm } from './workloads/w6.mjs';
+import { runClusterMemory } from './workloads/w3b.mjs';
 import { loadPeer } from './peers/index.mjs';
 import { combineVerdicts, median, FOREIGN_CPU_WARN_PCT } from './validity.mjs';
 import { waitForQuiet } from './load.mjs';
@@ -137,9 +139,17 @@ export async function runSuite(o) {
   /** @type {{ ratePerSec: number, source: string } | null} */
   let w2Rate = null;
 
+  /** @type {Map<string, import('./peers/types.mjs').Peer>} */
+  const meta = new Map();
+  for (const peer of o.peers) meta.set(peer.key, await loadPeer(peer.spec));
   for (const def of WORKLOADS) {
     if (!o.workloads.includes(def.key)) continue;
     const p = def.params(o.params);
+    // a peer made for some workloads only (socketio-streams: W6) is left out of the others
+    const here = o.peers.filter((peer) => {
+      const only = meta.get(peer.key)?.only;
+      return !only || only.includes(def.key);
+    });
     /** @type {Record<string, any>} */
     const out = {};
     workloads[def.key] = out;
@@ -147,9 +157,9 @@ export async function runSuite(o) {
     if (def.kind === 'throughput') {
       const repeat = o.repeat ?? p.repeat;
       /** @type {Record<string, any[]>} */
-      const runs = Object.fromEntries(o.peers.map((k) => [k.key, []]));
+      const runs = Object.fromEntries(here.map((k) => [k.key, []]));
       for (let rep = 0; rep < repeat; rep++) {
-        for (const { key: peer, spec } of o.peers) {
+        for (const { key: peer, spec } of here) {
           o.log(
             `${def.key} ${peer} run ${rep + 1}/${repeat}: ${p.channels} channel(s) × ${p.perChannel} subscribers, ${p.durationMs} ms`,
           );
@@ -167,7 +177,7 @@ export async function runSuite(o) {
           }
         }
       }
-      for (const { key: peer } of o.peers) out[peer] = combineThroughputRuns(/** @type {any[]} */ (runs[peer]));
+      for (const { key: peer } of here) out[peer] = combineThroughputRuns(/** @type {any[]} */ (runs[peer]));
     }
 
     if (def.kind === 'latency') {
@@ -177,14 +187,14 @@ export async function runSuite(o) {
       const runs = await runLatencyJobs(
         o,
         o.repeat ?? p.repeat,
-        o.peers.map(({ key: peer, spec }) => ({
+        here.map(({ key: peer, spec }) => ({
           key: peer,
           label: `W2 ${peer}`,
           what: `${p.perChannel} subscribers, ${rate.toFixed(1)} msg/s, ${p.durationMs} ms`,
           run: () => runLatencyOnce(ctx, spec, p, rate),
         })),
       );
-      for (const { key: peer } of o.peers) {
+      for (const { key: peer } of here) {
         out[peer] = combineLatencyRuns(/** @type {any[]} */ (runs[peer]));
         out[peer].details.ratePerSec = round3(rate);
         out[peer].details.rateSource = w2Rate.source;
@@ -193,8 +203,8 @@ export async function runSuite(o) {
 
     if (def.kind === 'crossnode') {
       const capable = [];
-      for (const peer of o.peers) {
-        const backends = (await loadPeer(peer.spec)).crossNode ?? [];
+      for (const peer of here) {
+        const backends = meta.get(peer.key)?.crossNode ?? [];
         if (backends.length) capable.push({ ...peer, backends });
       }
       const unreachable = await probeBrokers();
@@ -234,14 +244,14 @@ export async function runSuite(o) {
       const runs = await runLatencyJobs(
         o,
         o.repeat ?? p.repeat,
-        o.peers.map(({ key: peer, spec }) => ({
+        here.map(({ key: peer, spec }) => ({
           key: peer,
           label: `W5 ${peer}`,
           what: `${p.perChannel} subscribers (${Math.round(p.slowFraction * 100)}% stop reading), ${rate.toFixed(1)} msg/s, ${p.durationMs} ms`,
           run: () => runSlowConsumersOnce(ctx, spec, p, rate),
         })),
       );
-      for (const { key: peer } of o.peers) {
+      for (const { key: peer } of here) {
         out[peer] = combineSlowConsumerRuns(/** @type {any[]} */ (runs[peer]), workloads.W2?.[peer]?.p99Ms);
         out[peer].details.ratePerSec = round3(rate);
         const mib = (/** @type {number} */ b) => (b / 2 ** 20).toFixed(1);
@@ -253,7 +263,7 @@ export async function runSuite(o) {
     }
 
     if (def.kind === 'memory') {
-      for (const { key: peer, spec } of o.peers) {
+      for (const { key: peer, spec } of here) {
         o.log(`W3 ${peer}: ${p.connections} idle connections over ${p.channels} channels`);
         try {
           const r = await runWhenQuiet(o, () => runIdleMemory(ctx, spec, p));
@@ -271,6 +281,52 @@ export async function runSuite(o) {
             reasons: [`run failed: ${message(err)}`],
             warnings: [],
           };
+        }
+      }
+    }
+
+    if (def.kind === 'storm') {
+      for (const { key: peer, spec } of here.filter((x) => meta.get(x.key)?.storm)) {
+        o.log(
+          `W6 ${peer}: ${p.clients} clients on node A over ${p.channels} channels, ${p.ratePerSec} msg/s published on node B; SIGKILL A`,
+        );
+        try {
+          const r = await runWhenQuiet(o, () => runReconnectStorm(ctx, spec, p));
+          out[peer] = r;
+          o.log(
+            `  recovered ${r.recoveredPct}%: 99% after ${r.p99RecoveredMs} ms, 100% after ${r.allRecoveredMs} ms ` +
+              `(resubscribed: 99% ${r.p99ResumedMs} ms); lost ${r.lost}, duplicated ${r.duplicated}; node B CPU ` +
+              `${r.nodeBCpuSec} s, loop delay p99 ${r.nodeBLoopDelayP99Ms} ms max ${r.nodeBLoopDelayMaxMs} ms; ` +
+              `Redis ${r.redisCommands} commands${r.valid ? '' : `  INVALID: ${r.reasons.join('; ')}`}`,
+          );
+        } catch (err) {
+          o.log(`  FAILED: ${message(err)}`);
+          out[peer] = { valid: false, reasons: [`run failed: ${message(err)}`], warnings: [] };
+        }
+      }
+    }
+
+    if (def.kind === 'cluster-memory') {
+      for (const { key: peer, spec } of here.filter((x) => meta.get(x.key)?.cluster)) {
+        o.log(`W3b ${peer}: ${p.connections} idle connections over ${p.workers} node:cluster workers`);
+        try {
+          const r = await runWhenQuiet(o, () => runClusterMemory(ctx, spec, p));
+          // the single-process figure of this run's W3, or a W3 run of this peer now
+          let w3 = workloads.W3?.[peer];
+          if (!w3) {
+            o.log(`  W3 baseline for ${peer}: ${o.params.W3.connections} idle connections in one process`);
+            w3 = await runIdleMemory(ctx, spec, o.params.W3);
+          }
+          r.heapVsW3 = round3(r.heapBytesPerConn / w3.heapBytesPerConn);
+          Object.assign(r.details, { w3HeapBytesPerConn: w3.heapBytesPerConn, w3Valid: w3.valid });
+          out[peer] = r;
+          o.log(
+            `  heap ${r.heapBytesPerConn} B/conn (${Number.isFinite(r.heapVsW3) ? `${r.heapVsW3}× W3` : 'no W3 in this run'}), ` +
+              `RSS ${r.rssBytesPerConn} B/conn, all accepted in ${r.acceptMs} ms${r.valid ? '' : `  INVALID: ${r.reasons.join('; ')}`}`,
+          );
+        } catch (err) {
+          o.log(`  FAILED: ${message(err)}`);
+          out[peer] = { valid: false, reasons: [`run failed: ${message(err)}`], warnings: [] };
         }
       }
     }

@@ -20,6 +20,10 @@ const CLIENT_MAIN = fileURLToPath(new URL('./client-main.mjs', import.meta.url))
  * @property {boolean} [exposeGc]
  * @property {Array<{ broker?: import('./peers/types.mjs').BenchBroker }>} [nodes] server processes (default: one,
  *   without a broker). The harness's publish loops run on the first (`system.server`); clients connect to the last.
+ * @property {boolean} [recovery] W6: start the peers with what they offer for recovery (PeerStartOptions.recovery)
+ * @property {string} [serverScript] the server process's entry point (default src/server-main.mjs; W3b:
+ *   src/cluster-main.mjs)
+ * @property {Record<string, unknown>} [startArgs] more arguments for the server's `start` command (W3b: `workers`)
  */
 
 /**
@@ -51,20 +55,26 @@ export class System {
     /** every server process; all of them share the server cores */
     this.servers = this.nodes.map(
       (_, i) =>
-        new Child(`server${this.nodes.length > 1 ? `#${i}` : ''}(${options.peer})`, SERVER_MAIN, {
-          // BENCH_SERVER_EXEC_ARGV: extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-          execArgv: [
-            ...(options.exposeGc ? ['--expose-gc'] : []),
-            ...(process.env.BENCH_SERVER_EXEC_ARGV?.split(/\s+/).filter(Boolean) ?? []),
-          ],
-          cpus: options.layout.serverCpus,
-        }),
+        new Child(
+          `server${this.nodes.length > 1 ? `#${i}` : ''}(${options.peer})`,
+          options.serverScript ?? SERVER_MAIN,
+          {
+            // BENCH_SERVER_EXEC_ARGV: extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+            execArgv: [
+              ...(options.exposeGc ? ['--expose-gc'] : []),
+              ...(process.env.BENCH_SERVER_EXEC_ARGV?.split(/\s+/).filter(Boolean) ?? []),
+            ],
+            cpus: options.layout.serverCpus,
+          },
+        ),
     );
     /** the server process the publish loops run on */
     this.server = /** @type {Child} */ (this.servers[0]);
     /** @type {Child[]} */
     this.clients = [];
     this.port = 0;
+    /** @type {number[]} the port of every server process (W6 sends clients from one node to another) */
+    this.ports = [];
     /** @type {string | null} the peer's client path (null: the protocol's default) */
     this.path = null;
   }
@@ -78,10 +88,16 @@ export class System {
         const broker = system.nodes[i]?.broker;
         const { port, path } = await server.request(
           'start',
-          { peer: options.peer, ...(broker ? { broker } : {}) },
+          {
+            ...options.startArgs,
+            peer: options.peer,
+            ...(broker ? { broker } : {}),
+            ...(options.recovery ? { recovery: true } : {}),
+          },
           60_000,
         );
         system.port = port;
+        system.ports.push(port);
         system.path = path;
       }
       return system;
@@ -92,14 +108,24 @@ export class System {
   }
 
   /**
+   * The URL clients connect to on the server process listening on `port`.
+   * @param {number} port
+   */
+  url(port) {
+    return this.options.protocol === 'socketio'
+      ? `http://127.0.0.1:${port}`
+      : `ws://127.0.0.1:${port}${this.path ?? '/'}`;
+  }
+
+  /**
    * Spawn one client process per entry of `perProcess` and connect its sockets.
    * @param {string[][]} perProcess channel of each socket, per process
-   * @param {{ timeoutMs?: number }} [options]
+   * @param {{ timeoutMs?: number, command?: string, extra?: Record<string, unknown> }} [options] `command`: the client
+   *   command that connects (default `connect`; W6: `storm-connect`), `extra`: more arguments for it
    */
-  async connect(perProcess, { timeoutMs = 120_000 } = {}) {
+  async connect(perProcess, { timeoutMs = 120_000, command = 'connect', extra = {} } = {}) {
     const { protocol, layout, sourceAddresses } = this.options;
-    const url =
-      protocol === 'socketio' ? `http://127.0.0.1:${this.port}` : `ws://127.0.0.1:${this.port}${this.path ?? '/'}`;
+    const url = this.url(this.port);
     this.clients = perProcess.map(
       (_, i) =>
         new Child(`client#${i}(${this.options.peer})`, CLIENT_MAIN, {
@@ -112,8 +138,9 @@ export class System {
     const results = await Promise.all(
       this.clients.map((client, i) =>
         client.request(
-          'connect',
+          command,
           {
+            ...extra,
             url,
             protocol,
             path: protocol === 'socketio' ? (this.path ?? undefined) : undefined,

@@ -8,6 +8,8 @@ import { runLatencyOnce, combineLatencyRuns } from '../src/workloads/w2.mjs';
 import { runIdleMemory } from '../src/workloads/w3.mjs';
 import { combineCrossNode, runCrossNodeOnce } from '../src/workloads/w4.mjs';
 import { combineSlowConsumerRuns, runSlowConsumersOnce } from '../src/workloads/w5.mjs';
+import { runReconnectStorm } from '../src/workloads/w6.mjs';
+import { runClusterMemory } from '../src/workloads/w3b.mjs';
 import { requireService } from '@unisocket/services';
 import { cpuLayout } from '../src/proc.mjs';
 import { MODES } from '../src/config.mjs';
@@ -171,4 +173,49 @@ describe('bench harness end to end', () => {
     const run = await runCrossNodeOnce(await context(), 'socketio', p, 'redis');
     expect(run.details.received).toBe(run.details.expected);
   });
+
+  it.skipIf(!redisUp)(
+    'W6: a tiny reconnect storm on Redis: node A SIGKILLed, unisocket-native clients counted on node B',
+    { timeout: 60_000 },
+    async () => {
+      const r = await runReconnectStorm(await context(), 'unisocket-native', {
+        clients: 100,
+        channels: 10,
+        ratePerSec: 100,
+        clientProcesses: 1,
+        liveMs: 300,
+        settleMs: 1000,
+        stormTimeoutMs: 20_000,
+        tailMs: 200,
+        drainMs: 5_000,
+      });
+      // the harness measured: every client was counted, lost/duplicated were counted (never a speed assertion)
+      expect(r.clients).toBe(100);
+      expect(r.details.clientsNeverDisconnected).toBe(0);
+      expect(r.recoveredPct).toBeGreaterThanOrEqual(0);
+      expect(Number.isInteger(r.lost)).toBe(true);
+      expect(Number.isInteger(r.duplicated)).toBe(true);
+      expect(r.details.published).toBeGreaterThan(0);
+      expect(r.nodeBCpuSec).toBeGreaterThan(0);
+      expect(r.redisCommands).toBeGreaterThan(0);
+    },
+  );
+
+  it.skipIf(!redisUp)(
+    'W3b: unisocket-native over 2 node:cluster workers on Redis reports a per-connection memory cost',
+    { timeout: 60_000 },
+    async () => {
+      const r = await runClusterMemory(await context(), 'unisocket-native', {
+        connections: 200,
+        channels: 10,
+        workers: 2,
+        clientProcesses: 1,
+        settleMs: 100,
+      });
+      expect(r.details.connections).toBe(200);
+      expect(r.details.perWorkerAfter).toHaveLength(2);
+      expect(Number.isFinite(r.heapBytesPerConn)).toBe(true);
+      expect(r.acceptMs).toBeGreaterThan(0);
+    },
+  );
 });

@@ -11,6 +11,7 @@ export const PEERS = {
   'ws-naive': () => import('./ws-naive.mjs'),
   'ws-once': () => import('./ws-once.mjs'),
   socketio: () => import('./socketio.mjs'),
+  'socketio-streams': () => import('./socketio-streams.mjs'),
   'unisocket-native': () => import('./unisocket-native.mjs'),
   'unisocket-socketio': () => import('./unisocket-socketio.mjs'),
   'unisocket-pusher': () => import('./unisocket-pusher.mjs'),

@@ -31,14 +31,19 @@
  * @property {(channel: string, event: string, data: import('../payload.mjs').BenchData) => void} publish
  *   broadcast one message to every subscriber of `channel`; called by the harness's publish loop on the hot path
  * @property {() => Promise<void>} close
+ * @property {() => Record<string, unknown>} [stats] W6: the peer's own counters (unisocket: `hub.recoveryStats()`)
  */
 
 /**
  * @typedef {object} PeerStartOptions
  * @property {string} host interface to listen on (127.0.0.1)
  * @property {number} port 0: pick a free port
- * @property {BenchBroker} [broker] W4: the backend that connects this server process to the others of the run
+ * @property {BenchBroker} [broker] W4, W6, W3b: the backend that connects this server process to the others of the run
  *   (absent: a single process, the peer's default)
+ * @property {boolean} [recovery] W6: configure what the peer offers for clients that lose their node and come back on
+ *   another (unisocket: history per channel; Socket.IO: connection state recovery where its adapter supports it)
+ * @property {boolean} [clusterWorker] W3b: this process is one `node:cluster` worker of several sharing the port
+ *   (Socket.IO then uses `@socket.io/cluster-adapter`; unisocket its Redis broker)
  */
 
 /**
@@ -55,6 +60,10 @@
  * @property {(options: PeerStartOptions) => Promise<PeerServer>} start runs inside the server process
  * @property {Array<BenchBroker['type']>} [crossNode] the backends this peer can run on across server processes (W4
  *   runs only the peers that list one; absent: none, the peer is single-process)
+ * @property {boolean} [storm] W6 runs this peer (it runs on Redis across server processes, see `recovery`)
+ * @property {boolean} [cluster] W3b runs this peer over `node:cluster` workers (see `clusterWorker`)
+ * @property {string[]} [only] the workloads this peer runs in (absent: every workload it supports); a peer made for
+ *   one workload (socketio-streams: W6) says so, so the default `pnpm bench` does not run it everywhere
  */
 
 export {};

@@ -7,5 +7,7 @@ export default {
   protocol: 'ws',
   description: 'unisocket native transport, service.broadcast(channel, event, data)',
   crossNode: ['redis', 'kafka'],
+  storm: true,
+  cluster: true,
   start: (options) => startUnisocket(options, 'native'),
 };

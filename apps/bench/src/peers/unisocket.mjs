@@ -17,12 +17,15 @@ export const PUSHER_APP = {
   secret: 'unisocket-bench-secret-not-for-production-use',
 };
 
+/** W6: messages kept per channel, so a client that was away during the storm finds what it missed. */
+export const STORM_HISTORY_SIZE = 1000;
+
 /**
  * @param {import('./types.mjs').PeerStartOptions} options
  * @param {'native' | 'socketio' | 'pusher'} transport
  * @param {import('@unisocket/server').UnifiedWebSocketServiceOptions} [extra] more service options (a variant peer's)
  */
-export async function startUnisocket({ host, port, broker }, transport, extra = {}) {
+export async function startUnisocket({ host, port, broker, recovery }, transport, extra = {}) {
   const http = createServer((_req, res) => {
     res.writeHead(404).end();
   });
@@ -32,6 +35,8 @@ export async function startUnisocket({ host, port, broker }, transport, extra = 
     limits: { maxConnections: 100_000, maxConnectionsPerIp: 100_000 },
     ...(transport === 'pusher' ? { pusher: { apps: [PUSHER_APP] } } : {}),
     ...(broker ? { broker: brokerConfig(broker) } : {}),
+    // W6: room for the messages a client misses during a storm (the default keeps 100 per channel)
+    ...(recovery ? { history: { size: STORM_HISTORY_SIZE } } : {}),
     ...extra,
   });
   await service.initialize(http);
@@ -50,6 +55,8 @@ export async function startUnisocket({ host, port, broker }, transport, extra = 
     publish(channel, event, data) {
       hub.publish(channel, event, data);
     },
+    /** W6: recovery reads asked/issued/merged, the queue's peak, refusals (see docs/deploys.md) */
+    stats: () => ({ ...hub.recoveryStats() }),
     close: async () => {
       await service.shutdown();
       http.closeAllConnections();

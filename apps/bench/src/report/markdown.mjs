@@ -32,6 +32,9 @@ function paramsNote(results, workload) {
     return `${p.perChannel} subs on node B, ${p.ratePerSec} msg/s on node A, ${p.durationMs / 1000} s × ${p.repeat}`;
   if (workload === 'W5')
     return `${p.perChannel} subs, ${Math.round(p.slowFraction * 100)}% stop reading, ${p.ratePerSec ? `${Number(p.ratePerSec).toFixed(0)} msg/s, ` : ''}${p.durationMs / 1000} s × ${p.repeat}`;
+  if (workload === 'W6')
+    return `${p.clients} clients on A, ${p.channels} ch, ${p.ratePerSec} msg/s on B, SIGKILL A, Redis`;
+  if (workload === 'W3b') return `${p.connections} conns, ${p.workers} workers`;
   return '';
 }
 
@@ -102,6 +105,7 @@ export function renderMarkdown(results) {
   const targets = TARGETS.filter(
     (t) =>
       peers.includes(t.subject) &&
+      results.workloads[t.workload] !== undefined &&
       (t.reference ? peers.includes(t.reference) : results.workloads[t.workload]?.[t.subject] !== undefined),
   );
   lines.push('## Targets');
@@ -121,6 +125,20 @@ export function renderMarkdown(results) {
         : typeof subject === 'number'
           ? subject
           : NaN;
+      const refResult = t.reference ? results.workloads[t.workload]?.[t.reference] : undefined;
+      const never =
+        t.referenceNever === true &&
+        refResult !== undefined &&
+        typeof subject === 'number' &&
+        Number.isFinite(subject) &&
+        !Number.isFinite(refResult[t.field] ?? NaN) &&
+        refResult.valid !== undefined;
+      if (never) {
+        lines.push(
+          `| ${m?.label ?? t.field}: ${t.subject} ${t.op} ${t.bound}× ${t.reference} | ${m ? m.format(subject) : subject} vs never (${t.reference} did not get there) | ${t.op === '<=' ? 'yes' : 'no'} |`,
+        );
+        continue;
+      }
       const met = Number.isFinite(r) ? (t.op === '>=' ? r >= t.bound : r <= t.bound) : null;
       const label = m?.label ?? t.field;
       const row = t.reference

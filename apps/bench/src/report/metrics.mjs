@@ -101,6 +101,75 @@ export const METRICS = [
     better: 'lower',
     format: int,
   },
+  { workload: 'W6', field: 'recoveredPct', label: 'W6 clients recovered (%)', better: 'higher', format: fixed(1) },
+  {
+    workload: 'W6',
+    field: 'p99RecoveredMs',
+    label: 'W6 time from the kill to 99% recovered (ms)',
+    better: 'lower',
+    format: int,
+  },
+  {
+    workload: 'W6',
+    field: 'allRecoveredMs',
+    label: 'W6 time from the kill to 100% recovered (ms)',
+    better: 'lower',
+    format: int,
+  },
+  {
+    workload: 'W6',
+    field: 'p99ResumedMs',
+    label: 'W6 time from the kill to 99% resubscribed (ms)',
+    better: 'lower',
+    format: int,
+  },
+  { workload: 'W6', field: 'lost', label: 'W6 messages lost (all clients)', better: 'lower', format: int },
+  { workload: 'W6', field: 'duplicated', label: 'W6 messages duplicated (all clients)', better: 'lower', format: int },
+  { workload: 'W6', field: 'nodeBCpuSec', label: 'W6 node B CPU-s over the storm', better: 'lower', format: fixed(2) },
+  {
+    workload: 'W6',
+    field: 'nodeBStormCpuSec',
+    label: 'W6 node B CPU-s above its pre-kill rate (the storm)',
+    better: 'lower',
+    format: fixed(2),
+  },
+  {
+    workload: 'W6',
+    field: 'nodeBLoopDelayP99Ms',
+    label: 'W6 node B event-loop delay p99 (ms)',
+    better: 'lower',
+    format: fixed(1),
+  },
+  {
+    workload: 'W6',
+    field: 'nodeBLoopDelayMaxMs',
+    label: 'W6 node B event-loop delay max (ms)',
+    better: 'lower',
+    format: fixed(1),
+  },
+  { workload: 'W6', field: 'redisCommands', label: 'W6 Redis commands during the storm', better: 'lower', format: int },
+  {
+    workload: 'W3b',
+    field: 'heapBytesPerConn',
+    label: 'W3b heap bytes per idle connection (sum over workers)',
+    better: 'lower',
+    format: int,
+  },
+  {
+    workload: 'W3b',
+    field: 'rssBytesPerConn',
+    label: 'W3b RSS bytes per idle connection (sum over workers)',
+    better: 'lower',
+    format: int,
+  },
+  { workload: 'W3b', field: 'heapVsW3', label: 'W3b heap per connection ÷ own W3', better: 'lower', format: fixed(2) },
+  {
+    workload: 'W3b',
+    field: 'acceptMs',
+    label: 'W3b time to accept every connection (ms)',
+    better: 'lower',
+    format: int,
+  },
 ];
 
 /**
@@ -112,6 +181,8 @@ export const METRICS = [
  *   own value is compared with the bound (W4's milliseconds, W5's ratio to its own W2)
  * @property {'>=' | '<='} op
  * @property {number} bound
+ * @property {boolean} [referenceNever] a missing reference value means the reference never got there (W6: Socket.IO
+ *   never had 99 % of its clients recovered): a subject that did meets a `<=` target by an infinite margin
  */
 
 /**
@@ -194,6 +265,22 @@ export const TARGETS = [
     op: '<=',
     bound: W5_RSS_PLATEAU_BYTES,
   },
+  // W6 (issue 19): a node SIGKILLed under 10,000 clients loses nothing and the storm is short
+  { workload: 'W6', field: 'recoveredPct', subject: 'unisocket-native', op: '>=', bound: 100 },
+  { workload: 'W6', field: 'lost', subject: 'unisocket-native', op: '<=', bound: 0 },
+  { workload: 'W6', field: 'duplicated', subject: 'unisocket-native', op: '<=', bound: 0 },
+  { workload: 'W6', field: 'p99RecoveredMs', subject: 'unisocket-native', op: '<=', bound: 5000 },
+  {
+    workload: 'W6',
+    field: 'p99RecoveredMs',
+    subject: 'unisocket-native',
+    reference: 'socketio-streams',
+    op: '<=',
+    bound: 0.2,
+    referenceNever: true,
+  },
+  // W3b: workers do not make a connection dearer
+  { workload: 'W3b', field: 'heapVsW3', subject: 'unisocket-native', op: '<=', bound: 1.25 },
 ];
 
 /**

@@ -1,10 +1,10 @@
-/** The workload registry (W1–W5), in run order. */
+/** The workload registry (W1–W6, W3b), in run order. */
 
 /**
  * @typedef {object} WorkloadDef
  * @property {string} key results key
  * @property {string} title
- * @property {'throughput' | 'latency' | 'memory' | 'crossnode' | 'slow'} kind which runner measures it
+ * @property {'throughput' | 'latency' | 'memory' | 'crossnode' | 'slow' | 'storm' | 'cluster-memory'} kind which runner measures it
  * @property {(params: import('../config.mjs').ModeParams) => any} params its parameters in a mode
  */
 
@@ -16,6 +16,8 @@ export const WORKLOADS = [
   { key: 'W3', title: 'W3 idle memory', kind: 'memory', params: (m) => m.W3 },
   { key: 'W4', title: 'W4 cross-node (Redis, Kafka)', kind: 'crossnode', params: (m) => m.W4 },
   { key: 'W5', title: 'W5 slow consumers', kind: 'slow', params: (m) => m.W5 },
+  { key: 'W6', title: 'W6 reconnect storm (Redis)', kind: 'storm', params: (m) => m.W6 },
+  { key: 'W3b', title: 'W3b idle memory over node:cluster workers', kind: 'cluster-memory', params: (m) => m.W3b },
 ];
 
 /** Workload keys selected by default: all of them. */
