@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StormCounter } from '../src/clients/storm.mjs';
-import { percentileOf } from '../src/workloads/w6.mjs';
+import { perSecond, percentileOf } from '../src/workloads/w6.mjs';
 
 describe('W6 counting', () => {
   it('counts lost and duplicated messages by seq from the first one received', () => {
@@ -36,5 +36,9 @@ describe('W6 counting', () => {
     expect(percentileOf([10, 20, 30, -1], 50)).toBe(20);
     expect(Number.isNaN(percentileOf([10, 20, 30, -1], 100))).toBe(true);
     expect(Number.isNaN(percentileOf([], 99))).toBe(true);
+  });
+
+  it('counts recovery times per second after the kill', () => {
+    expect(perSecond([100, 900, 1000, 3500, -1])).toEqual({ buckets: [2, 1, 0, 1], never: 1 });
   });
 });

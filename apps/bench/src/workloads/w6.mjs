@@ -7,6 +7,7 @@
  * storm's own cost, comparable across peers whose storms last differently long), its event-loop delay over the storm,
  * and the Redis commands issued during it.
  */
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { System, assignSubscriptions } from '../system.mjs';
 import { MAX_SOCKETS_PER_CLIENT_PROCESS } from '../config.mjs';
@@ -31,6 +32,26 @@ export function percentileOf(values, p) {
   const sorted = values.map((v) => (v < 0 ? Number.POSITIVE_INFINITY : v)).sort((a, b) => a - b);
   const v = /** @type {number} */ (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]);
   return Number.isFinite(v) ? v : NaN;
+}
+
+/**
+ * How many values fall in each second after the kill (index = whole seconds; -1 = never, counted apart).
+ * @param {number[]} values ms
+ */
+export function perSecond(values) {
+  /** @type {number[]} */
+  const buckets = [];
+  let never = 0;
+  for (const v of values) {
+    if (v < 0) {
+      never++;
+      continue;
+    }
+    const i = Math.floor(v / 1000);
+    while (buckets.length <= i) buckets.push(0);
+    buckets[i] = (buckets[i] ?? 0) + 1;
+  }
+  return { buckets, never };
 }
 
 /**
@@ -67,6 +88,24 @@ function commandDelta(before, after) {
       .slice(0, 8),
   );
   return { total, top };
+}
+
+/**
+ * The kernel's count of connections dropped because a listen queue was full (`TcpExt ListenOverflows` in
+ * /proc/net/netstat; machine-wide, Linux only: NaN elsewhere). A storm that overflows node B's accept backlog makes
+ * its clients wait for SYN retransmissions (1 s, 3 s, 7 s, 15 s …), which shows in the recovery times.
+ */
+export function listenOverflows() {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.startsWith('TcpExt:'));
+    const keys = (lines[i] ?? '').split(/\s+/);
+    const values = (lines[i + 1] ?? '').split(/\s+/);
+    const at = keys.indexOf('ListenOverflows');
+    return at > 0 ? Number(values[at]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /**
@@ -150,6 +189,7 @@ export async function runReconnectStorm(ctx, peerKey, p) {
     const harness0 = process.cpuUsage();
     const clients0 = (await status()).perProcess;
     await nodeB.request('storm-start');
+    const overflows0 = listenOverflows();
     const killAt = wallNowMs();
     nodeA.proc.kill('SIGKILL');
     await nodeA.exited;
@@ -167,6 +207,7 @@ export async function runReconnectStorm(ctx, peerKey, p) {
       return false;
     }, p.stormTimeoutMs);
     const stormEnd = wallNowMs();
+    const overflows = listenOverflows() - overflows0;
     const nodeBStats = await nodeB.request('storm-stats');
     const redisAfter = await commandStats(redis);
     const clients1 = (await status()).perProcess;
@@ -245,8 +286,11 @@ export async function runReconnectStorm(ctx, peerKey, p) {
         clientCpuPct: clientCpuPct.map((x) => Math.round(x)),
         nodeB: nodeBStats,
         nodeBLiveCpuPct: Math.round(liveCpuPerSec * 100),
+        listenQueueOverflows: overflows,
         redisCommandsTop: redisCommands.top,
         p50RecoveredMs: percentileOf(recoveredMs, 50),
+        recoveredPerSecond: perSecond(recoveredMs),
+        resumedPerSecond: perSecond(resumedMs),
       },
     };
   } finally {
