@@ -33,6 +33,8 @@ const state = {
   closedUnexpectedly: 0,
   /** sockets of slow consumers that the server closed (W5: unisocket's `disconnect` backpressure policy) */
   slowClosed: 0,
+  /** bytes read by sink sockets (W4: subscribers the server writes to whose frames this process does not parse) */
+  sinkBytes: 0,
   closing: false,
   /** @type {{ cpu: NodeJS.CpuUsage, wall: number } | null} */
   windowStart: null,
@@ -41,8 +43,11 @@ const state = {
 };
 
 /**
- * One client socket. `slow` sockets are ignored by the counters and stop reading at the window start (W5).
- * @typedef {{ close: () => void, pause: () => void, slow: boolean }} ClientSocket
+ * One client socket. `slow` sockets are ignored by the counters and stop reading at the window start (W5). `sink`
+ * (ws sockets only) turns the socket into a sink for the rest of its life: it keeps reading everything the server
+ * writes (the server's work is unchanged) but its bytes are only counted, not parsed as WebSocket frames (W4: the load
+ * generator's core must not saturate, which skews the latency it measures).
+ * @typedef {{ close: () => void, pause: () => void, slow: boolean, sunk?: boolean, sink?: () => void }} ClientSocket
  */
 
 /** @type {ClientSocket[]} */
@@ -124,6 +129,18 @@ function connectWs(url, channel, localAddress, timeoutMs) {
       // the TCP socket stops reading: the kernel buffers fill, then the server's send buffer does
       pause: () => /** @type {any} */ (ws)._socket?.pause(),
       slow: false,
+      sunk: false,
+      sink: () => {
+        if (entry.sunk) return;
+        entry.sunk = true;
+        const socket = /** @type {import('node:net').Socket | undefined} */ (/** @type {any} */ (ws)._socket);
+        if (!socket) return;
+        // ws's own 'data' listener feeds its frame parser: replaced by a byte counter
+        socket.removeAllListeners('data');
+        socket.on('data', (chunk) => {
+          state.sinkBytes += chunk.length;
+        });
+      },
     };
     const timer = setTimeout(() => fail(new Error('subscribe timed out')), timeoutMs);
     /** @param {Error} err */
@@ -342,7 +359,12 @@ serveRequests({
    * CPU use is sampled at `from` and `until` (wall-clock ms): the publish window. `slow` (W5): this many sockets
    * (the first ones) are left out of every count from now on, and stop reading at `from`.
    */
-  measure(/** @type {{ mode: Mode, from: number, until: number, slow?: number }} */ msg) {
+  measure(/** @type {{ mode: Mode, from: number, until: number, slow?: number, measured?: number }} */ msg) {
+    // W4: every socket past the first `measured` becomes a sink (ws sockets; the others keep being measured)
+    if (msg.measured !== undefined) {
+      for (let i = msg.measured; i < sockets.length; i++) /** @type {ClientSocket} */ (sockets[i]).sink?.();
+    }
+    state.sinkBytes = 0;
     const slow = Math.min(msg.slow ?? 0, sockets.length);
     for (let i = 0; i < sockets.length; i++) /** @type {ClientSocket} */ (sockets[i]).slow = i < slow;
     if (slow > 0) {
@@ -405,6 +427,8 @@ serveRequests({
       closedUnexpectedly: state.closedUnexpectedly,
       slow: sockets.filter((x) => x.slow).length,
       slowClosed: state.slowClosed,
+      sinks: sockets.filter((x) => x.sunk === true).length,
+      sinkBytes: state.sinkBytes,
       histogram: state.mode === 'latency' ? encodeHistogram(state.histogram) : null,
     };
     state.mode = 'idle';

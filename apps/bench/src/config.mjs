@@ -29,7 +29,8 @@
  */
 
 /**
- * @typedef {LatencyParams & { ratePerSec: number, settleMs: number }} CrossNodeParams W4: one channel at a fixed rate
+ * @typedef {LatencyParams & { ratePerSec: number, settleMs: number, measured?: number }} CrossNodeParams W4: one channel at a fixed
+ *   rate; `measured` of the subscribers are measured, the others are sinks (see `LatencyRunOptions.measured` in w2.mjs)
  *   (not derived from W1: a fixed rate), subscribers on the second node; `settleMs` lets cross-node
  *   subscriptions settle before publishing starts
  */
@@ -112,6 +113,7 @@ export const MODES = {
       durationMs: 10000,
       repeat: 2,
       settleMs: 2000,
+      measured: 10,
     },
     W5: {
       perChannel: 1000,
@@ -164,6 +166,7 @@ export const MODES = {
       durationMs: 1500,
       repeat: 1,
       settleMs: 1000,
+      measured: 5,
     },
     W5: {
       perChannel: 200,

@@ -145,14 +145,20 @@ describe('bench harness end to end', () => {
         durationMs: 1000,
         repeat: 1,
         settleMs: 1000,
+        // 3 measured subscribers, 7 sinks (read, not parsed): what keeps the full run's load generator unsaturated
+        measured: 3,
       };
       const same = await runCrossNodeOnce(ctx, 'unisocket-native', p, 'same');
       const redis = await runCrossNodeOnce(ctx, 'unisocket-native', p, 'redis');
       const kafka = await runCrossNodeOnce(ctx, 'unisocket-native', p, 'kafka');
       for (const run of [same, redis, kafka]) {
         expect(run.details.subscribers).toBe(10);
-        // every message published on node A reached every subscriber on node B
+        expect(run.details).toMatchObject({ measuredSubscribers: 3, sinkSubscribers: 7 });
+        // every message published on node A reached every measured subscriber on node B, and the sinks read at least
+        // the payload bytes of every message
         expect(run.details.received).toBe(run.details.expected);
+        expect(run.details.expected).toBe(run.details.published * 3);
+        expect(run.details.sinkBytes).toBeGreaterThanOrEqual(7 * run.details.published * 100);
       }
       const r = combineCrossNode({ same: [same], redis: [redis], kafka: [kafka] });
       expect(Number.isFinite(r.addedP50Ms)).toBe(true);

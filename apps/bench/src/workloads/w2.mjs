@@ -23,6 +23,10 @@ import { round3 } from './w1.mjs';
  * @property {number} [slowFraction] W5: this share of the subscribers (at least one) stop reading when the
  *   recorded window starts; they are left out of the latencies and of the expected deliveries
  * @property {number} [rssEveryMs] sample the publishing server's RSS this often during the run (W5)
+ * @property {number} [measured] W4: only this many subscribers (spread over the client processes) are measured; the
+ *   others are sinks that read every byte the server writes without parsing it, so the load generator's one core is
+ *   not saturated (a saturated baseline would inflate the same-node latency and hide what the broker adds). `ws`
+ *   protocol peers only; the others measure every subscriber
  */
 
 /**
@@ -55,8 +59,22 @@ export async function runLatencyOnce(ctx, peerKey, p, rate, options = {}) {
     const slowPer = system.clients.map(
       (_, i) => Math.floor(slowTotal / system.clients.length) + (i < slowTotal % system.clients.length ? 1 : 0),
     );
+    const sinking = options.measured !== undefined && peer.protocol === 'ws' && options.measured < connect.connected;
+    const measuredTotal = sinking ? Math.max(1, /** @type {number} */ (options.measured)) : connect.connected;
+    // the measured subscribers spread over the client processes like the sockets are
+    const measuredPer = system.clients.map(
+      (_, i) => Math.floor(measuredTotal / system.clients.length) + (i < measuredTotal % system.clients.length ? 1 : 0),
+    );
     await Promise.all(
-      system.clients.map((c, i) => c.request('measure', { mode: 'latency', from, until, slow: slowPer[i] })),
+      system.clients.map((c, i) =>
+        c.request('measure', {
+          mode: 'latency',
+          from,
+          until,
+          slow: slowPer[i],
+          ...(sinking ? { measured: measuredPer[i] } : {}),
+        }),
+      ),
     );
     // a broker's CPU (W4) is part of the system under test, not other load on the machine
     const window = system.sampleWindow(from, until, options.nodes?.some((n) => n.broker) ? brokerPids() : []);
@@ -66,11 +84,13 @@ export async function runLatencyOnce(ctx, peerKey, p, rate, options = {}) {
       { channel: BENCH_CHANNEL, startAt, durationMs: p.warmupMs + p.durationMs, rate },
       p.warmupMs + p.durationMs + 120_000,
     );
-    const expected = pub.published * (connect.connected - slowTotal);
+    const expected = pub.published * ((sinking ? measuredTotal : connect.connected) - slowTotal);
     const drain = await system.drain(expected, { timeoutMs: 60_000 });
     const reports = await system.reports();
     const received = reports.reduce((s, r) => s + r.received, 0);
     const closedUnexpectedly = reports.reduce((s, r) => s + r.closedUnexpectedly, 0);
+    const sinks = reports.reduce((s, r) => s + (r.sinks ?? 0), 0);
+    const sinkBytes = reports.reduce((s, r) => s + (r.sinkBytes ?? 0), 0);
     const rssSummary = rss ? summarizeRss(await rss) : null;
     // The server's user CPU covers warm-up + window; scale it to the recorded window.
     const serverUserInWindow = pub.userSec * (p.durationMs / (p.warmupMs + p.durationMs));
@@ -80,7 +100,8 @@ export async function runLatencyOnce(ctx, peerKey, p, rate, options = {}) {
       layout: ctx.layout,
       connectFailed: connect.failed,
       closedUnexpectedly,
-      drops: Math.max(0, expected - received),
+      // a sink that got less than the payload bytes of every message cannot have received them all
+      drops: Math.max(0, expected - received) + (sinks > 0 && sinkBytes < sinks * pub.published * 100 ? 1 : 0),
       drainTimedOut: drain.timedOut,
       machineLoad,
     });
@@ -99,6 +120,7 @@ export async function runLatencyOnce(ctx, peerKey, p, rate, options = {}) {
         clientCpuPct: reports.map((r) => Math.round(r.cpuPct)),
         closedUnexpectedly,
         machineLoad,
+        ...(sinking ? { measuredSubscribers: measuredTotal, sinkSubscribers: sinks, sinkBytes } : {}),
         ...(slowTotal
           ? { slowSubscribers: slowTotal, slowClosedByServer: reports.reduce((s, r) => s + r.slowClosed, 0) }
           : {}),

@@ -94,6 +94,7 @@ export async function runCrossNodeOnce(ctx, peerKey, p, backend) {
     return await runLatencyOnce(ctx, peerKey, p, p.ratePerSec, {
       nodes,
       settleMs: backend === 'same' ? 0 : p.settleMs,
+      ...(p.measured === undefined ? {} : { measured: p.measured }),
     });
   } finally {
     await removeRunData(nodes[0]?.broker).catch((err) =>
