@@ -1,8 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { StormCounter } from '../src/clients/storm.mjs';
+import { StormCounter, readMessageLine } from '../src/clients/storm.mjs';
 import { perSecond, percentileOf } from '../src/workloads/w6.mjs';
 
 describe('W6 counting', () => {
+  it('reads offset, seq and t of a message line without JSON.parse, and nothing from other lines', () => {
+    const line =
+      '{"type":"message","channel":"bench.7","event":"tick","data":{"seq":4711,"t":1796628000123.456,"p":"xxxx"},"id":"a1b2","ts":1796628000124,"offset":4712}';
+    const parsed = JSON.parse(line);
+    expect(readMessageLine(line)).toEqual({ offset: parsed.offset, seq: parsed.data.seq, t: parsed.data.t });
+    expect(readMessageLine('{"type":"ack","ref":1,"channel":"bench.7","epoch":"e","offset":3}')).toBeUndefined();
+    expect(readMessageLine('{"type":"ping"}')).toBeUndefined();
+  });
+
   it('counts lost and duplicated messages by seq from the first one received', () => {
     const c = new StormCounter('bench.0');
     for (const seq of [5, 6, 7, 7, 9, 10]) c.onMessage(seq, 0);
