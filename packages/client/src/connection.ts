@@ -213,7 +213,9 @@ export class Connection {
     // with several servers, the next attempt goes to the next one: a node that shut down or died is left behind
     this.#urls?.rotate();
     const backoff = reconnect === false ? DEFAULT_RECONNECT_OPTIONS : reconnect;
-    const advised = code === CloseCode.GOING_AWAY ? readReconnectAdvice(reason) : undefined;
+    // only a connection that was up gets shut down gracefully: a 1001 with advice before the welcome (a proxy, a
+    // misbehaving server) takes the normal backoff, or an advised 0 would retry in a tight loop that never backs off
+    const advised = code === CloseCode.GOING_AWAY && wasReady ? readReconnectAdvice(reason) : undefined;
     let delay: number;
     if (advised !== undefined) {
       // the server is shutting down and said when to come back (its own random delay for this client: the crowd

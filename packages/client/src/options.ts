@@ -362,21 +362,30 @@ export function resolveUrl(url: string): string {
 
 /**
  * Validates a list of server URLs given as `url`.
- * @throws {TypeError} for an empty list, or an entry that is not a ws(s)/http(s) URL (or a path in a browser)
+ * @throws {TypeError} for an empty list, an entry that is not a ws(s)/http(s) URL (or a path in a browser), or a
+ *   server listed twice
  */
 export function validateUrlList(urls: readonly unknown[]): string[] {
   if (urls.length === 0) {
     throw new TypeError('url must not be an empty list: pass one endpoint or several, e.g. ["wss://a.example/ws"]');
   }
+  const seen = new Map<string, number>();
   return urls.map((url, i) => {
     if (typeof url !== 'string' || url === '') {
       throw new TypeError(`url[${i}] must be a non-empty string (a server endpoint), got ${JSON.stringify(url)}`);
     }
+    let resolved: string;
     try {
-      resolveUrl(url);
+      resolved = resolveUrl(url);
     } catch (error) {
       throw new TypeError(`url[${i}]: ${(error as Error).message}`);
     }
+    // a repeated server would be tried again right after it was lost: the rotation must leave a dead node behind
+    const first = seen.get(resolved);
+    if (first !== undefined) {
+      throw new TypeError(`url[${i}] repeats url[${first}] (${resolved}): list each server once`);
+    }
+    seen.set(resolved, i);
     return url;
   });
 }

@@ -6,6 +6,7 @@ import { fakeTransport, tick } from './fake-transport';
 
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 describe('reconnect advice of a graceful shutdown', () => {
@@ -42,6 +43,68 @@ describe('reconnect advice of a graceful shutdown', () => {
     expect(fake.connections).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(1);
     expect(fake.connections).toHaveLength(3);
+    client.disconnect();
+  });
+
+  it('ignores advice on a non-1001 close, and on a 1001 before the welcome (the normal backoff, no tight loop)', async () => {
+    vi.useFakeTimers();
+    // the backoff's jitter drawn at the middle: every retry waits 500 ms
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    const fake = fakeTransport();
+    const client = createClient({
+      url: 'ws://fake/ws',
+      transport: fake.factory,
+      reconnect: { initialDelayMs: 1_000, maxDelayMs: 1_000, factor: 1 },
+    });
+    void client.connect().catch(() => undefined);
+    await vi.advanceTimersByTimeAsync(0);
+    // closed before it was ever ready, advising 0 ms, again and again: each retry waits the (jittered) backoff
+    for (let i = 1; i <= 3; i++) {
+      fake.connections[i - 1]!.drop(1001, 'server shutting down; retry-after-ms=0');
+      await vi.advanceTimersByTimeAsync(499);
+      expect(fake.connections).toHaveLength(i);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(fake.connections).toHaveLength(i + 1);
+    }
+    fake.connections[3]!.welcome();
+    await vi.advanceTimersByTimeAsync(0);
+    // an advice on another close code is no advice
+    fake.connections[3]!.drop(1011, 'internal error; retry-after-ms=0');
+    await vi.advanceTimersByTimeAsync(499);
+    expect(fake.connections).toHaveLength(4);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fake.connections).toHaveLength(5);
+    client.disconnect();
+  });
+
+  it('reads garbage, negative, huge and repeated advice safely', () => {
+    expect(readReconnectAdvice('retry-after-ms=-5')).toBeUndefined();
+    expect(readReconnectAdvice('retry-after-ms=1.5')).toBeUndefined();
+    expect(readReconnectAdvice('retry-after-ms=')).toBeUndefined();
+    expect(readReconnectAdvice('retry-after-ms=1e3')).toBeUndefined();
+    // more than 9 digits is outside the grammar: no advice, not a wait of 1e9 ms
+    expect(readReconnectAdvice('retry-after-ms=1000000000')).toBeUndefined();
+    expect(readReconnectAdvice('retry-after-ms=999999999')).toBe(999_999_999);
+    expect(readReconnectAdvice('a; retry-after-ms=5; retry-after-ms=7')).toBe(5);
+  });
+
+  it('caps a huge advice at 30 s even when reconnect.maxDelayMs is larger', async () => {
+    vi.useFakeTimers();
+    const fake = fakeTransport();
+    const client = createClient({
+      url: 'ws://fake/ws',
+      transport: fake.factory,
+      reconnect: { initialDelayMs: 100, maxDelayMs: 600_000 },
+    });
+    const ready = client.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    fake.connections[0]!.welcome();
+    await ready;
+    fake.connections[0]!.drop(1001, 'server shutting down; retry-after-ms=999999999');
+    await vi.advanceTimersByTimeAsync(29_999);
+    expect(fake.connections).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fake.connections).toHaveLength(2);
     client.disconnect();
   });
 
@@ -104,5 +167,12 @@ describe('several server URLs', () => {
     expect(() => createClient({ url: ['ws://a/ws', 'ftp://b'] })).toThrow(/url\[1\]: url must be a ws:\/\//);
     expect(() => createClient({ url: ['ws://a/ws', ''] })).toThrow(/url\[1\] must be a non-empty string/);
     expect(() => createClient({ url: [42 as never] })).toThrow(TypeError);
+    // a server listed twice would be retried right after it was lost
+    expect(() => createClient({ url: ['ws://a/ws', 'ws://b/ws', 'ws://a/ws'] })).toThrow(
+      /url\[2\] repeats url\[0\] \(ws:\/\/a\/ws\): list each server once/,
+    );
+    expect(() => createClient({ url: ['http://a/ws', 'ws://a/ws'] })).toThrow(/url\[1\] repeats url\[0\]/);
+    // one URL in a list is fine
+    expect(() => createClient({ url: ['ws://a/ws'] })).not.toThrow();
   });
 });
