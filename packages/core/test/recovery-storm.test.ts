@@ -456,6 +456,31 @@ describe('Hub recovery during a reconnect storm', () => {
     expect(hub.recoveryStats().active).toBe(0);
   });
 
+  it('drops a waiting subscription that is unsubscribed: subscribe/unsubscribe loops cannot fill the queue', async () => {
+    const { hub } = await slowHub({ recovery: { maxConcurrent: 1, maxQueued: 1 } });
+    await hub.publish('q', 'e', 1);
+    const { epoch } = await hub.broker.history.position('q');
+    const a = connect(hub);
+    const b = connect(hub);
+    const c = connect(hub);
+    send(hub, a.conn, { type: 'subscribe', channel: 'q', ref: 1, since: { epoch, offset: 0 } });
+    for (let i = 0; i < 5; i++) {
+      send(hub, b.conn, { type: 'subscribe', channel: 'q', ref: 2 * i + 1, since: { epoch, offset: 0 } });
+      expect(hub.recoveryStats()).toMatchObject({ active: 1, queued: 1 });
+      send(hub, b.conn, { type: 'unsubscribe', channel: 'q', ref: 2 * i + 2 });
+      expect(hub.recoveryStats()).toMatchObject({ active: 1, queued: 0 });
+    }
+    // the queue's one place is free for another client
+    send(hub, c.conn, { type: 'subscribe', channel: 'q', ref: 1, since: { epoch, offset: 0 } });
+    expect(c.socket.of('error')).toEqual([]);
+    expect(hub.recoveryStats()).toMatchObject({ queued: 1, refused: 0 });
+    for (let i = 0; i < 100 && c.socket.of('ack').length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(c.socket.of('ack')[0]).toMatchObject({ recovered: true });
+    expect(c.socket.messages('q').map((m) => m.offset)).toEqual([1]);
+    expect(b.socket.messages('q')).toEqual([]);
+    expect(hub.recoveryStats()).toMatchObject({ active: 0, queued: 0, refused: 0 });
+  });
+
   it('closes each connection with its own reason when given a function (per-connection reconnect advice)', async () => {
     const { hub } = await slowHub();
     const a = connect(hub);

@@ -124,6 +124,11 @@ export class Recovery implements SyncingFeed {
     this.#budget.configure(options);
   }
 
+  /** A subscription ended (unsubscribed, or its connection closed): it leaves the queue if it waits for a slot. */
+  cancel(sub: Subscription): void {
+    if (this.#budget.stats.queued > 0) this.#budget.cancel(sub);
+  }
+
   /** A connection closed: its subscriptions waiting for a replay slot leave the queue. */
   dropWaiting(conn: Connection): void {
     const subs = conn.subs;

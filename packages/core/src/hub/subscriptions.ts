@@ -299,6 +299,8 @@ export class Subscriptions {
     if (sub.state === 'closed') return;
     const wasLive = sub.state === 'live';
     sub.state = 'closed';
+    // a subscription waiting for a replay slot leaves the queue: an unsubscribed one must not hold a place there
+    this.#recovery.cancel(sub);
     const conn = sub.conn;
     if (conn.subs?.get(sub.name) === sub) conn.subs.delete(sub.name);
     const ch = sub.channel;
