@@ -56,8 +56,10 @@ export async function demoApi(req: IncomingMessage, res: ServerResponse, setting
     case '/demo/history': {
       const epoch = url.searchParams.get('epoch');
       if (epoch === null) return json(200, { since: await chatHistoryStart(settings.service, settings.chatChannel) });
-      const after = Number(url.searchParams.get('after') ?? '0');
-      if (epoch === '' || epoch.length > 64 || !Number.isInteger(after) || after < 0) {
+      // decimal digits only, a safe integer: '1e300', '0x10', ' 5' or '' would reach the history store as odd offsets
+      const given = url.searchParams.get('after') ?? '0';
+      const after = /^\d{1,16}$/.test(given) ? Number(given) : Number.NaN;
+      if (epoch === '' || epoch.length > 64 || !Number.isSafeInteger(after)) {
         return json(400, {
           error: 'BAD_REQUEST',
           message: 'give a position: /demo/history?epoch=<the stream epoch>&after=<an offset, an integer >= 0>',

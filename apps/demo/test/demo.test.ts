@@ -304,6 +304,13 @@ describe('demo app', () => {
     const bad = await get(`?epoch=${since.epoch}&after=-1`);
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { message: string }).message).toMatch(/after=<an offset, an integer >= 0>/);
+    // only decimal digits of a safe integer: nothing odd reaches the history store
+    for (const value of ['', 'abc', '1e300', '1e3', '0x10', '%201', '1.0', 'Infinity', '9007199254740993']) {
+      const refused = await get(`?epoch=${since.epoch}&after=${value}`);
+      expect(refused.status, `after=${value}`).toBe(400);
+      expect(((await refused.json()) as { error: string }).error).toBe('BAD_REQUEST');
+    }
+    expect((await get(`?epoch=${'e'.repeat(65)}&after=1`)).status).toBe(400);
   });
 
   it('refuses a bad PORT with a clear error', async () => {
