@@ -354,6 +354,10 @@ describe('RecoveryBudget', () => {
     expect(() => resolveRecoveryOptions({ maxQueued: -1 })).toThrow(/recovery.maxQueued must be an integer >= 0/);
     expect(() => resolveRecoveryOptions({ max: 1 } as never)).toThrow(/unknown option recovery.max/);
     expect(() => new Hub({ recovery: { maxConcurrent: 1.5 } })).toThrow(TypeError);
+    // a list is not the options object (it was read as the defaults)
+    expect(() => resolveRecoveryOptions([] as never)).toThrow(/recovery must be an object/);
+    expect(() => resolveRecoveryOptions(null as never)).toThrow(/recovery must be an object/);
+    expect(() => resolveRecoveryOptions({ maxConcurrent: Number.POSITIVE_INFINITY })).toThrow(TypeError);
   });
 });
 

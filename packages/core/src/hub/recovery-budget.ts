@@ -30,7 +30,7 @@ export const DEFAULT_RECOVERY_OPTIONS: Readonly<ResolvedRecoveryOptions> = { max
  */
 export function resolveRecoveryOptions(given: RecoveryOptions | undefined): ResolvedRecoveryOptions {
   if (given === undefined) return { ...DEFAULT_RECOVERY_OPTIONS };
-  if (typeof given !== 'object' || given === null) {
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
     throw new TypeError('recovery must be an object: { maxConcurrent?: number, maxQueued?: number }');
   }
   for (const key of Object.keys(given)) {
