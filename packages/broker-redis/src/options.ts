@@ -137,6 +137,7 @@ const KNOWN = new Set([
 export function resolveRedisOptions(
   options: RedisBrokerOptions,
   isCluster: (value: unknown) => boolean,
+  isClient: (value: unknown) => boolean = () => false,
 ): ResolvedRedisOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('RedisBroker options must be an object');
   for (const key of Object.keys(options)) {
@@ -152,6 +153,13 @@ export function resolveRedisOptions(
   const redis = options.redis;
   if (redis !== undefined && (typeof redis !== 'object' || redis === null)) {
     throw new TypeError('redis must be an ioredis client (new Redis(...) or new Cluster(...)) or ioredis options');
+  }
+  // a client of another copy of ioredis fails instanceof: it would be spread as connection options into a new client
+  // to 127.0.0.1:6379 (a Cluster taken for a single Redis, its failover guard off), so it is refused instead
+  if (redis !== undefined && !isClient(redis) && looksLikeIoredisClient(redis)) {
+    throw new TypeError(
+      'redis is an ioredis client from another copy of ioredis than the one @unisocket/broker-redis uses, so it cannot be used as one: install a single ioredis version (npm ls ioredis, npm dedupe), or pass ioredis options instead of a client',
+    );
   }
   if (redis !== undefined && options.url !== undefined) {
     throw new TypeError('give either url or redis, not both (put the URL in your ioredis client instead)');
@@ -214,4 +222,10 @@ function integer(name: string, value: unknown, min: number): number {
     throw new TypeError(`${name} must be an integer >= ${min}, got ${String(value)}`);
   }
   return value;
+}
+
+/** An ioredis `Redis` or `Cluster` instance, whichever copy of ioredis made it (both have these two members). */
+function looksLikeIoredisClient(value: object): boolean {
+  const v = value as { duplicate?: unknown; isCluster?: unknown };
+  return typeof v.duplicate === 'function' && typeof v.isCluster === 'boolean';
 }

@@ -59,7 +59,11 @@ export class RedisBroker extends Broker {
 
   constructor(options: RedisBrokerOptions = {}) {
     super(options);
-    this.#settings = resolveRedisOptions(options, (value) => value instanceof Cluster);
+    this.#settings = resolveRedisOptions(
+      options,
+      (value) => value instanceof Cluster,
+      (value) => value instanceof Redis || value instanceof Cluster,
+    );
     this.#publishCommand = this.#settings.sharded ? 'SPUBLISH' : 'PUBLISH';
     this.keys = new KeySpace(this.#settings.keyPrefix);
     const client = (): CommandClient => {
